@@ -1,0 +1,11 @@
+export { waitFor, WaitForTimeoutError, type WaitForOptions } from './wait-for.js';
+export { uniqueNamespace } from './namespace.js';
+export {
+  startRedis,
+  findRedisServer,
+  redact,
+  RedisBinaryNotFoundError,
+  RedisStartError,
+  type RedisHandle,
+  type StartRedisOptions,
+} from './redis.js';

@@ -1,0 +1,114 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../../src/index.js';
+
+async function pingable(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('startRedis (own server)', () => {
+  const savedUrl = process.env.REDIS_URL;
+  afterEach(() => {
+    if (savedUrl === undefined) delete process.env.REDIS_URL;
+    else process.env.REDIS_URL = savedUrl;
+  });
+
+  it('starts a throwaway 7.x server on a free loopback port and stops it', async () => {
+    const redis = await startRedis({ own: true });
+    expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
+    expect(redis.port).not.toBe(6379);
+    expect(redis.version).toMatch(/^[7-9]\.\d+\.\d+/);
+    expect(redis.owned).toBe(true);
+    expect(await pingable(redis.url)).toBe(true);
+    await redis.stop();
+    expect(await pingable(redis.url)).toBe(false);
+    await redis.stop(); // idempotent
+  });
+
+  it('runs two servers at once on different ports, with separate data', async () => {
+    await using a = await startRedis({ own: true });
+    await using b = await startRedis({ own: true });
+    expect(a.port).not.toBe(b.port);
+    const ca = new Redis(a.url);
+    const cb = new Redis(b.url);
+    try {
+      await ca.set('k', 'a');
+      await cb.set('k', 'b');
+      expect(await ca.get('k')).toBe('a');
+      expect(await cb.get('k')).toBe('b');
+    } finally {
+      ca.disconnect();
+      cb.disconnect();
+    }
+  });
+
+  it('tears the server down when the test body throws (await using)', async () => {
+    let handle: RedisHandle | undefined;
+    let pid = 0;
+    const body = async (): Promise<void> => {
+      await using redis = await startRedis({ own: true });
+      handle = redis;
+      const client = new Redis(redis.url);
+      pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+      client.disconnect();
+      throw new Error('test failed mid-way');
+    };
+    await expect(body()).rejects.toThrow('test failed mid-way');
+    expect(pid).toBeGreaterThan(0);
+    expect(isAlive(pid)).toBe(false);
+    expect(await pingable(handle!.url)).toBe(false);
+  });
+
+  it('uses REDIS_URL when set, isolated by namespace, and removes only its own keys', async () => {
+    await using server = await startRedis({ own: true });
+    process.env.REDIS_URL = server.url;
+    const admin = new Redis(server.url);
+    try {
+      await admin.set('someone-else:key', 'keep');
+      const first = await startRedis();
+      const second = await startRedis();
+      expect(first.owned).toBe(false);
+      expect(first.url).toBe(server.url);
+      expect(first.namespace).not.toBe(second.namespace);
+      await admin.set(`${first.namespace}:job:1`, 'x');
+      await admin.set(`{${first.namespace}}:job:2`, 'y');
+      await admin.set(`${second.namespace}:job:1`, 'z');
+      await first.stop();
+      expect(await admin.exists(`${first.namespace}:job:1`, `{${first.namespace}}:job:2`)).toBe(0);
+      expect(await admin.get(`${second.namespace}:job:1`)).toBe('z');
+      expect(await admin.get('someone-else:key')).toBe('keep');
+      expect(await pingable(server.url)).toBe(true); // a shared server is never shut down
+      await second.stop();
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('reports an unreachable REDIS_URL as infrastructure, within its timeout', async () => {
+    await using dead = await startRedis({ own: true });
+    const url = dead.url;
+    await dead.stop();
+    process.env.REDIS_URL = url;
+    await expect(startRedis({ startTimeoutMs: 300 })).rejects.toThrow(
+      new RegExp(`^Redis did not answer PING at ${url}/? within 300 ms \\(REDIS_URL\\)`),
+    );
+  });
+});

@@ -1,0 +1,36 @@
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { MAX_RETRIES, RETRYABLE_FAILURE } from './retry.js';
+
+describe('retry policy', () => {
+  it.each([
+    'connect ECONNREFUSED 127.0.0.1:6380',
+    'read ECONNRESET',
+    'Test timed out in 30000ms.',
+    'socket hang up',
+    'Connection is closed.',
+    'waitFor: job completed not met within 5000 ms',
+  ])('retries network and timing trouble: %s', (message) => {
+    expect(RETRYABLE_FAILURE.test(message)).toBe(true);
+  });
+
+  it.each([
+    'expected 2 to be 3 // Object.is equality',
+    "Cannot read properties of undefined (reading 'id')",
+    'expected [ Array(2) ] to deeply equal [ Array(3) ]',
+  ])('never retries a plain assertion or bug: %s', (message) => {
+    expect(RETRYABLE_FAILURE.test(message)).toBe(false);
+  });
+
+  it('allows at most 2 extra attempts', () => {
+    expect(MAX_RETRIES).toBe(2);
+  });
+});
+
+describe('unit preset', () => {
+  it('refuses network connections with a message that says where the test belongs', () => {
+    expect(() => net.connect(6379, '127.0.0.1')).toThrow(
+      /Unit tests may not open network connections .*Move this test to test\/integration\//,
+    );
+  });
+});

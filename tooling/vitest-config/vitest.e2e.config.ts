@@ -1,0 +1,1 @@
+export { e2eConfig as default } from './src/e2e.js';

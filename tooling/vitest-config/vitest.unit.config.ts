@@ -1,0 +1,1 @@
+export { unitConfig as default } from './src/unit.js';
