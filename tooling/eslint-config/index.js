@@ -35,5 +35,7 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
+    // TypeScript (checkJs) knows Node's globals; ESLint's no-undef does not.
+    rules: { 'no-undef': 'off' },
   },
 );

@@ -1,3 +1,4 @@
+// @ts-check
 import { defineConfig } from 'vitest/config';
 import { here, reporting } from './shared.js';
 

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Which failures an integration or e2e test may be retried for (ADR-002 Q4): network and timing
  * trouble only. An assertion that compares wrong values is a bug and fails at once.

@@ -1,3 +1,4 @@
+// @ts-check
 import { defineConfig } from 'vitest/config';
 import { MAX_RETRIES, RETRYABLE_FAILURE } from './retry.js';
 import { here, reporting } from './shared.js';
