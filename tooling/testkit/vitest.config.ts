@@ -1,6 +1,7 @@
 // The test kit cannot use @jobgate/vitest-config: that package depends on this one (a cycle Turbo
 // refuses). Its own tests start their own servers, so it needs no global Redis either.
 import { defineConfig } from 'vitest/config';
+import './src/node20-polyfills.js';
 
 const level = process.env.VITEST_LEVEL === 'integration' ? 'integration' : 'unit';
 export default defineConfig({

@@ -1,4 +1,5 @@
 // @ts-check
+import '@jobgate/testkit/node20-polyfills';
 // The presets are plain JavaScript on purpose: Vite bundles a package's vitest config and leaves
 // workspace packages reached through node_modules to Node, which cannot load .ts on Node 20.
 
