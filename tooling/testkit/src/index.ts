@@ -9,3 +9,4 @@ export {
   type RedisHandle,
   type StartRedisOptions,
 } from './redis.js';
+export * from './fakes/index.js';
