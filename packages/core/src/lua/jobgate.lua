@@ -1,0 +1,688 @@
+#!lua name=jobgate
+--[[
+jobgate job queue: one Redis Functions library, loaded with FUNCTION LOAD REPLACE by
+src/installer.ts. The installer reads LIBRARY_VERSION below and compares it with what
+`jobgate_version` answers on the server: older -> replace, equal -> keep, newer -> refuse.
+Bump LIBRARY_VERSION with every change to this file.
+
+KEYS: every function receives the same 19 keys, in this order, all of one namespace and so all
+with the hash tag {ns} (one cluster slot). No function touches any other key, so every key is
+declared and the library is Redis Cluster / Valkey cluster safe. Variable parts (service,
+requirement signature, workflow, customer, job id) live inside members and fields, never in key
+names; that is what makes a fixed key list possible.
+  KEYS[1]  {ns}:jobs         hash   job id -> job state (JSON, without payload and result)
+  KEYS[2]  {ns}:payloads     hash   job id -> payload JSON (opaque to Lua)
+  KEYS[3]  {ns}:results      hash   job id -> result JSON (opaque to Lua)
+  KEYS[4]  {ns}:pending      zset   score 0, lex member svc \0 sig \0 PK \0 id   (runnable-now jobs)
+  KEYS[5]  {ns}:buckets      zset   score 0, lex member svc \0 sig   (buckets with pending jobs)
+  KEYS[6]  {ns}:bucket-len   hash   svc \0 sig -> number of pending jobs in the bucket
+  KEYS[7]  {ns}:specs        hash   sig -> {"r": requirements, "c": customer_id} JSON
+  KEYS[8]  {ns}:wf-pending   zset   score 0, lex member wf \0 PK \0 svc \0 sig \0 id
+  KEYS[9]  {ns}:active       zset   score lease expiry (ms), member job id
+  KEYS[10] {ns}:delayed      zset   score time the retry is due (ms), member job id
+  KEYS[11] {ns}:events       stream one entry per transition, trimmed with MAXLEN ~
+  KEYS[12] {ns}:seq          string submit sequence (INCR): FIFO tie-break
+  KEYS[13] {ns}:wake         list   wake-up tokens for idle workers (BLPOP), capped at WAKE_CAP
+  KEYS[14] {ns}:depth        hash   service -> number of pending runnable-now jobs
+  KEYS[15] {ns}:unrunnable   zset   score seq, member id: pending jobs with malformed requirements
+  KEYS[16] {ns}:all          zset   score seq, member id: every job (listing)
+  KEYS[17] {ns}:by-customer  zset   score 0, lex member customer \0 SEQ \0 id
+  KEYS[18] {ns}:by-workflow  zset   score 0, lex member workflow \0 SEQ \0 id
+  KEYS[19] {ns}:by-status    zset   score 0, lex member status \0 SEQ \0 id
+
+PK (33 bytes) = P (17 digits: 10^16 - priority, so higher priority sorts first) .. SEQ (16
+digits, zero padded). Lexicographic order of PK is exactly (priority desc, submit order asc) for
+every safe integer priority: no float ever holds both parts. sig = requirement signature: jobs of
+one service with identical requirements and customer share a bucket; a claim evaluates each
+bucket's requirements once and reads only the bucket's head, so its cost grows with the number
+of buckets of the worker's services, not with the number of jobs it cannot run.
+
+Common ARGV for every function: ARGV[1] now (ms, the client's clock), ARGV[2] events MAXLEN.
+
+Functions and their further ARGV:
+  jobgate_version()                              -> LIBRARY_VERSION (no keys, read-only)
+  jobgate_submit(n, then n times 11 fields: id, service, sig, priority, P, requirements JSON,
+                 customer_id|'', workflow_id|'', step|'', max_attempts, payload JSON)
+                                                 -> flat array id1, created1 (1|0), id2, ...
+  jobgate_claim(worker JSON, lease_ms, reap_limit) -> nil | {state JSON, payload JSON}
+  jobgate_complete(job_id, worker_id, result JSON) -> state JSON
+  jobgate_complete_and_claim(job_id, worker_id, result JSON, worker JSON, lease_ms, reap_limit)
+                                                 -> nil | {state JSON, payload JSON}
+  jobgate_fail(job_id, worker_id, failure JSON, retryable 1|0, retry_after_ms|'', backoff_base_ms,
+               backoff_max_ms, jitter sample in [0,1)) -> state JSON
+  jobgate_heartbeat(job_id, worker_id, lease_ms) -> new lease expiry
+  jobgate_progress(job_id, worker_id, percent|'', message|'') -> state JSON
+  jobgate_cancel(job_id)                         -> {1|0 cancelled, state JSON}
+  jobgate_get(job_id)                            -> nil | {state JSON, payload JSON, result JSON|nil}
+  jobgate_reap(limit)                            -> {expired leases handled, retries promoted}
+
+Errors are replies starting with a code the client maps to typed errors:
+  JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
+  lease_expired), JG_INVALID <message>.
+]]
+
+local LIBRARY_VERSION = 1
+
+local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
+local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
+local K_UNRUNNABLE, K_ALL, K_BY_CUSTOMER, K_BY_WORKFLOW, K_BY_STATUS = 15, 16, 17, 18, 19
+local NKEYS = 19
+local SEP = '\0'
+local SEP_NEXT = '\1'
+local PKLEN = 33
+local WAKE_CAP = 64
+local KNOWN = { hardware = true, models = true, customer_isolation = true, ['not'] = true }
+
+local function invalid(message)
+  return redis.error_reply('JG_INVALID ' .. message)
+end
+
+local function check_keys(keys)
+  if #keys ~= NKEYS then
+    return invalid('expected ' .. NKEYS .. ' keys, got ' .. #keys)
+  end
+  return nil
+end
+
+local function load_job(keys, id)
+  local raw = redis.call('HGET', keys[K_JOBS], id)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+
+local function save_job(keys, st)
+  redis.call('HSET', keys[K_JOBS], st.id, cjson.encode(st))
+end
+
+local function emit(keys, maxlen, kind, st, now, data)
+  redis.call('XADD', keys[K_EVENTS], 'MAXLEN', '~', maxlen, '*',
+    'type', kind,
+    'job_id', st.id,
+    'workflow_id', st.workflow_id or '',
+    'customer_id', st.customer_id or '',
+    'attempt', st.attempts or 0,
+    'timestamp', now,
+    'data', cjson.encode(data or {}))
+end
+
+local function wake(keys)
+  -- Capped so a queue nobody waits on does not grow a list without bound.
+  if redis.call('LLEN', keys[K_WAKE]) < WAKE_CAP then
+    redis.call('LPUSH', keys[K_WAKE], '1')
+  end
+end
+
+local function bucket_of(st)
+  return st.service_required .. SEP .. st.sig
+end
+
+local function pending_member(st)
+  return bucket_of(st) .. SEP .. st.pk .. SEP .. st.id
+end
+
+local function wf_member(st)
+  return st.workflow_id .. SEP .. st.pk .. SEP .. st.service_required .. SEP .. st.sig .. SEP .. st.id
+end
+
+local function set_status(keys, st, status)
+  if st.status then
+    redis.call('ZREM', keys[K_BY_STATUS], st.status .. SEP .. st.seq .. SEP .. st.id)
+  end
+  redis.call('ZADD', keys[K_BY_STATUS], 0, status .. SEP .. st.seq .. SEP .. st.id)
+  st.status = status
+end
+
+local function index_pending(keys, st)
+  redis.call('ZADD', keys[K_PENDING], 0, pending_member(st))
+  local bucket = bucket_of(st)
+  if redis.call('HINCRBY', keys[K_BUCKET_LEN], bucket, 1) == 1 then
+    redis.call('ZADD', keys[K_BUCKETS], 0, bucket)
+  end
+  redis.call('HINCRBY', keys[K_DEPTH], st.service_required, 1)
+  if st.workflow_id then
+    redis.call('ZADD', keys[K_WF_PENDING], 0, wf_member(st))
+  end
+end
+
+local function unindex_pending(keys, st)
+  if redis.call('ZREM', keys[K_PENDING], pending_member(st)) == 0 then return end
+  local bucket = bucket_of(st)
+  if redis.call('HINCRBY', keys[K_BUCKET_LEN], bucket, -1) <= 0 then
+    redis.call('HDEL', keys[K_BUCKET_LEN], bucket)
+    redis.call('ZREM', keys[K_BUCKETS], bucket)
+  end
+  if redis.call('HINCRBY', keys[K_DEPTH], st.service_required, -1) <= 0 then
+    redis.call('HDEL', keys[K_DEPTH], st.service_required)
+  end
+  if st.workflow_id then
+    redis.call('ZREM', keys[K_WF_PENDING], wf_member(st))
+  end
+end
+
+local function finish(keys, st, status, now)
+  set_status(keys, st, status)
+  st.finished_at = now
+  st.lease_expires_at = nil
+  st.run_at = nil
+end
+
+-- Requirement validation: a job whose requirements fail here is stored, visible with
+-- unrunnable_reason, and never indexed, so it cannot crash a claim or block other jobs.
+local function is_array(t)
+  if type(t) ~= 'table' then return false end
+  local n = 0
+  for k, _ in pairs(t) do
+    if type(k) ~= 'number' then return false end
+    n = n + 1
+  end
+  return n == #t
+end
+
+local function valid_cap_value(v)
+  local tv = type(v)
+  if tv == 'string' or tv == 'number' or tv == 'boolean' then return true end
+  if tv == 'table' and is_array(v) then
+    for _, x in ipairs(v) do
+      local tx = type(x)
+      if tx ~= 'string' and tx ~= 'number' and tx ~= 'boolean' then return false end
+    end
+    return true
+  end
+  return false
+end
+
+local function spec_problem(r, customer_id)
+  if type(r) ~= 'table' or (next(r) ~= nil and is_array(r)) then
+    return 'requirements must be an object'
+  end
+  if r.hardware ~= nil then
+    if type(r.hardware) ~= 'table' then return 'requirements.hardware must be an object' end
+    for k, v in pairs(r.hardware) do
+      if type(k) ~= 'string' or type(v) ~= 'number' then
+        return 'requirements.hardware.' .. tostring(k) .. ' must be a number'
+      end
+    end
+  end
+  if r.models ~= nil then
+    if not is_array(r.models) then return 'requirements.models must be an array of strings' end
+    for _, m in ipairs(r.models) do
+      if type(m) ~= 'string' then return 'requirements.models must be an array of strings' end
+    end
+  end
+  local iso = r.customer_isolation
+  if iso ~= nil and iso ~= 'strict' and iso ~= 'loose' and iso ~= 'none' then
+    return 'requirements.customer_isolation must be strict, loose or none'
+  end
+  if iso == 'strict' and not customer_id then
+    return 'requirements.customer_isolation strict needs a customer_id'
+  end
+  if r['not'] ~= nil then
+    if type(r['not']) ~= 'table' then return 'requirements.not must be an object' end
+    for k, v in pairs(r['not']) do
+      if type(k) ~= 'string' or not valid_cap_value(v) then
+        return 'requirements.not.' .. tostring(k) .. ' must be a string, number, boolean or array of those'
+      end
+    end
+  end
+  for k, v in pairs(r) do
+    if not KNOWN[k] and (type(k) ~= 'string' or not valid_cap_value(v)) then
+      return 'requirements.' .. tostring(k) .. ' must be a string, number, boolean or array of those'
+    end
+  end
+  return nil
+end
+
+-- Custom capability rule: array -> worker has every item; number -> worker's is >=; else equal.
+local function cap_match(want, have)
+  local tw = type(want)
+  if tw == 'table' then
+    if type(have) ~= 'table' then return false end
+    local set = {}
+    for _, v in ipairs(have) do set[v] = true end
+    for _, v in ipairs(want) do
+      if not set[v] then return false end
+    end
+    return true
+  elseif tw == 'number' then
+    return type(have) == 'number' and have >= want
+  end
+  return have == want
+end
+
+local function to_set(list)
+  local set = {}
+  if type(list) == 'table' then
+    for _, v in ipairs(list) do set[v] = true end
+  end
+  return set
+end
+
+local function prepare_worker(w)
+  local access = type(w.customer_access) == 'table' and w.customer_access or {}
+  local ctx = {
+    id = w.worker_id,
+    service_list = w.services,
+    services = to_set(w.services),
+    hw = type(w.hardware) == 'table' and w.hardware or {},
+    caps = type(w.capabilities) == 'table' and w.capabilities or {},
+    models = {},
+    strict = access.isolation == 'strict',
+    allowed = nil,
+    denied = to_set(access.denied_customers),
+    workflow_id = w.workflow_id,
+    verdicts = {},
+  }
+  if type(w.models) == 'table' then
+    for svc, list in pairs(w.models) do ctx.models[svc] = to_set(list) end
+  end
+  if type(access.allowed_customers) == 'table' then ctx.allowed = to_set(access.allowed_customers) end
+  return ctx
+end
+
+local function runnable(ctx, svc, spec)
+  local r = spec.r
+  local c = spec.c
+  if r.hardware then
+    for k, v in pairs(r.hardware) do
+      local have = ctx.hw[k]
+      if type(have) ~= 'number' or have < v then return false end
+    end
+  end
+  if r.models then
+    local set = ctx.models[svc]
+    for _, m in ipairs(r.models) do
+      if not set or not set[m] then return false end
+    end
+  end
+  if r.customer_isolation == 'strict' and not ctx.strict then return false end
+  if ctx.allowed and (c == nil or not ctx.allowed[c]) then return false end
+  if c ~= nil and ctx.denied[c] then return false end
+  for k, v in pairs(r) do
+    if not KNOWN[k] and not cap_match(v, ctx.caps[k]) then return false end
+  end
+  if r['not'] then
+    for k, v in pairs(r['not']) do
+      local have = ctx.caps[k]
+      if have ~= nil and cap_match(v, have) then return false end
+    end
+  end
+  return true
+end
+
+-- One verdict per bucket per call; a spec that fails to decode or evaluate counts as "no".
+local function bucket_ok(ctx, keys, svc, sig)
+  local key = svc .. SEP .. sig
+  local verdict = ctx.verdicts[key]
+  if verdict == nil then
+    local raw = redis.call('HGET', keys[K_SPECS], sig)
+    verdict = false
+    if raw then
+      local ok, result = pcall(function() return runnable(ctx, svc, cjson.decode(raw)) end)
+      verdict = ok and result == true
+    end
+    ctx.verdicts[key] = verdict
+  end
+  return verdict
+end
+
+local function find_in_buckets(ctx, keys)
+  local best_pk, best_id
+  for _, svc in ipairs(ctx.service_list) do
+    local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+    for _, bucket in ipairs(buckets) do
+      local sig = string.sub(bucket, #svc + 2)
+      if bucket_ok(ctx, keys, svc, sig) then
+        local head = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
+          'BYLEX', 'LIMIT', 0, 1)[1]
+        if head then
+          local pk = string.sub(head, #bucket + 2, #bucket + 1 + PKLEN)
+          if best_pk == nil or pk < best_pk then
+            best_pk = pk
+            best_id = string.sub(head, #bucket + PKLEN + 3)
+          end
+        end
+      end
+    end
+  end
+  return best_id
+end
+
+-- A workflow-pinned worker walks its workflow's pending jobs in (priority, FIFO) order: the cost
+-- is bounded by that workflow's size, not by the rest of the queue.
+local function find_in_workflow(ctx, keys)
+  local prefix = ctx.workflow_id .. SEP
+  local start = '[' .. prefix
+  local stop = '(' .. ctx.workflow_id .. SEP_NEXT
+  while true do
+    local batch = redis.call('ZRANGE', keys[K_WF_PENDING], start, stop, 'BYLEX', 'LIMIT', 0, 100)
+    if #batch == 0 then return nil end
+    for _, member in ipairs(batch) do
+      local rest = string.sub(member, #prefix + PKLEN + 2)
+      local a = string.find(rest, SEP, 1, true)
+      local b = string.find(rest, SEP, a + 1, true)
+      local svc = string.sub(rest, 1, a - 1)
+      local sig = string.sub(rest, a + 1, b - 1)
+      if ctx.services[svc] and bucket_ok(ctx, keys, svc, sig) then
+        return string.sub(rest, b + 1)
+      end
+    end
+    start = '(' .. batch[#batch]
+  end
+end
+
+local function requeue(keys, st)
+  st.worker_id = nil
+  st.lease_expires_at = nil
+  st.run_at = nil
+  set_status(keys, st, 'pending')
+  index_pending(keys, st)
+  wake(keys)
+end
+
+local function reap(keys, now, maxlen, limit)
+  local expired = redis.call('ZRANGEBYSCORE', keys[K_ACTIVE], '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', keys[K_ACTIVE], id)
+    local st = load_job(keys, id)
+    if st and st.status == 'active' then
+      local worker_id = st.worker_id
+      local lease = st.lease_expires_at
+      if st.attempts >= st.max_attempts then
+        st.last_failure = {
+          failure_type = 'TIMEOUT', failure_reason = 'stalled', retryable = false,
+          message = 'lease expired on attempt ' .. st.attempts .. ' of ' .. st.max_attempts,
+        }
+        finish(keys, st, 'failed', now)
+        save_job(keys, st)
+        emit(keys, maxlen, 'job.failed', st, now,
+          { worker_id = worker_id, stalled = true, lease_expired_at = lease, failure = st.last_failure })
+      else
+        requeue(keys, st)
+        save_job(keys, st)
+        emit(keys, maxlen, 'job.stalled', st, now,
+          { worker_id = worker_id, requeued = true, lease_expired_at = lease })
+      end
+    end
+  end
+  local due = redis.call('ZRANGEBYSCORE', keys[K_DELAYED], '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', keys[K_DELAYED], id)
+    local st = load_job(keys, id)
+    if st and st.status == 'pending' and st.run_at then
+      -- Not a status change (the job stayed pending while it waited), so no event.
+      st.run_at = nil
+      index_pending(keys, st)
+      save_job(keys, st)
+      wake(keys)
+    end
+  end
+  return #expired, #due
+end
+
+local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
+  if reap_limit > 0 then reap(keys, now, maxlen, reap_limit) end
+  local ctx = prepare_worker(cjson.decode(worker_json))
+  local id
+  if ctx.workflow_id then
+    id = find_in_workflow(ctx, keys)
+  else
+    id = find_in_buckets(ctx, keys)
+  end
+  if not id then return nil end
+  local st = load_job(keys, id)
+  unindex_pending(keys, st)
+  st.attempts = st.attempts + 1
+  st.worker_id = ctx.id
+  st.claimed_at = now
+  st.lease_expires_at = now + lease_ms
+  st.progress = nil
+  set_status(keys, st, 'active')
+  redis.call('ZADD', keys[K_ACTIVE], st.lease_expires_at, id)
+  save_job(keys, st)
+  emit(keys, maxlen, 'job.claimed', st, now, { worker_id = ctx.id, lease_expires_at = st.lease_expires_at })
+  return { cjson.encode(st), redis.call('HGET', keys[K_PAYLOADS], id) }
+end
+
+-- Returns the job when worker_id holds its lease, else nil and the error reply to return.
+local function held(keys, id, worker_id, now)
+  local st = load_job(keys, id)
+  if not st then return nil, redis.error_reply('JG_NOT_FOUND ' .. id) end
+  if st.status ~= 'active' then return nil, redis.error_reply('JG_NOT_HELD status:' .. st.status .. ' ' .. id) end
+  if st.worker_id ~= worker_id then return nil, redis.error_reply('JG_NOT_HELD other_worker ' .. id) end
+  if st.lease_expires_at <= now then return nil, redis.error_reply('JG_NOT_HELD lease_expired ' .. id) end
+  return st
+end
+
+local function complete(keys, now, maxlen, id, worker_id, result_json)
+  local st, err = held(keys, id, worker_id, now)
+  if not st then return nil, err end
+  redis.call('ZREM', keys[K_ACTIVE], id)
+  redis.call('HSET', keys[K_RESULTS], id, result_json)
+  finish(keys, st, 'completed', now)
+  st.progress = nil
+  save_job(keys, st)
+  emit(keys, maxlen, 'job.completed', st, now, { worker_id = worker_id, duration_ms = now - st.claimed_at })
+  return st
+end
+
+local function common(keys, args)
+  local err = check_keys(keys)
+  if err then return nil, nil, err end
+  local now = tonumber(args[1])
+  local maxlen = tonumber(args[2])
+  if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
+  return now, maxlen, nil
+end
+
+local function valid_name(s)
+  return type(s) == 'string' and #s > 0 and #s <= 256 and not string.find(s, '[%z\1-\31]')
+end
+
+redis.register_function {
+  function_name = 'jobgate_version',
+  flags = { 'no-writes' },
+  callback = function() return LIBRARY_VERSION end,
+}
+
+redis.register_function('jobgate_submit', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local n = tonumber(args[3])
+  local F = 11
+  if not n or n < 1 or #args ~= 3 + n * F then return invalid('expected ' .. F .. ' fields per job') end
+  -- Validate every job before writing any, so a bad batch changes nothing.
+  for i = 0, n - 1 do
+    local b = 3 + i * F
+    if not valid_name(args[b + 1]) then return invalid('job ' .. (i + 1) .. ': id must be 1-256 printable characters') end
+    if not valid_name(args[b + 2]) then return invalid('job ' .. (i + 1) .. ': service_required must be 1-256 printable characters') end
+    if not string.match(args[b + 3], '^[0-9a-f]+$') then return invalid('job ' .. (i + 1) .. ': sig must be hex') end
+    if not string.match(args[b + 5], '^%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d$') then return invalid('job ' .. (i + 1) .. ': P must be 17 digits') end
+    if args[b + 7] ~= '' and not valid_name(args[b + 7]) then return invalid('job ' .. (i + 1) .. ': customer_id must be printable') end
+    if args[b + 8] ~= '' and not valid_name(args[b + 8]) then return invalid('job ' .. (i + 1) .. ': workflow_id must be printable') end
+    local max = tonumber(args[b + 10])
+    if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
+  end
+  local out = {}
+  for i = 0, n - 1 do
+    local b = 3 + i * F
+    local id = args[b + 1]
+    if redis.call('HEXISTS', keys[K_JOBS], id) == 1 then
+      out[#out + 1] = id
+      out[#out + 1] = 0
+    else
+      local seq = string.format('%016d', redis.call('INCR', keys[K_SEQ]))
+      local customer = args[b + 7] ~= '' and args[b + 7] or nil
+      local st = {
+        id = id,
+        service_required = args[b + 2],
+        sig = args[b + 3],
+        priority = args[b + 4],
+        seq = seq,
+        pk = args[b + 5] .. seq,
+        requirements = args[b + 6],
+        customer_id = customer,
+        workflow_id = args[b + 8] ~= '' and args[b + 8] or nil,
+        step = tonumber(args[b + 9]),
+        max_attempts = tonumber(args[b + 10]),
+        attempts = 0,
+        created_at = now,
+      }
+      local ok, r = pcall(cjson.decode, st.requirements)
+      local problem
+      if not ok then problem = 'requirements are not valid JSON' else problem = spec_problem(r, customer) end
+      set_status(keys, st, 'pending')
+      if problem then
+        st.unrunnable_reason = problem
+        redis.call('ZADD', keys[K_UNRUNNABLE], tonumber(seq), id)
+      else
+        redis.call('HSETNX', keys[K_SPECS], st.sig, cjson.encode({ r = r, c = customer }))
+        index_pending(keys, st)
+        wake(keys)
+      end
+      redis.call('HSET', keys[K_PAYLOADS], id, args[b + 11])
+      redis.call('ZADD', keys[K_ALL], tonumber(seq), id)
+      if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], 0, customer .. SEP .. seq .. SEP .. id) end
+      if st.workflow_id then redis.call('ZADD', keys[K_BY_WORKFLOW], 0, st.workflow_id .. SEP .. seq .. SEP .. id) end
+      save_job(keys, st)
+      emit(keys, maxlen, 'job.received', st, now, {
+        service_required = st.service_required, priority = st.priority, step = st.step,
+        unrunnable_reason = st.unrunnable_reason,
+      })
+      out[#out + 1] = id
+      out[#out + 1] = 1
+    end
+  end
+  return out
+end)
+
+redis.register_function('jobgate_claim', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  return claim(keys, now, maxlen, args[3], tonumber(args[4]), tonumber(args[5]) or 0)
+end)
+
+redis.register_function('jobgate_complete', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local st, failure = complete(keys, now, maxlen, args[3], args[4], args[5])
+  if not st then return failure end
+  return cjson.encode(st)
+end)
+
+redis.register_function('jobgate_complete_and_claim', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local st, failure = complete(keys, now, maxlen, args[3], args[4], args[5])
+  if not st then return failure end
+  return claim(keys, now, maxlen, args[6], tonumber(args[7]), tonumber(args[8]) or 0)
+end)
+
+redis.register_function('jobgate_fail', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local id, worker_id = args[3], args[4]
+  local st, failure = held(keys, id, worker_id, now)
+  if not st then return failure end
+  local ok, info = pcall(cjson.decode, args[5])
+  if not ok or type(info) ~= 'table' then return invalid('failure must be a JSON object') end
+  local retryable = args[6] == '1'
+  redis.call('ZREM', keys[K_ACTIVE], id)
+  st.last_failure = info
+  st.progress = nil
+  if retryable and st.attempts < st.max_attempts then
+    local delay = tonumber(args[7])
+    if not delay then
+      local base, cap, r = tonumber(args[8]), tonumber(args[9]), tonumber(args[10])
+      local exp = base * math.pow(2, st.attempts - 1)
+      if exp > cap then exp = cap end
+      -- "Equal jitter": half fixed, half random, so a retry never fires at once.
+      delay = math.floor(exp / 2 + r * exp / 2)
+    end
+    st.worker_id = nil
+    st.lease_expires_at = nil
+    st.run_at = now + delay
+    set_status(keys, st, 'pending')
+    redis.call('ZADD', keys[K_DELAYED], st.run_at, id)
+    save_job(keys, st)
+    emit(keys, maxlen, 'job.retry_scheduled', st, now,
+      { worker_id = worker_id, failure = info, delay_ms = delay, retry_at = st.run_at })
+  else
+    finish(keys, st, 'failed', now)
+    save_job(keys, st)
+    emit(keys, maxlen, 'job.failed', st, now,
+      { worker_id = worker_id, failure = info, retries_exhausted = retryable })
+  end
+  return cjson.encode(st)
+end)
+
+redis.register_function('jobgate_heartbeat', function(keys, args)
+  local now, _, err = common(keys, args)
+  if err then return err end
+  local st, failure = held(keys, args[3], args[4], now)
+  if not st then return failure end
+  local lease_ms = tonumber(args[5])
+  if not lease_ms or lease_ms <= 0 then return invalid('lease_ms must be a positive number') end
+  st.lease_expires_at = now + lease_ms
+  redis.call('ZADD', keys[K_ACTIVE], st.lease_expires_at, st.id)
+  save_job(keys, st)
+  return st.lease_expires_at
+end)
+
+redis.register_function('jobgate_progress', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local st, failure = held(keys, args[3], args[4], now)
+  if not st then return failure end
+  st.progress = { percent = tonumber(args[5]), message = args[6] ~= '' and args[6] or nil }
+  save_job(keys, st)
+  emit(keys, maxlen, 'job.progress', st, now,
+    { worker_id = st.worker_id, percent = st.progress.percent, message = st.progress.message })
+  return cjson.encode(st)
+end)
+
+redis.register_function('jobgate_cancel', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local id = args[3]
+  local st = load_job(keys, id)
+  if not st then return redis.error_reply('JG_NOT_FOUND ' .. id) end
+  local previous = st.status
+  if previous ~= 'pending' and previous ~= 'active' then
+    return { 0, cjson.encode(st) }
+  end
+  if previous == 'active' then
+    redis.call('ZREM', keys[K_ACTIVE], id)
+  elseif st.run_at then
+    redis.call('ZREM', keys[K_DELAYED], id)
+  elseif st.unrunnable_reason then
+    redis.call('ZREM', keys[K_UNRUNNABLE], id)
+  else
+    unindex_pending(keys, st)
+  end
+  local worker_id = st.worker_id
+  finish(keys, st, 'cancelled', now)
+  st.progress = nil
+  save_job(keys, st)
+  emit(keys, maxlen, 'job.cancelled', st, now, { previous_status = previous, worker_id = worker_id })
+  return { 1, cjson.encode(st) }
+end)
+
+redis.register_function {
+  function_name = 'jobgate_get',
+  flags = { 'no-writes' },
+  callback = function(keys, args)
+    local err = check_keys(keys)
+    if err then return err end
+    local id = args[1]
+    local raw = redis.call('HGET', keys[K_JOBS], id)
+    if not raw then return nil end
+    return { raw, redis.call('HGET', keys[K_PAYLOADS], id), redis.call('HGET', keys[K_RESULTS], id) }
+  end,
+}
+
+redis.register_function('jobgate_reap', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local expired, promoted = reap(keys, now, maxlen, tonumber(args[3]) or 100)
+  return { expired, promoted }
+end)

@@ -1,0 +1,572 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type Cluster } from 'ioredis';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { priorityKey, requirementSignature } from './encoding.js';
+import { JobNotFoundError, JobNotHeldError, ValidationError, type NotHeldReason } from './errors.js';
+import { installLibrary, isMissingFunctionError } from './installer.js';
+import { queueKeys, type QueueKeys } from './keys.js';
+import {
+  JOB_STATUSES,
+  type EventType,
+  type FailureInput,
+  type Job,
+  type JobStatus,
+  type ListFilter,
+  type ListPage,
+  type QueueCounts,
+  type QueueEvent,
+  type Requirements,
+  type SubmitInput,
+  type WorkerSpec,
+} from './types.js';
+import {
+  validateFailure,
+  validateId,
+  validateLeaseMs,
+  validateProgress,
+  validateSubmit,
+  validateWorker,
+} from './validation.js';
+
+export interface QueueOptions {
+  /** A Redis URL (the queue owns and closes the connection) or a client (the caller owns it). */
+  redis: string | Redis | Cluster;
+  /** Key namespace; every key is `{namespace}:...`. Default `jq`. */
+  namespace?: string;
+  /** Milliseconds since the epoch. Every call passes it to Redis, so tests control time. */
+  clock?: () => number;
+  /** Uniform [0, 1) source for backoff jitter. Default Math.random. */
+  random?: () => number;
+  backoff?: Partial<BackoffPolicy>;
+  /** Default for submit's max_attempts. Default 3. */
+  defaultMaxAttempts?: number;
+  /** Default lease for claim and heartbeat. Default 30 000 ms. */
+  defaultLeaseMs?: number;
+  /** Approximate length the event stream is trimmed to. Default 100 000. */
+  eventsMaxLen?: number;
+  /** Expired leases and due retries handled inside each claim call. Default 25. */
+  reapPerClaim?: number;
+}
+
+export interface ClaimOptions {
+  leaseMs?: number;
+}
+
+export interface Queue {
+  readonly namespace: string;
+  readonly keys: QueueKeys;
+  submit(input: SubmitInput): Promise<{ id: string; created: boolean }>;
+  /** Many jobs in few round trips; validated first, so one bad job rejects the whole call. */
+  submitMany(inputs: SubmitInput[]): Promise<Array<{ id: string; created: boolean }>>;
+  claim(worker: WorkerSpec, options?: ClaimOptions): Promise<Job | null>;
+  /** complete() and claim() in one atomic call: the worker's hot path. */
+  completeAndClaim(
+    jobId: string,
+    workerId: string,
+    result: unknown,
+    worker: WorkerSpec,
+    options?: ClaimOptions,
+  ): Promise<Job | null>;
+  /** Extends the lease; returns the new expiry. */
+  heartbeat(jobId: string, workerId: string, leaseMs?: number): Promise<number>;
+  progress(jobId: string, workerId: string, progress: { percent?: number; message?: string }): Promise<Job>;
+  complete(jobId: string, workerId: string, result?: unknown): Promise<Job>;
+  fail(jobId: string, workerId: string, failure: FailureInput): Promise<Job>;
+  /** Cancels a pending (incl. waiting to retry) or active job; a finished job is returned unchanged. */
+  cancel(jobId: string): Promise<{ cancelled: boolean; job: Job }>;
+  get(jobId: string): Promise<Job | null>;
+  list(filter?: ListFilter): Promise<ListPage>;
+  counts(): Promise<QueueCounts>;
+  /** Requeues or fails jobs whose lease expired and releases due retries (claim does this too). */
+  reapExpired(limit?: number): Promise<{ expired: number; promoted: number }>;
+  /**
+   * Blocks up to timeoutMs until a job is submitted or requeued (true) or the time is up (false).
+   * Uses its own blocking connection; retries waiting out a backoff do not signal, so poll claim()
+   * at least every few seconds.
+   */
+  waitForWork(timeoutMs: number): Promise<boolean>;
+  /** Events in stream order after `after` (exclusive; default from the start). */
+  readEvents(options?: { after?: string; count?: number }): Promise<QueueEvent[]>;
+  close(): Promise<void>;
+}
+
+interface State {
+  id: string;
+  service_required: string;
+  priority: string;
+  requirements: string;
+  customer_id?: string;
+  workflow_id?: string;
+  step?: number;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  worker_id?: string;
+  created_at: number;
+  claimed_at?: number;
+  lease_expires_at?: number;
+  finished_at?: number;
+  run_at?: number;
+  last_failure?: Job['last_failure'];
+  progress?: { percent?: number; message?: string };
+  unrunnable_reason?: string;
+}
+
+function parseJson(raw: string | null | undefined): unknown {
+  if (raw === null || raw === undefined) return null;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function toJob(stateRaw: string, payloadRaw: string | null, resultRaw: string | null): Job {
+  const st = JSON.parse(stateRaw) as State;
+  const requirements = parseJson(st.requirements);
+  return {
+    id: st.id,
+    service_required: st.service_required,
+    priority: Number(st.priority),
+    payload: parseJson(payloadRaw),
+    requirements: (requirements !== null && typeof requirements === 'object' ? requirements : {}) as Requirements,
+    customer_id: st.customer_id ?? null,
+    workflow_id: st.workflow_id ?? null,
+    step: st.step ?? null,
+    status: st.status,
+    attempts: st.attempts,
+    max_attempts: st.max_attempts,
+    worker_id: st.worker_id ?? null,
+    created_at: st.created_at,
+    claimed_at: st.claimed_at ?? null,
+    lease_expires_at: st.lease_expires_at ?? null,
+    finished_at: st.finished_at ?? null,
+    run_at: st.run_at ?? null,
+    result: parseJson(resultRaw),
+    last_failure: st.last_failure ?? null,
+    progress: st.progress ? { percent: st.progress.percent ?? null, message: st.progress.message ?? null } : null,
+    unrunnable_reason: st.unrunnable_reason ?? null,
+  };
+}
+
+function toJson(value: unknown, field: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value === undefined ? null : value);
+  } catch (error) {
+    throw new ValidationError(`Invalid ${field}: must be JSON-serializable (${(error as Error).message})`, [
+      { path: field, message: 'must be JSON-serializable' },
+    ]);
+  }
+  return text ?? 'null';
+}
+
+const NOT_HELD = /^JG_NOT_HELD (\S+) (.*)$/;
+const NOT_FOUND = /^JG_NOT_FOUND (.*)$/;
+const INVALID = /^JG_INVALID (.*)$/;
+
+function mapError(error: unknown, workerId = ''): unknown {
+  if (!(error instanceof Error)) return error;
+  let match = NOT_HELD.exec(error.message);
+  if (match) return new JobNotHeldError(match[2]!, workerId, match[1] as NotHeldReason);
+  match = NOT_FOUND.exec(error.message);
+  if (match) return new JobNotFoundError(match[1]!);
+  match = INVALID.exec(error.message);
+  if (match) return new ValidationError(match[1]!);
+  return error;
+}
+
+const SUBMIT_CHUNK = 500;
+const SEP = '\0';
+
+class RedisQueue implements Queue {
+  readonly keys: QueueKeys;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly backoff: BackoffPolicy;
+  private readonly maxLen: string;
+  private readonly defaultLeaseMs: number;
+  private readonly defaultMaxAttempts: number;
+  private readonly reapPerClaim: string;
+  private readonly workerJson = new WeakMap<WorkerSpec, string>();
+  private readonly idleBlocking: Array<Redis | Cluster> = [];
+  private readonly allBlocking = new Set<Redis | Cluster>();
+  private installing: Promise<unknown> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly ownsClient: boolean,
+    readonly namespace: string,
+    options: QueueOptions,
+  ) {
+    this.keys = queueKeys(namespace);
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.maxLen = String(options.eventsMaxLen ?? 100_000);
+    this.defaultLeaseMs = validateLeaseMs(options.defaultLeaseMs ?? 30_000);
+    this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
+    this.reapPerClaim = String(options.reapPerClaim ?? 25);
+  }
+
+  async install(): Promise<void> {
+    await installLibrary(this.redis);
+  }
+
+  /** One FCALL; a library lost to a restart, failover or FUNCTION FLUSH is reinstalled once. */
+  private async call(fn: string, args: Array<string | number>, workerId?: string): Promise<unknown> {
+    const run = (): Promise<unknown> =>
+      this.redis.fcall(fn, this.keys.list.length, ...this.keys.list, String(this.clock()), this.maxLen, ...args);
+    try {
+      return await run();
+    } catch (error) {
+      if (!isMissingFunctionError(error)) throw mapError(error, workerId);
+      // Concurrent callers that hit the same loss share one reinstall.
+      this.installing ??= installLibrary(this.redis).finally(() => {
+        this.installing = null;
+      });
+      await this.installing;
+      try {
+        return await run();
+      } catch (retryError) {
+        throw mapError(retryError, workerId);
+      }
+    }
+  }
+
+  private workerArg(worker: WorkerSpec): string {
+    let json = this.workerJson.get(worker);
+    if (json === undefined) {
+      json = JSON.stringify(validateWorker(worker));
+      this.workerJson.set(worker, json);
+    }
+    return json;
+  }
+
+  private submitFields(input: SubmitInput, index?: number): string[] {
+    const job = validateSubmit(input, index);
+    const requirements = job.requirements ?? {};
+    return [
+      job.id ?? randomUUID(),
+      job.service_required,
+      requirementSignature(requirements, job.customer_id),
+      String(job.priority),
+      priorityKey(job.priority),
+      JSON.stringify(requirements),
+      job.customer_id ?? '',
+      job.workflow_id ?? '',
+      job.step === undefined ? '' : String(job.step),
+      String(job.max_attempts ?? this.defaultMaxAttempts),
+      toJson(job.payload ?? {}, 'payload'),
+    ];
+  }
+
+  private static pairs(reply: unknown): Array<{ id: string; created: boolean }> {
+    const flat = reply as Array<string | number>;
+    const out: Array<{ id: string; created: boolean }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: String(flat[i]), created: Number(flat[i + 1]) === 1 });
+    return out;
+  }
+
+  async submit(input: SubmitInput): Promise<{ id: string; created: boolean }> {
+    const reply = await this.call('jobgate_submit', [1, ...this.submitFields(input)]);
+    return RedisQueue.pairs(reply)[0]!;
+  }
+
+  async submitMany(inputs: SubmitInput[]): Promise<Array<{ id: string; created: boolean }>> {
+    if (!Array.isArray(inputs)) throw new ValidationError('Invalid jobs: submitMany takes an array');
+    const fields = inputs.map((input, index) => this.submitFields(input, index));
+    const chunks: string[][][] = [];
+    for (let i = 0; i < fields.length; i += SUBMIT_CHUNK) chunks.push(fields.slice(i, i + SUBMIT_CHUNK));
+    // Issued together, so ioredis pipelines them on the connection.
+    const replies = await Promise.all(
+      chunks.map((chunk) => this.call('jobgate_submit', [chunk.length, ...chunk.flat()])),
+    );
+    return replies.flatMap((reply) => RedisQueue.pairs(reply));
+  }
+
+  private claimed(reply: unknown): Job | null {
+    if (reply === null || reply === undefined) return null;
+    const [state, payload] = reply as [string, string | null];
+    return toJob(state, payload, null);
+  }
+
+  async claim(worker: WorkerSpec, options: ClaimOptions = {}): Promise<Job | null> {
+    const leaseMs = validateLeaseMs(options.leaseMs ?? this.defaultLeaseMs);
+    const reply = await this.call('jobgate_claim', [this.workerArg(worker), leaseMs, this.reapPerClaim]);
+    return this.claimed(reply);
+  }
+
+  async completeAndClaim(
+    jobId: string,
+    workerId: string,
+    result: unknown,
+    worker: WorkerSpec,
+    options: ClaimOptions = {},
+  ): Promise<Job | null> {
+    const leaseMs = validateLeaseMs(options.leaseMs ?? this.defaultLeaseMs);
+    const reply = await this.call(
+      'jobgate_complete_and_claim',
+      [
+        validateId(jobId, 'jobId'),
+        validateId(workerId, 'workerId'),
+        toJson(result, 'result'),
+        this.workerArg(worker),
+        leaseMs,
+        this.reapPerClaim,
+      ],
+      workerId,
+    );
+    return this.claimed(reply);
+  }
+
+  async heartbeat(jobId: string, workerId: string, leaseMs?: number): Promise<number> {
+    const ms = validateLeaseMs(leaseMs ?? this.defaultLeaseMs);
+    const reply = await this.call(
+      'jobgate_heartbeat',
+      [validateId(jobId, 'jobId'), validateId(workerId, 'workerId'), ms],
+      workerId,
+    );
+    return Number(reply);
+  }
+
+  async progress(jobId: string, workerId: string, progress: { percent?: number; message?: string }): Promise<Job> {
+    const valid = validateProgress(progress);
+    const reply = await this.call(
+      'jobgate_progress',
+      [
+        validateId(jobId, 'jobId'),
+        validateId(workerId, 'workerId'),
+        valid.percent === undefined ? '' : String(valid.percent),
+        valid.message ?? '',
+      ],
+      workerId,
+    );
+    return toJob(reply as string, null, null);
+  }
+
+  async complete(jobId: string, workerId: string, result?: unknown): Promise<Job> {
+    const resultJson = toJson(result, 'result');
+    const reply = await this.call(
+      'jobgate_complete',
+      [validateId(jobId, 'jobId'), validateId(workerId, 'workerId'), resultJson],
+      workerId,
+    );
+    return toJob(reply as string, null, resultJson);
+  }
+
+  async fail(jobId: string, workerId: string, failure: FailureInput): Promise<Job> {
+    const valid = validateFailure(failure);
+    const stored = {
+      failure_type: valid.failure_type,
+      failure_reason: valid.failure_reason,
+      message: valid.message,
+      retryable: valid.retryable,
+      ...(valid.retry_after_ms === undefined ? {} : { retry_after_ms: valid.retry_after_ms }),
+    };
+    const reply = await this.call(
+      'jobgate_fail',
+      [
+        validateId(jobId, 'jobId'),
+        validateId(workerId, 'workerId'),
+        JSON.stringify(stored),
+        valid.retryable ? '1' : '0',
+        valid.retry_after_ms === undefined ? '' : String(valid.retry_after_ms),
+        this.backoff.baseMs,
+        this.backoff.maxMs,
+        String(this.random()),
+      ],
+      workerId,
+    );
+    return toJob(reply as string, null, null);
+  }
+
+  async cancel(jobId: string): Promise<{ cancelled: boolean; job: Job }> {
+    const [cancelled, state] = (await this.call('jobgate_cancel', [validateId(jobId, 'jobId')])) as [number, string];
+    return { cancelled: Number(cancelled) === 1, job: toJob(state, null, null) };
+  }
+
+  async get(jobId: string): Promise<Job | null> {
+    validateId(jobId, 'jobId');
+    const [state, payload, result] = await Promise.all([
+      this.redis.hget(this.keys.jobs, jobId),
+      this.redis.hget(this.keys.payloads, jobId),
+      this.redis.hget(this.keys.results, jobId),
+    ]);
+    return state === null ? null : toJob(state, payload, result);
+  }
+
+  async list(filter: ListFilter = {}): Promise<ListPage> {
+    const limit = filter.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) {
+      throw new ValidationError('Invalid limit: must be an integer from 1 to 1000', [
+        { path: 'limit', message: 'must be an integer from 1 to 1000' },
+      ]);
+    }
+    if (filter.status !== undefined && !JOB_STATUSES.includes(filter.status)) {
+      throw new ValidationError(`Invalid status: must be one of ${JOB_STATUSES.join(', ')}`, [
+        { path: 'status', message: `must be one of ${JOB_STATUSES.join(', ')}` },
+      ]);
+    }
+    if (filter.cursor !== undefined && filter.cursor !== null && !/^\d{16}$/.test(filter.cursor)) {
+      throw new ValidationError('Invalid cursor: pass the cursor of a previous page', [
+        { path: 'cursor', message: 'must be the cursor of a previous page' },
+      ]);
+    }
+    // Page through the most selective index; the remaining filters apply to the loaded jobs.
+    const index: { key: string; prefix: string } | null =
+      filter.workflow_id !== undefined
+        ? { key: this.keys['by-workflow'], prefix: validateId(filter.workflow_id, 'workflow_id') }
+        : filter.customer_id !== undefined
+          ? { key: this.keys['by-customer'], prefix: validateId(filter.customer_id, 'customer_id') }
+          : filter.status !== undefined
+            ? { key: this.keys['by-status'], prefix: filter.status }
+            : null;
+    const jobs: Job[] = [];
+    let cursor = filter.cursor ?? null;
+    let exhausted = false;
+    while (jobs.length < limit && !exhausted) {
+      const batch = Math.max(limit - jobs.length, 50);
+      let entries: Array<{ seq: string; id: string }>;
+      if (index) {
+        const max = cursor ? `(${index.prefix}${SEP}${cursor}` : `(${index.prefix}\x01`;
+        const members = await this.redis.zrange(index.key, max, `[${index.prefix}${SEP}`, 'BYLEX', 'REV', 'LIMIT', 0, batch);
+        entries = members.map((m) => {
+          const rest = m.slice(index.prefix.length + 1);
+          return { seq: rest.slice(0, 16), id: rest.slice(17) };
+        });
+      } else {
+        const max = cursor ? `(${Number(cursor)}` : '+inf';
+        const flat = await this.redis.zrange(this.keys.all, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, batch, 'WITHSCORES');
+        entries = [];
+        for (let i = 0; i < flat.length; i += 2) {
+          entries.push({ id: flat[i]!, seq: flat[i + 1]!.padStart(16, '0') });
+        }
+      }
+      if (entries.length < batch) exhausted = true;
+      if (entries.length === 0) break;
+      const ids = entries.map((e) => e.id);
+      const pipeline = this.redis.pipeline();
+      pipeline.hmget(this.keys.jobs, ...ids);
+      pipeline.hmget(this.keys.payloads, ...ids);
+      pipeline.hmget(this.keys.results, ...ids);
+      const replies = (await pipeline.exec()) as Array<[Error | null, Array<string | null>]>;
+      const [states, payloads, results] = replies.map(([error, value]) => {
+        if (error) throw error;
+        return value;
+      });
+      for (let i = 0; i < entries.length && jobs.length < limit; i++) {
+        cursor = entries[i]!.seq;
+        const state = states?.[i];
+        if (!state) continue;
+        const job = toJob(state, payloads?.[i] ?? null, results?.[i] ?? null);
+        if (filter.status !== undefined && job.status !== filter.status) continue;
+        if (filter.customer_id !== undefined && job.customer_id !== filter.customer_id) continue;
+        if (filter.workflow_id !== undefined && job.workflow_id !== filter.workflow_id) continue;
+        jobs.push(job);
+      }
+      // A full page always carries a cursor; the next page may turn out empty.
+      if (jobs.length >= limit) return { jobs, cursor };
+    }
+    return { jobs, cursor: null };
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const pipeline = this.redis.pipeline();
+    for (const status of JOB_STATUSES) {
+      pipeline.zlexcount(this.keys['by-status'], `[${status}${SEP}`, `(${status}\x01`);
+    }
+    pipeline.zcard(this.keys.delayed);
+    pipeline.zcard(this.keys.unrunnable);
+    pipeline.hgetall(this.keys.depth);
+    const replies = (await pipeline.exec())!.map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    const n = (i: number): number => Number(replies[i]);
+    const depth = replies[7] as Record<string, string>;
+    return {
+      pending: n(0),
+      active: n(1),
+      completed: n(2),
+      failed: n(3),
+      cancelled: n(4),
+      delayed: n(5),
+      unrunnable: n(6),
+      by_service: Object.fromEntries(Object.entries(depth).map(([svc, count]) => [svc, Number(count)])),
+    };
+  }
+
+  async reapExpired(limit = 1_000): Promise<{ expired: number; promoted: number }> {
+    const [expired, promoted] = (await this.call('jobgate_reap', [limit])) as [number, number];
+    return { expired: Number(expired), promoted: Number(promoted) };
+  }
+
+  async waitForWork(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    const connection = this.idleBlocking.pop() ?? this.newBlocking();
+    try {
+      const reply = await (connection as Redis).blpop(this.keys.wake, Math.max(timeoutMs, 1) / 1_000);
+      return reply !== null;
+    } catch (error) {
+      if (this.closed) return false;
+      throw error;
+    } finally {
+      if (this.closed) connection.disconnect();
+      else this.idleBlocking.push(connection);
+    }
+  }
+
+  private newBlocking(): Redis | Cluster {
+    const connection: Redis | Cluster =
+      this.redis instanceof Redis ? this.redis.duplicate() : this.redis.duplicate();
+    connection.on('error', () => {});
+    this.allBlocking.add(connection);
+    return connection;
+  }
+
+  async readEvents(options: { after?: string; count?: number } = {}): Promise<QueueEvent[]> {
+    const start = options.after ? `(${options.after}` : '-';
+    const entries = await this.redis.xrange(this.keys.events, start, '+', 'COUNT', options.count ?? 1_000);
+    return entries.map(([id, fields]) => {
+      const map: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+      return {
+        event_id: id,
+        type: map.type as EventType,
+        job_id: map.job_id!,
+        workflow_id: map.workflow_id || null,
+        customer_id: map.customer_id || null,
+        attempt: Number(map.attempt),
+        timestamp: Number(map.timestamp),
+        data: JSON.parse(map.data ?? '{}') as Record<string, unknown>,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const connection of this.allBlocking) connection.disconnect();
+    if (this.ownsClient) await this.redis.quit().catch(() => undefined);
+  }
+}
+
+/**
+ * Connects, installs or upgrades the Lua library (LibraryVersionError if Redis runs a newer one)
+ * and returns the queue.
+ */
+export async function createQueue(options: QueueOptions): Promise<Queue & { install(): Promise<void> }> {
+  const namespace = options.namespace ?? 'jq';
+  const owns = typeof options.redis === 'string';
+  const client = typeof options.redis === 'string' ? new Redis(options.redis) : options.redis;
+  try {
+    const queue = new RedisQueue(client, owns, namespace, options);
+    await queue.install();
+    return queue;
+  } catch (error) {
+    if (owns) client.disconnect();
+    throw error;
+  }
+}
