@@ -21,7 +21,13 @@ export function resultsDir(level) {
 export function reporting(level) {
   const dir = resultsDir(level);
   return {
-    reporters: [process.env.CI ? 'dot' : 'default', 'json', 'junit'],
+    reporters: [
+      process.env.CI ? 'dot' : 'default',
+      'json',
+      'junit',
+      // Retries and flaky status per test, for the gate (vitest's JSON reporter drops them).
+      [here('./gate-reporter.js'), { outputFile: `${dir}/gate.json` }],
+    ],
     outputFile: { json: `${dir}/results.json`, junit: `${dir}/junit.xml` },
     includeTaskLocation: true,
     passWithNoTests: true,
