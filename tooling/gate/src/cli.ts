@@ -1,0 +1,68 @@
+import { parseArgs, USAGE, UsageError, type Options } from './args.js';
+import { runGate } from './gate.js';
+import { defaultBase, repoRoot } from './git.js';
+import { planLevels, PROFILES } from './levels.js';
+import { runPrecommit } from './precommit.js';
+import { QuarantineFileError } from './quarantine.js';
+import { writeTrends } from './trends.js';
+
+function tasksFor(options: Options): string[] {
+  switch (options.command) {
+    case 'pr':
+      return [...PROFILES.pr];
+    case 'release':
+      return [...PROFILES.release];
+    case 'test':
+      return [...PROFILES.test];
+    default:
+      return options.tasks;
+  }
+}
+
+/** Returns the process exit code: 0 green, 1 something blocking failed, 2 bad usage, 130 Ctrl-C. */
+export async function main(argv: readonly string[], cwd = process.cwd()): Promise<number> {
+  let options: Options;
+  try {
+    options = parseArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`gate: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options.command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const root = repoRoot(cwd);
+  if (options.command === 'report') return writeTrends(root, options.html);
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    console.error(`\ngate: ${signal}: stopping tasks and services (again to force)…`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (options.command === 'precommit') return await runPrecommit(root, controller.signal);
+    if (options.command === 'pr' && options.base === undefined) options.base = defaultBase(root);
+    const label = options.command === 'run' ? `run ${options.tasks.join(' ')}` : options.command;
+    const record = await runGate({ root, label, levels: planLevels(tasksFor(options)), options, signal: controller.signal });
+    return record.exitCode;
+  } catch (error) {
+    if (error instanceof QuarantineFileError) {
+      console.error(`gate: ${error.message}`);
+      console.log('gate: 0 passed, 1 failed');
+      return 2;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Options } from './args.js';
+import { resolves } from './git.js';
+import { TOTAL_BUDGET_MS, type LevelRun } from './levels.js';
+import { Progress } from './progress.js';
+import { loadQuarantine, proposeReleases } from './quarantine.js';
+import { readHistory, stateDir, writeRecord, type LevelRecord, type RunRecord, type TaskRecord } from './record.js';
+import { closingLine, junit, markdown, problemsText, terminalTable } from './report.js';
+import { readTaskTests, type TestRecord } from './results.js';
+import { startServices, type Services } from './services.js';
+import { runTurbo } from './turbo.js';
+
+export interface GateInput {
+  root: string;
+  /** What the record and reports call this run, e.g. `release`, `run test:e2e`. */
+  label: string;
+  levels: LevelRun[];
+  options: Options;
+  out?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs each level as one `turbo run --summarize`, in pyramid order, with the services it needs,
+ * then judges the results by the flaky and quarantine policy and writes every report.
+ */
+export async function runGate(input: GateInput): Promise<RunRecord> {
+  const { root, options } = input;
+  const out = input.out ?? ((text: string) => process.stdout.write(`${text}\n`));
+  const startedAt = new Date();
+  const quarantine = loadQuarantine(root);
+  const quarantined = new Set(quarantine.map((entry) => entry.id));
+  const notes: string[] = [];
+
+  let affected = options.affected;
+  let base = options.base;
+  if (affected && base !== undefined && !resolves(root, base)) {
+    const note = `gate: base "${base}" cannot be resolved (shallow clone or missing ref); running everything instead of --affected.`;
+    out(note);
+    notes.push(note);
+    affected = false;
+    base = undefined;
+  }
+
+  const levels: LevelRecord[] = [];
+  const tasks: TaskRecord[] = [];
+  const tests: TestRecord[] = [];
+  let services: Services | undefined;
+  let blocked = false;
+  try {
+    for (const { level, tasks: levelTasks } of input.levels) {
+      const timeoutMs = options.timeoutMs ?? level.timeoutMs;
+      const record: LevelRecord = {
+        name: level.name,
+        title: level.title,
+        tasks: levelTasks,
+        status: 'passed',
+        durationMs: 0,
+        budgetMs: level.budgetMs,
+        timeoutMs,
+        overBudget: false,
+        taskCount: 0,
+        cachedCount: 0,
+      };
+      levels.push(record);
+      if (input.signal?.aborted) {
+        record.status = 'cancelled';
+        continue;
+      }
+      if (blocked && !options.keepGoing) {
+        record.status = 'skipped';
+        continue;
+      }
+      const levelStart = Date.now();
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      if (level.needsRedis) {
+        try {
+          services ??= await startServices();
+          Object.assign(env, services.env);
+        } catch (error) {
+          record.status = 'infra';
+          record.message = (error as Error).message;
+          record.durationMs = Date.now() - levelStart;
+          out(`✗ ${level.title}: INFRA ${record.message}`);
+          blocked = true;
+          continue;
+        }
+      }
+      const extraArgs: string[] = [];
+      if (affected) {
+        extraArgs.push('--affected');
+        if (base !== undefined) env.TURBO_SCM_BASE = base;
+      }
+      for (const filter of options.filter) extraArgs.push(`--filter=${filter}`);
+
+      const progress = new Progress(level.title, out, options.verbose);
+      const result = await runTurbo({
+        root,
+        tasks: levelTasks,
+        extraArgs,
+        env,
+        timeoutMs,
+        signal: input.signal,
+        onTaskStart: (taskId, cache) => progress.taskStarted(taskId, cache),
+        onLine: (line) => progress.line(line),
+      });
+      progress.done();
+      record.durationMs = result.durationMs;
+      record.turboCommand = result.command.join(' ');
+      record.overBudget = record.durationMs > level.budgetMs;
+
+      const summaryTasks = result.summary?.tasks ?? [];
+      const inSummary = new Set(summaryTasks.map((task) => task.taskId));
+      for (const task of summaryTasks) {
+        const cached = task.cache.status === 'HIT';
+        const exitCode = task.execution?.exitCode ?? (task.execution ? 0 : null);
+        const taskRecord: TaskRecord = {
+          taskId: task.taskId,
+          package: task.package,
+          task: task.task,
+          level: level.name,
+          cached,
+          status: exitCode === 0 ? 'passed' : 'failed',
+          exitCode,
+          durationMs: task.execution ? task.execution.endTime - task.execution.startTime : 0,
+        };
+        const testLevel = level.resultsDir && task.task.startsWith('test:') ? level.resultsDir : undefined;
+        const read = testLevel
+          ? readTaskTests({
+              dir: join(root, task.directory),
+              package: task.package,
+              task: task.task,
+              level: level.name,
+              resultsDir: testLevel,
+              cached,
+              notBefore: cached ? undefined : task.execution?.startTime,
+            })
+          : undefined;
+        if (read) {
+          for (const test of read.tests) test.quarantined = quarantined.has(test.id);
+          tests.push(...read.tests);
+          const count = (predicate: (test: TestRecord) => boolean): number => read.tests.filter(predicate).length;
+          taskRecord.tests = {
+            passed: count((test) => test.state === 'passed'),
+            failed: count((test) => test.state === 'failed' && !test.quarantined),
+            flaky: count((test) => test.flaky),
+            skipped: count((test) => test.state === 'skipped'),
+            quarantined: count((test) => test.state === 'failed' && test.quarantined),
+          };
+          if (read.problems.length > 0) taskRecord.problems = read.problems;
+          // Only quarantined tests failed and nothing else went wrong: the task does not block.
+          if (taskRecord.status === 'failed' && taskRecord.tests.failed === 0 && taskRecord.tests.quarantined > 0 && read.problems.length === 0) {
+            taskRecord.status = 'quarantined';
+          }
+        }
+        if (taskRecord.status === 'failed' && !taskRecord.tests?.failed) {
+          taskRecord.output = result.seen.get(task.taskId) ?? [];
+        }
+        tasks.push(taskRecord);
+      }
+      // Tasks that started but never finished: the level was stopped under them.
+      for (const [taskId, tail] of result.seen) {
+        if (inSummary.has(taskId)) continue;
+        const [pkg = taskId, task = ''] = taskId.split('#');
+        tasks.push({
+          taskId,
+          package: pkg,
+          task,
+          level: level.name,
+          cached: false,
+          status: result.timedOut ? 'timed-out' : 'cancelled',
+          exitCode: null,
+          durationMs: result.durationMs,
+          output: tail,
+        });
+      }
+      const levelTasksRecords = tasks.filter((task) => task.level === level.name);
+      record.taskCount = levelTasksRecords.length;
+      record.cachedCount = levelTasksRecords.filter((task) => task.cached).length;
+      const blocking = levelTasksRecords.some((task) => task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled');
+      if (result.timedOut) {
+        record.status = 'timed-out';
+        record.message = `stopped after ${Math.round(timeoutMs / 1000)} s (level timeout)`;
+      } else if (result.cancelled) {
+        record.status = 'cancelled';
+      } else if (blocking) {
+        record.status = 'failed';
+      } else if (result.exitCode !== 0 && levelTasksRecords.every((task) => task.status !== 'quarantined')) {
+        // Turbo itself failed (bad arguments, unknown base ref, broken turbo.json): say what it said.
+        record.status = 'failed';
+        record.message = `turbo exited ${result.exitCode ?? 'by signal'}: ${result.turboLines.filter((line) => /error|ERROR|×/.test(line)).slice(-5).join(' / ') || result.turboLines.slice(-5).join(' / ')}`;
+      }
+      if (record.overBudget && options.budget === 'fail' && record.status === 'passed') {
+        record.status = 'failed';
+        record.message = `over budget (--budget=fail)`;
+      }
+      out(progress.verdict(record));
+      if (record.status !== 'passed') blocked = true;
+    }
+  } finally {
+    await services?.stop().catch(() => undefined);
+  }
+
+  const durationMs = Date.now() - startedAt.getTime();
+  const nonTestTasks = tasks.filter((task) => !task.tests);
+  const failedTests = tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
+  const failedTasks = tasks.filter((task) => (task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled') && !task.tests?.failed).length;
+  const infra = levels.filter((level) => level.status === 'infra' || (level.message && level.status === 'failed' && !tasks.some((task) => task.level === level.name && task.status === 'failed'))).length;
+  const counts = {
+    passed: tests.filter((test) => test.state === 'passed').length + nonTestTasks.filter((task) => task.status === 'passed').length,
+    failed: failedTests + failedTasks + infra,
+    skipped: tests.filter((test) => test.state === 'skipped').length,
+    flaky: tests.filter((test) => test.flaky).length,
+    quarantined: tests.filter((test) => test.quarantined && test.state === 'failed').length,
+  };
+  const anyLevelBad = levels.some((level) => level.status !== 'passed' && level.status !== 'skipped');
+  const record: RunRecord = {
+    version: 1,
+    id: randomUUID().slice(0, 8),
+    command: input.label,
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    totalBudgetMs: TOTAL_BUDGET_MS,
+    exitCode: counts.failed > 0 || anyLevelBad ? 1 : 0,
+    affected,
+    ...(base !== undefined ? { base } : {}),
+    notes,
+    levels,
+    tasks,
+    tests,
+    proposals: [],
+    counts,
+  };
+  if (input.signal?.aborted) record.exitCode = 130;
+  if (record.exitCode !== 0 && record.counts.failed === 0) record.counts.failed = 1;
+  record.proposals = proposeReleases(quarantine, [record, ...readHistory(root, 200)]);
+  publish(root, record, options, out);
+  return record;
+}
+
+export function publish(root: string, record: RunRecord, options: Options, out: (text: string) => void): void {
+  const dir = join(stateDir(root), 'last');
+  mkdirSync(dir, { recursive: true });
+  const xml = junit(record);
+  writeFileSync(join(dir, 'junit.xml'), xml);
+  if (options.junit) writeFileSync(options.junit, xml);
+  const md = markdown(record);
+  writeFileSync(join(dir, 'summary.md'), md);
+  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(record, null, 1)}\n`);
+  writeRecord(root, record);
+  if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
+  out('');
+  out(terminalTable(record));
+  const problems = problemsText(record);
+  if (problems) out(`\n${problems}`);
+  out(`\nreports: .gate/last/{summary.md,junit.xml,run.json}`);
+  out(closingLine(record));
+}

@@ -1,0 +1,103 @@
+/**
+ * The one place that says what a level is, what it may cost and when it is killed (ADR-002
+ * "Success Metrics": unit 5 min, integration 10, e2e 15, build verification 5, total 35).
+ */
+export type LevelName = 'build' | 'unit' | 'integration' | 'e2e';
+
+export interface Level {
+  name: LevelName;
+  /** Shown in reports. */
+  title: string;
+  /** Turbo tasks that belong to this level, in the order they are listed. */
+  tasks: string[];
+  budgetMs: number;
+  /** The level's turbo run is stopped after this long and its unfinished tasks reported as timed out. */
+  timeoutMs: number;
+  /** Needs a Redis (started by the gate unless REDIS_URL is given). */
+  needsRedis: boolean;
+  /** Test results live in `.test-results/<resultsDir>/` of each package. */
+  resultsDir?: 'unit' | 'integration' | 'e2e';
+}
+
+const MINUTE = 60_000;
+
+export const LEVELS: readonly Level[] = [
+  {
+    name: 'build',
+    title: 'build verification',
+    tasks: ['typecheck', 'lint', 'build'],
+    budgetMs: 5 * MINUTE,
+    timeoutMs: 10 * MINUTE,
+    needsRedis: false,
+  },
+  {
+    name: 'unit',
+    title: 'unit',
+    tasks: ['test:unit'],
+    budgetMs: 5 * MINUTE,
+    timeoutMs: 10 * MINUTE,
+    needsRedis: false,
+    resultsDir: 'unit',
+  },
+  {
+    name: 'integration',
+    title: 'integration',
+    tasks: ['test:integration'],
+    budgetMs: 10 * MINUTE,
+    timeoutMs: 20 * MINUTE,
+    needsRedis: true,
+    resultsDir: 'integration',
+  },
+  {
+    name: 'e2e',
+    title: 'e2e',
+    tasks: ['test:e2e'],
+    budgetMs: 15 * MINUTE,
+    timeoutMs: 30 * MINUTE,
+    needsRedis: true,
+    resultsDir: 'e2e',
+  },
+];
+
+export const TOTAL_BUDGET_MS = 35 * MINUTE;
+
+/** One turbo invocation: a level and the subset of its tasks this command asked for. */
+export interface LevelRun {
+  level: Level;
+  tasks: string[];
+}
+
+/**
+ * Splits requested tasks into levels, in pyramid order, so each level's time is measurable on its
+ * own and Redis starts only when a level needs it. Tasks no level names join build verification.
+ */
+export function planLevels(tasks: readonly string[]): LevelRun[] {
+  const unknown = tasks.filter((task) => !LEVELS.some((level) => level.tasks.includes(task)));
+  return LEVELS.map((level) => ({
+    level,
+    tasks: [
+      ...level.tasks.filter((task) => tasks.includes(task)),
+      ...(level.name === 'build' ? unknown : []),
+    ],
+  })).filter((run) => run.tasks.length > 0);
+}
+
+export function levelOfTask(task: string): Level {
+  return LEVELS.find((level) => level.tasks.includes(task)) ?? LEVELS[0]!;
+}
+
+export const PROFILES = {
+  pr: ['typecheck', 'lint', 'test:unit'],
+  release: ['typecheck', 'lint', 'build', 'test:unit', 'test:integration', 'test:e2e'],
+  test: ['test:unit', 'test:integration', 'test:e2e'],
+} as const;
+
+/** `90s`, `5m`, `1500ms`, `2` (seconds) -> milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new Error(`Not a duration: "${text}" (use e.g. 90s, 5m, 1500ms).`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1_000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(value * factor);
+}

@@ -1,0 +1,233 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, relative } from 'node:path';
+import { parseArgs } from './args.js';
+import { publish } from './gate.js';
+import { git } from './git.js';
+import { LEVELS, TOTAL_BUDGET_MS } from './levels.js';
+import type { LevelRecord, RunRecord, TaskRecord } from './record.js';
+import { readTaskTests, type TestRecord } from './results.js';
+
+export interface WorkspacePackage {
+  name: string;
+  dir: string;
+  scripts: Record<string, string>;
+  workspaceDeps: string[];
+}
+
+/** Workspace packages as the index has them (so a staged package.json counts). */
+export function listPackages(root: string): WorkspacePackage[] {
+  const files = git(root, ['ls-files', '--cached', '--', '*package.json'])
+    .split('\n')
+    .filter((file) => file.endsWith('/package.json') && !file.includes('node_modules/'));
+  return files.map((file) => {
+    const dir = dirname(file);
+    const json = JSON.parse(git(root, ['show', `:${file}`])) as {
+      name?: string;
+      scripts?: Record<string, string>;
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    const deps = { ...json.dependencies, ...json.devDependencies };
+    return {
+      name: json.name ?? dir,
+      dir,
+      scripts: json.scripts ?? {},
+      workspaceDeps: Object.entries(deps)
+        .filter(([, version]) => version.startsWith('workspace:'))
+        .map(([name]) => name),
+    };
+  });
+}
+
+export function ownerOf(packages: readonly WorkspacePackage[], file: string): WorkspacePackage | undefined {
+  return packages
+    .filter((pkg) => file.startsWith(`${pkg.dir}/`))
+    .sort((a, b) => b.dir.length - a.dir.length)[0];
+}
+
+/** The packages themselves plus every package that depends on them, transitively. */
+export function withDependents(packages: readonly WorkspacePackage[], names: Iterable<string>): Set<string> {
+  const result = new Set(names);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const pkg of packages) {
+      if (!result.has(pkg.name) && pkg.workspaceDeps.some((dep) => result.has(dep))) {
+        result.add(pkg.name);
+        grew = true;
+      }
+    }
+  }
+  return result;
+}
+
+const SOURCE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
+
+function configOf(script: string | undefined): string | undefined {
+  return script ? /(?:-c|--config)[ =](\S+)/.exec(script)?.[1] : undefined;
+}
+
+interface Job {
+  pkg: WorkspacePackage;
+  kind: 'typecheck' | 'test:unit';
+  command: string;
+}
+
+function run(job: Job, cwd: string, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<{ code: number | null; output: string[]; durationMs: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', job.command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const output: string[] = [];
+    const collect = (chunk: Buffer): void => {
+      // eslint-disable-next-line no-control-regex
+      output.push(...chunk.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split('\n'));
+      if (output.length > 200) output.splice(0, output.length - 200);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const abort = (): void => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    child.once('close', (code) => {
+      signal.removeEventListener('abort', abort);
+      resolve({ code, output: output.filter((line) => line.trim() !== ''), durationMs: Date.now() - started });
+    });
+  });
+}
+
+/**
+ * `gate precommit`: typecheck of the packages the staged files touch (and their dependents) and
+ * the unit tests related to the staged files, run on the staged content in a temporary checkout
+ * of the index, so unstaged edits neither hide nor cause a failure and the working tree is never
+ * touched.
+ */
+export async function runPrecommit(root: string, signal: AbortSignal): Promise<number> {
+  const startedAt = new Date();
+  const out = (text: string): void => void process.stdout.write(`${text}\n`);
+  const staged = git(root, ['diff', '--cached', '--name-only', '--diff-filter=ACMR', '-z']).split('\0').filter(Boolean);
+  const packages = listPackages(root);
+  const owners = new Map<string, string[]>();
+  for (const file of staged) {
+    const owner = ownerOf(packages, file);
+    if (owner) owners.set(owner.name, [...(owners.get(owner.name) ?? []), file]);
+  }
+  const affected = withDependents(packages, owners.keys());
+  const jobs: Job[] = [];
+  for (const pkg of packages.filter((candidate) => affected.has(candidate.name))) {
+    if (pkg.scripts.typecheck) jobs.push({ pkg, kind: 'typecheck', command: pkg.scripts.typecheck });
+    const sources = (owners.get(pkg.name) ?? []).filter((file) => SOURCE.test(file) && !file.endsWith('.d.ts'));
+    const unitScript = pkg.scripts['test:unit'];
+    if (sources.length > 0 && unitScript && /\bvitest\b/.test(unitScript)) {
+      const config = configOf(unitScript);
+      const files = sources.map((file) => relative(pkg.dir, file));
+      jobs.push({ pkg, kind: 'test:unit', command: `vitest related --run --passWithNoTests ${config ? `-c ${config} ` : ''}${files.map((file) => `'${file.replace(/'/g, `'\\''`)}'`).join(' ')}` });
+    }
+  }
+  out(`▶ precommit: ${staged.length} staged file(s), ${affected.size} affected package(s)${affected.size ? `: ${[...affected].join(', ')}` : ''}`);
+
+  const tasks: TaskRecord[] = [];
+  const tests: TestRecord[] = [];
+  const checkout = mkdtempSync(join(tmpdir(), 'gate-precommit-'));
+  try {
+    if (jobs.length > 0) {
+      // The index, not the working tree: exactly what the commit will contain.
+      git(root, ['checkout-index', '--all', `--prefix=${checkout}/`]);
+      for (const dir of ['.', ...packages.map((pkg) => pkg.dir)]) {
+        const modules = join(root, dir, 'node_modules');
+        if (existsSync(modules) && existsSync(join(checkout, dir)) && !existsSync(join(checkout, dir, 'node_modules'))) {
+          symlinkSync(modules, join(checkout, dir, 'node_modules'));
+        }
+      }
+    }
+    const queue = [...jobs];
+    const worker = async (): Promise<void> => {
+      for (let job = queue.shift(); job && !signal.aborted; job = queue.shift()) {
+        const cwd = join(checkout, job.pkg.dir);
+        const path = [join(cwd, 'node_modules', '.bin'), join(checkout, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter);
+        const started = Date.now();
+        const result = await run(job, cwd, { ...process.env, PATH: path }, signal);
+        const taskId = `${job.pkg.name}#${job.kind}`;
+        const record: TaskRecord = {
+          taskId,
+          package: job.pkg.name,
+          task: job.kind,
+          level: job.kind === 'typecheck' ? 'build' : 'unit',
+          cached: false,
+          status: result.code === 0 ? 'passed' : 'failed',
+          exitCode: result.code,
+          durationMs: result.durationMs,
+        };
+        if (job.kind === 'test:unit') {
+          const read = readTaskTests({ dir: cwd, package: job.pkg.name, task: 'test:unit', level: 'unit', resultsDir: 'unit', cached: false, notBefore: started });
+          if (read) {
+            tests.push(...read.tests);
+            record.tests = {
+              passed: read.tests.filter((test) => test.state === 'passed').length,
+              failed: read.tests.filter((test) => test.state === 'failed').length,
+              flaky: 0,
+              skipped: read.tests.filter((test) => test.state === 'skipped').length,
+              quarantined: 0,
+            };
+          }
+        }
+        if (record.status === 'failed' && !record.tests?.failed) record.output = result.output.slice(-40);
+        out(`  ${record.status === 'passed' ? '✓' : '✗'} ${taskId} (${(result.durationMs / 1000).toFixed(1)}s)`);
+        tasks.push(record);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  } finally {
+    rmSync(checkout, { recursive: true, force: true });
+  }
+
+  const durationMs = Date.now() - startedAt.getTime();
+  const level = (name: 'build' | 'unit', title: string): LevelRecord => {
+    const own = tasks.filter((task) => task.level === name);
+    return {
+      name,
+      title,
+      tasks: [name === 'build' ? 'typecheck' : 'test:unit'],
+      status: own.some((task) => task.status !== 'passed') ? 'failed' : 'passed',
+      durationMs: Math.max(0, ...own.map((task) => task.durationMs)),
+      budgetMs: 30_000,
+      timeoutMs: LEVELS[0]!.timeoutMs,
+      overBudget: false,
+      taskCount: own.length,
+      cachedCount: 0,
+    };
+  };
+  const failedTests = tests.filter((test) => test.state === 'failed').length;
+  const failedTasks = tasks.filter((task) => task.status !== 'passed' && !task.tests?.failed).length;
+  const record: RunRecord = {
+    version: 1,
+    id: Math.random().toString(16).slice(2, 10),
+    command: 'precommit',
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    totalBudgetMs: TOTAL_BUDGET_MS,
+    exitCode: signal.aborted ? 130 : failedTests + failedTasks > 0 ? 1 : 0,
+    affected: true,
+    notes: [],
+    levels: [level('build', 'typecheck (staged)'), level('unit', 'unit (related)')],
+    tasks,
+    tests,
+    proposals: [],
+    counts: {
+      passed: tests.filter((test) => test.state === 'passed').length + tasks.filter((task) => !task.tests && task.status === 'passed').length,
+      failed: failedTests + failedTasks,
+      skipped: tests.filter((test) => test.state === 'skipped').length,
+      flaky: 0,
+      quarantined: 0,
+    },
+  };
+  publish(root, record, parseArgs(['precommit']), out);
+  return record.exitCode;
+}
+

@@ -1,0 +1,93 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LevelName } from './levels.js';
+import type { TestRecord } from './results.js';
+
+export type TaskStatus = 'passed' | 'failed' | 'timed-out' | 'cancelled' | 'quarantined';
+
+export interface TaskRecord {
+  taskId: string;
+  package: string;
+  task: string;
+  level: LevelName;
+  cached: boolean;
+  status: TaskStatus;
+  exitCode: number | null;
+  durationMs: number;
+  /** Counts from its test results, when it is a test task that wrote any. */
+  tests?: { passed: number; failed: number; flaky: number; skipped: number; quarantined: number };
+  /** The task's last output lines, kept when it failed without a failed test to show. */
+  output?: string[];
+  /** Errors outside any test. */
+  problems?: string[];
+}
+
+export type LevelStatus = 'passed' | 'failed' | 'timed-out' | 'infra' | 'skipped' | 'cancelled';
+
+export interface LevelRecord {
+  name: LevelName;
+  title: string;
+  tasks: string[];
+  status: LevelStatus;
+  durationMs: number;
+  budgetMs: number;
+  timeoutMs: number;
+  overBudget: boolean;
+  taskCount: number;
+  cachedCount: number;
+  /** Why an infra or turbo-level failure happened. */
+  message?: string;
+  turboCommand?: string;
+}
+
+export interface RunRecord {
+  version: 1;
+  id: string;
+  command: string;
+  startedAt: string;
+  durationMs: number;
+  totalBudgetMs: number;
+  exitCode: number;
+  affected: boolean;
+  base?: string;
+  notes: string[];
+  levels: LevelRecord[];
+  tasks: TaskRecord[];
+  tests: TestRecord[];
+  proposals: { id: string; passesInARow: number }[];
+  counts: { passed: number; failed: number; skipped: number; flaky: number; quarantined: number };
+}
+
+export function stateDir(root: string): string {
+  return join(root, process.env.GATE_STATE_DIR ?? '.gate');
+}
+
+export function writeRecord(root: string, record: RunRecord): string {
+  const dir = join(stateDir(root), 'history');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${record.startedAt.replace(/[:.]/g, '-')}-${record.id}.json`);
+  writeFileSync(file, `${JSON.stringify(record)}\n`);
+  return file;
+}
+
+/** Recorded runs, newest first. Unreadable files are skipped: history is advisory. */
+export function readHistory(root: string, limit = Infinity): RunRecord[] {
+  const dir = join(stateDir(root), 'history');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const records: RunRecord[] = [];
+  for (const name of names.sort().reverse()) {
+    if (records.length >= limit) break;
+    try {
+      const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as RunRecord;
+      if (record.version === 1) records.push(record);
+    } catch {
+      // a half-written record from a killed run
+    }
+  }
+  return records;
+}

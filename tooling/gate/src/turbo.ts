@@ -1,0 +1,215 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** The parts of `.turbo/runs/<id>.json` the gate reads. */
+export interface TurboSummaryTask {
+  taskId: string;
+  task: string;
+  package: string;
+  hash: string;
+  cache: { status: 'HIT' | 'MISS'; local?: boolean; remote?: boolean; timeSaved?: number };
+  directory: string;
+  logFile?: string;
+  command?: string;
+  execution?: { startTime: number; endTime: number; exitCode?: number; error?: string };
+}
+
+export interface TurboSummary {
+  id: string;
+  tasks: TurboSummaryTask[];
+  execution: { exitCode: number; startTime: number; endTime: number; attempted: number; cached: number; failed: number };
+}
+
+export interface TurboRunOptions {
+  root: string;
+  tasks: string[];
+  /** Extra turbo arguments: --affected, --filter=... */
+  extraArgs?: string[];
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** Every output line, ANSI removed; `taskId` when turbo prefixed it with a task. */
+  onLine?: (line: string, taskId: string | undefined) => void;
+  /** A task printed its first line (cache hit or miss). */
+  onTaskStart?: (taskId: string, cache: 'HIT' | 'MISS' | undefined) => void;
+  signal?: AbortSignal;
+}
+
+export interface TurboRunResult {
+  exitCode: number | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+  summary?: TurboSummary;
+  /** Tasks that printed anything, in order of their first line, with their last lines. */
+  seen: Map<string, string[]>;
+  /** Turbo's own lines (not from a task): errors such as an unknown base ref. */
+  turboLines: string[];
+  command: string[];
+}
+
+const TAIL_LINES = 40;
+// Turbo forwards the tasks' colours; the gate parses lines and prints its own.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+/**
+ * The platform binary rather than the `turbo` npm shim: one process less to start, and signals go
+ * straight to the process that stops tasks gracefully and still writes the run summary.
+ */
+export function findTurbo(root: string): string[] {
+  const shim = join(root, 'node_modules', 'turbo', 'package.json');
+  if (existsSync(shim)) {
+    try {
+      const require = createRequire(realpathSync(shim));
+      const arch = process.arch === 'x64' ? '64' : process.arch;
+      const platform = process.platform === 'win32' ? 'windows' : process.platform;
+      const binary = require.resolve(`@turbo/${platform}-${arch}/bin/turbo`);
+      return [binary];
+    } catch {
+      return [join(root, 'node_modules', '.bin', 'turbo')];
+    }
+  }
+  return ['pnpm', 'exec', 'turbo'];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function readSummary(root: string, announced: string | undefined, startedAt: number): TurboSummary | undefined {
+  let file = announced;
+  if (!file || !existsSync(file)) {
+    const dir = join(root, '.turbo', 'runs');
+    if (!existsSync(dir)) return undefined;
+    const fresh = readdirSync(dir)
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => ({ path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs }))
+      .filter((entry) => entry.mtime >= startedAt - 1_000)
+      .sort((a, b) => b.mtime - a.mtime);
+    file = fresh[0]?.path;
+  }
+  if (!file) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as TurboSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One `turbo run <tasks> --summarize`, in its own process group so a timeout or Ctrl-C can stop
+ * the whole tree: SIGINT first (turbo stops its tasks and still writes the summary), SIGKILL to
+ * the group if anything is left after a grace period.
+ */
+export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult> {
+  const [bin, ...binArgs] = findTurbo(options.root);
+  const args = [
+    ...binArgs,
+    'run',
+    ...options.tasks,
+    '--summarize',
+    '--output-logs=full',
+    '--log-order=stream',
+    '--continue=dependencies-successful',
+    ...(options.extraArgs ?? []),
+  ];
+  const startedAt = Date.now();
+  const child = spawn(bin!, args, {
+    cwd: options.root,
+    env: { TURBO_TELEMETRY_DISABLED: '1', ...options.env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const seen = new Map<string, string[]>();
+  const turboLines: string[] = [];
+  let announced: string | undefined;
+  const prefix = new RegExp(`^(\\S+?):(${options.tasks.map(escapeRegExp).join('|')}): ?(.*)$`);
+
+  const handle = (raw: string): void => {
+    const line = raw.replace(ANSI, '');
+    const match = prefix.exec(line);
+    if (match) {
+      const taskId = `${match[1]}#${match[2]}`;
+      const text = match[3] ?? '';
+      let tail = seen.get(taskId);
+      if (!tail) {
+        tail = [];
+        seen.set(taskId, tail);
+        const cache = /cache hit/.test(text) ? 'HIT' : /cache miss|cache bypass/.test(text) ? 'MISS' : undefined;
+        options.onTaskStart?.(taskId, cache);
+      }
+      tail.push(text);
+      if (tail.length > TAIL_LINES) tail.shift();
+      options.onLine?.(line, taskId);
+      return;
+    }
+    const summaryMatch = /Summary:\s+(\S+\.json)/.exec(line);
+    if (summaryMatch) announced = summaryMatch[1];
+    turboLines.push(line);
+    if (turboLines.length > 200) turboLines.shift();
+    options.onLine?.(line, undefined);
+  };
+  createInterface({ input: child.stdout }).on('line', handle);
+  createInterface({ input: child.stderr }).on('line', handle);
+
+  let timedOut = false;
+  let cancelled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGINT');
+    } catch {
+      return;
+    }
+    killTimer ??= setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 5_000);
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, options.timeoutMs);
+  const onAbort = (): void => {
+    cancelled = true;
+    stop();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  const exitCode = await new Promise<number | null>((resolve) => {
+    child.once('error', (error) => {
+      turboLines.push(`could not start turbo (${bin}): ${error.message}`);
+      resolve(null);
+    });
+    child.once('close', (code) => resolve(code));
+  });
+  clearTimeout(timer);
+  if (killTimer) clearTimeout(killTimer);
+  options.signal?.removeEventListener('abort', onAbort);
+  // Tasks the group kill could not reach (they made their own group) must not outlive the gate.
+  if (child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // nothing left
+    }
+  }
+  return {
+    exitCode,
+    timedOut,
+    cancelled,
+    durationMs: Date.now() - startedAt,
+    summary: readSummary(options.root, announced, startedAt),
+    seen,
+    turboLines,
+    command: ['turbo', ...args.slice(binArgs.length)],
+  };
+}
