@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6380' };
+
+describe('loadConfig', () => {
+  it('applies documented defaults', () => {
+    expect(loadConfig(base)).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      redisUrl: 'redis://127.0.0.1:6380',
+      namespace: 'jq',
+      bodyLimitBytes: 1_048_576,
+      logLevel: 'info',
+      services: ['simulation', 'openai', 'comfyui'],
+      wsPingIntervalMs: 30_000,
+      wsMaxBufferedBytes: 1_048_576,
+      authCacheTtlMs: 5_000,
+      idempotencyTtlSeconds: 86_400,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      ...base,
+      PORT: '8080',
+      QUEUE_NAMESPACE: 'prod',
+      BODY_LIMIT_BYTES: '2048',
+      LOG_LEVEL: 'warn',
+      SERVICES: 'simulation, gpu-a ,simulation',
+    });
+    expect(config).toMatchObject({ port: 8080, namespace: 'prod', bodyLimitBytes: 2048, logLevel: 'warn', services: ['simulation', 'gpu-a'] });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ ...base, PORT: '' }).port).toBe(3000);
+  });
+
+  it('names every bad value in one error and never echoes the Redis URL', () => {
+    let error: unknown;
+    try {
+      loadConfig({ REDIS_URL: 'http://user:hunter2@x', PORT: '70000', LOG_LEVEL: 'loud', BODY_LIMIT_BYTES: '1kb', QUEUE_NAMESPACE: 'a b' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain('REDIS_URL must be a redis:// or rediss:// URL');
+    expect(message).toContain('PORT must be at most 65535');
+    expect(message).toContain('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(message).toContain('BODY_LIMIT_BYTES must be a whole number between 1024 and 67108864');
+    expect(message).toContain('QUEUE_NAMESPACE must be 1-64 characters');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('requires REDIS_URL', () => {
+    expect(() => loadConfig({})).toThrow(/REDIS_URL is required/);
+  });
+
+  it('rejects a service list with bad names', () => {
+    expect(() => loadConfig({ ...base, SERVICES: 'ok,Not OK' })).toThrow(/SERVICES must be a comma-separated list/);
+  });
+});

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/** The API's whole configuration, read once from the environment by `loadConfig`. */
+export interface ApiConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  namespace: string;
+  bodyLimitBytes: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Services a job may name in `service_required`; anything else is a 400. */
+  services: string[];
+  wsPingIntervalMs: number;
+  wsMaxBufferedBytes: number;
+  authCacheTtlMs: number;
+  idempotencyTtlSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: `must be a whole number between ${min} and ${max}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+
+const SERVICE_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+const schema = z.object({
+  PORT: intIn(0, 65_535).default(3000),
+  HOST: z.string().trim().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
+  REDIS_URL: z
+    .string({ message: 'is required, e.g. redis://127.0.0.1:6380' })
+    .trim()
+    .refine((value) => /^rediss?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+      message: 'must be a redis:// or rediss:// URL',
+    }),
+  QUEUE_NAMESPACE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of letters, digits, _ . -' })
+    .default('jq'),
+  BODY_LIMIT_BYTES: intIn(1_024, 64 * 1024 * 1024).default(1024 * 1024),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  SERVICES: z
+    .string()
+    .default('simulation,openai,comfyui')
+    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.length > 0, { message: 'must name at least one service' })
+    .refine((list) => list.every((s) => SERVICE_NAME.test(s)), {
+      message: 'must be a comma-separated list of lower-case service names',
+    }),
+  WS_PING_INTERVAL_MS: intIn(100, 600_000).default(30_000),
+  WS_MAX_BUFFERED_BYTES: intIn(1_024, 1024 * 1024 * 1024).default(1024 * 1024),
+  AUTH_CACHE_TTL_MS: intIn(0, 600_000).default(5_000),
+  IDEMPOTENCY_TTL_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
+});
+
+/**
+ * Validates the environment and names every bad value at once, so an operator fixes a deploy in
+ * one round. Values are never echoed: REDIS_URL may hold a password.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  // An empty variable means "unset" (a common `FOO=` in .env files), not "invalid".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  }
+  const v = parsed.data;
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    redisUrl: v.REDIS_URL,
+    namespace: v.QUEUE_NAMESPACE,
+    bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    logLevel: v.LOG_LEVEL,
+    services: [...new Set(v.SERVICES)],
+    wsPingIntervalMs: v.WS_PING_INTERVAL_MS,
+    wsMaxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
+    authCacheTtlMs: v.AUTH_CACHE_TTL_MS,
+    idempotencyTtlSeconds: v.IDEMPOTENCY_TTL_SECONDS,
+  };
+}

@@ -1,0 +1,220 @@
+import type { Redis } from 'ioredis';
+
+/** One entry of the `{ns}:events` stream, as clients receive it. */
+export interface StreamEvent {
+  /** The stream entry id: what a client sends back as `since` to resume. */
+  id: string;
+  type: string;
+  job_id: string;
+  customer_id: string;
+  workflow_id: string | null;
+  event: Record<string, unknown>;
+}
+
+export interface Subscriber {
+  customerId: string;
+  deliver(event: StreamEvent): void;
+}
+
+export interface HubLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** `1700000000000-3` -> comparable pair; stream ids order by (ms, seq). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const ms = BigInt(am) - BigInt(bm);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(as) - BigInt(bs);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
+
+/**
+ * Turns a stream entry's flat field list into core's `QueueEvent` shape (`event_id` is the entry
+ * id; `data` parsed; empty workflow/customer as null).
+ */
+export function parseStreamEntry(id: string, fields: string[]): StreamEvent {
+  const raw: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
+  let data: unknown = {};
+  if (raw.data !== undefined) {
+    try {
+      data = JSON.parse(raw.data) as unknown;
+    } catch {
+      data = { raw: raw.data };
+    }
+  }
+  const number = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+  const event: Record<string, unknown> = {
+    ...raw,
+    event_id: id,
+    type: raw.type ?? '',
+    job_id: raw.job_id ?? '',
+    workflow_id: raw.workflow_id || null,
+    customer_id: raw.customer_id || null,
+    attempt: number(raw.attempt),
+    timestamp: number(raw.timestamp),
+    data,
+  };
+  return {
+    id,
+    type: raw.type ?? '',
+    job_id: raw.job_id ?? '',
+    customer_id: raw.customer_id ?? '',
+    workflow_id: raw.workflow_id || null,
+    event,
+  };
+}
+
+/**
+ * The one reader of the event stream per API process: a single blocking XREAD loop on its own
+ * connection, fanning entries out to subscribers by customer. Redis load does not grow with the
+ * number of WebSocket clients; only resuming clients read a range once.
+ */
+export class EventHub {
+  private readonly byCustomer = new Map<string, Set<Subscriber>>();
+  private lastId = '0-0';
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private started = false;
+  /** Resolves `waitForNext`-style pollers in tests and health: the reader is alive. */
+  lastReadAt = 0;
+  delivered = 0;
+
+  constructor(
+    private readonly reader: Redis,
+    private readonly streamKey: string,
+    private readonly logger: HubLogger,
+    private readonly options: { blockMs?: number; count?: number } = {},
+  ) {}
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const set of this.byCustomer.values()) n += set.size;
+    return n;
+  }
+
+  /** The id of the newest entry the hub has dispatched (or found at start). */
+  get position(): string {
+    return this.lastId;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const newest = (await this.reader.xrevrange(this.streamKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    this.lastId = newest[0]?.[0] ?? '0-0';
+    this.lastReadAt = Date.now();
+    this.loop = this.run();
+  }
+
+  subscribe(subscriber: Subscriber): () => void {
+    let set = this.byCustomer.get(subscriber.customerId);
+    if (!set) {
+      set = new Set();
+      this.byCustomer.set(subscriber.customerId, set);
+    }
+    set.add(subscriber);
+    return () => {
+      const current = this.byCustomer.get(subscriber.customerId);
+      if (!current) return;
+      current.delete(subscriber);
+      if (current.size === 0) this.byCustomer.delete(subscriber.customerId);
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // Disconnecting rejects the pending XREAD BLOCK, which ends the loop.
+    this.reader.disconnect();
+    await this.loop;
+  }
+
+  private dispatch(event: StreamEvent): void {
+    const set = this.byCustomer.get(event.customer_id);
+    if (!set) return;
+    for (const subscriber of [...set]) {
+      try {
+        subscriber.deliver(event);
+        this.delivered++;
+      } catch (error) {
+        this.logger.error({ err: error }, 'event subscriber threw');
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    const blockMs = this.options.blockMs ?? 5_000;
+    const count = this.options.count ?? 1_000;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const reply = (await this.reader.xread(
+          'COUNT',
+          count,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          this.streamKey,
+          this.lastId,
+        ));
+        failures = 0;
+        this.lastReadAt = Date.now();
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            this.lastId = id;
+            this.dispatch(parseStreamEntry(id, fields));
+          }
+        }
+      } catch (error) {
+        if (this.stopped) return;
+        failures++;
+        this.logger.warn({ err: error, failures }, 'event stream read failed; retrying');
+        // Back off so a Redis outage is not a hot loop; ioredis reconnects underneath.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(failures, 6))));
+      }
+    }
+  }
+}
+
+/** Reads the stream after `afterId` (exclusive) in pages, for a client that resumes. */
+export async function* readStreamAfter(
+  redis: Redis,
+  streamKey: string,
+  afterId: string,
+  pageSize = 500,
+): AsyncGenerator<StreamEvent> {
+  let cursor = afterId;
+  for (;;) {
+    const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', pageSize)) as [string, string[]][];
+    for (const [id, fields] of page) {
+      cursor = id;
+      yield parseStreamEntry(id, fields);
+    }
+    if (page.length < pageSize) return;
+  }
+}
+
+/**
+ * Whether entries after `afterId` may have been trimmed away (`MAXLEN ~`): Redis 7 reports the
+ * highest deleted id, and a resume point below it cannot be served without a gap.
+ */
+export async function resumeHasGap(redis: Redis, streamKey: string, afterId: string): Promise<boolean> {
+  let info: unknown[];
+  try {
+    info = (await redis.call('XINFO', 'STREAM', streamKey)) as unknown[];
+  } catch {
+    return false; // no stream yet: nothing was ever trimmed
+  }
+  for (let i = 0; i + 1 < info.length; i += 2) {
+    if (info[i] === 'max-deleted-entry-id') {
+      const maxDeleted = String(info[i + 1]);
+      return maxDeleted !== '0-0' && compareStreamIds(afterId, maxDeleted) < 0;
+    }
+  }
+  return false;
+}
