@@ -1,0 +1,276 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, JobNotFoundError, JobNotHeldError, type EventType } from '../../src/index.js';
+import { testQueue, worker } from './helpers.js';
+
+const failure = (retryable: boolean, extra: Record<string, unknown> = {}) => ({
+  retryable,
+  failure_type: retryable ? 'RATE_LIMIT' : 'VALIDATION_ERROR',
+  failure_reason: retryable ? 'upstream_429' : 'bad_prompt',
+  message: 'upstream said no',
+  ...extra,
+});
+
+describe('leases', () => {
+  it('requeues a job whose lease expired; the next claim is attempt 2 and the old holder is refused', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc', max_attempts: 3 });
+    const a = worker({ worker_id: 'a' });
+    const b = worker({ worker_id: 'b' });
+    const first = await t.queue.claim(a, { leaseMs: 10_000 });
+    expect(first?.attempts).toBe(1);
+    t.clock.advance(9_999);
+    expect(await t.queue.claim(b)).toBeNull();
+    t.clock.advance(1);
+    const second = await t.queue.claim(b, { leaseMs: 10_000 });
+    expect(second).toMatchObject({ id, attempts: 2, worker_id: 'b', status: 'active' });
+    await expect(t.queue.complete(id, 'a', {})).rejects.toMatchObject({ name: 'JobNotHeldError', reason: 'other_worker' });
+    await t.queue.complete(id, 'b', { ok: 1 });
+    expect((await t.queue.get(id))?.result).toEqual({ ok: 1 });
+  });
+
+  it('heartbeats keep the lease; without them the holder loses it', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await t.queue.claim(worker({ worker_id: 'a' }), { leaseMs: 1_000 });
+    for (let i = 0; i < 5; i++) {
+      t.clock.advance(900);
+      expect(await t.queue.heartbeat(id, 'a', 1_000)).toBe(t.clock.now + 1_000);
+      expect(await t.queue.claim(worker())).toBeNull();
+    }
+    t.clock.advance(1_000);
+    await expect(t.queue.heartbeat(id, 'a', 1_000)).rejects.toMatchObject({ reason: 'lease_expired' });
+    expect((await t.queue.reapExpired()).expired).toBe(1);
+    expect((await t.queue.get(id))?.status).toBe('pending');
+  });
+
+  it('fails the job as stalled after max_attempts expired leases', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc', max_attempts: 2 });
+    await t.queue.claim(worker(), { leaseMs: 100 });
+    t.clock.advance(100);
+    expect((await t.queue.claim(worker(), { leaseMs: 100 }))?.attempts).toBe(2);
+    t.clock.advance(100);
+    expect(await t.queue.claim(worker())).toBeNull();
+    const job = await t.queue.get(id);
+    expect(job).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(job?.last_failure).toMatchObject({ failure_reason: 'stalled', retryable: false });
+    const types = (await t.queue.readEvents()).map((e) => e.type);
+    expect(types).toEqual(['job.received', 'job.claimed', 'job.stalled', 'job.claimed', 'job.failed']);
+  });
+});
+
+describe('retries and backoff', () => {
+  it('waits the exponential backoff with jitter, computed like backoffDelay, then returns to pending', async () => {
+    await using t = await testQueue({ random: () => 0.25, backoff: { baseMs: 1_000, maxMs: 60_000 } });
+    const { id } = await t.queue.submit({ service_required: 'svc', max_attempts: 3 });
+    const w = worker({ worker_id: 'w' });
+    await t.queue.claim(w);
+    const failedAt = t.clock.now;
+    const retry1 = await t.queue.fail(id, 'w', failure(true));
+    const delay1 = backoffDelay(1, { baseMs: 1_000, maxMs: 60_000 }, 0.25);
+    expect(retry1).toMatchObject({ status: 'pending', run_at: failedAt + delay1, worker_id: null });
+    t.clock.advance(delay1 - 1);
+    expect(await t.queue.claim(w)).toBeNull();
+    t.clock.advance(1);
+    expect((await t.queue.claim(w))?.attempts).toBe(2);
+    const retry2 = await t.queue.fail(id, 'w', failure(true));
+    expect(retry2.run_at! - t.clock.now).toBe(backoffDelay(2, { baseMs: 1_000, maxMs: 60_000 }, 0.25));
+    t.clock.advance(retry2.run_at! - t.clock.now);
+    expect((await t.queue.claim(w))?.attempts).toBe(3);
+    // Attempts exhausted: a retryable failure now ends the job.
+    const last = await t.queue.fail(id, 'w', failure(true));
+    expect(last.status).toBe('failed');
+    const events = await t.queue.readEvents();
+    expect(events.at(-1)).toMatchObject({ type: 'job.failed', attempt: 3, data: { retries_exhausted: true } });
+  });
+
+  it('honours retry_after_ms exactly', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await t.queue.claim(worker({ worker_id: 'w' }));
+    const job = await t.queue.fail(id, 'w', failure(true, { retry_after_ms: 42_000 }));
+    expect(job.run_at).toBe(t.clock.now + 42_000);
+    expect(job.last_failure).toMatchObject({ failure_type: 'RATE_LIMIT', retry_after_ms: 42_000 });
+    t.clock.advance(41_999);
+    expect(await t.queue.claim(worker())).toBeNull();
+    t.clock.advance(1);
+    expect((await t.queue.claim(worker()))?.id).toBe(id);
+  });
+
+  it('ends the job at once on a permanent failure', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc', max_attempts: 5 });
+    await t.queue.claim(worker({ worker_id: 'w' }));
+    const job = await t.queue.fail(id, 'w', failure(false));
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, last_failure: { failure_type: 'VALIDATION_ERROR' } });
+    t.clock.advance(10 * 60_000);
+    expect(await t.queue.claim(worker())).toBeNull();
+  });
+});
+
+describe('cancel', () => {
+  it('cancels a pending job: never claimed afterwards', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc', workflow_id: 'wf' });
+    expect((await t.queue.cancel(id)).cancelled).toBe(true);
+    expect(await t.queue.claim(worker())).toBeNull();
+    expect(await t.queue.claim(worker({ workflow_id: 'wf' }))).toBeNull();
+    expect((await t.queue.counts()).by_service).toEqual({});
+  });
+
+  it('cancels an active job: the worker is refused with a cancelled JobNotHeldError', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await t.queue.claim(worker({ worker_id: 'w' }));
+    const { cancelled, job } = await t.queue.cancel(id);
+    expect(cancelled).toBe(true);
+    expect(job.status).toBe('cancelled');
+    const error = await t.queue.complete(id, 'w', {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JobNotHeldError);
+    expect((error as JobNotHeldError).cancelled).toBe(true);
+    t.clock.advance(60_000);
+    expect((await t.queue.reapExpired()).expired).toBe(0);
+    expect((await t.queue.get(id))?.status).toBe('cancelled');
+  });
+
+  it('cancels a job waiting out a retry backoff: it never comes back', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await t.queue.claim(worker({ worker_id: 'w' }));
+    await t.queue.fail(id, 'w', failure(true, { retry_after_ms: 1_000 }));
+    expect((await t.queue.cancel(id)).cancelled).toBe(true);
+    t.clock.advance(5_000);
+    expect(await t.queue.claim(worker())).toBeNull();
+    expect((await t.queue.counts()).delayed).toBe(0);
+  });
+
+  it('leaves finished jobs unchanged and refuses unknown ids', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await t.queue.claim(worker({ worker_id: 'w' }));
+    await t.queue.complete(id, 'w', 'done');
+    const result = await t.queue.cancel(id);
+    expect(result).toMatchObject({ cancelled: false, job: { status: 'completed' } });
+    await expect(t.queue.cancel('nope')).rejects.toBeInstanceOf(JobNotFoundError);
+    const types = (await t.queue.readEvents()).map((e) => e.type);
+    expect(types).not.toContain('job.cancelled');
+  });
+});
+
+describe('calls on jobs the worker does not hold', () => {
+  it('refuses heartbeat, progress, complete and fail with typed errors and changes nothing', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await expect(t.queue.complete(id, 'w', {})).rejects.toMatchObject({ reason: 'status:pending' });
+    await t.queue.claim(worker({ worker_id: 'w' }));
+    const before = await t.queue.get(id);
+    const eventsBefore = (await t.queue.readEvents()).length;
+    for (const call of [
+      () => t.queue.heartbeat(id, 'intruder', 1_000),
+      () => t.queue.progress(id, 'intruder', { percent: 50 }),
+      () => t.queue.complete(id, 'intruder', {}),
+      () => t.queue.fail(id, 'intruder', failure(false)),
+    ]) {
+      await expect(call()).rejects.toMatchObject({ name: 'JobNotHeldError', jobId: id, workerId: 'intruder', reason: 'other_worker' });
+    }
+    await expect(t.queue.complete('missing', 'w', {})).rejects.toBeInstanceOf(JobNotFoundError);
+    expect(await t.queue.get(id)).toEqual(before);
+    expect((await t.queue.readEvents()).length).toBe(eventsBefore);
+    await t.queue.complete(id, 'w', {});
+    await expect(t.queue.complete(id, 'w', {})).rejects.toMatchObject({ reason: 'status:completed' });
+  });
+});
+
+describe('events', () => {
+  it('appends exactly one event per transition, in order, with the documented fields', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc', customer_id: 'acme', workflow_id: 'wf-1', step: 2 });
+    const w = worker({ worker_id: 'w' });
+    await t.queue.claim(w);
+    t.clock.advance(10);
+    await t.queue.heartbeat(id, 'w'); // not a transition: no event
+    await t.queue.progress(id, 'w', { percent: 40, message: 'halfway' });
+    await t.queue.fail(id, 'w', failure(true, { retry_after_ms: 0 }));
+    await t.queue.claim(w, { leaseMs: 5 });
+    t.clock.advance(5);
+    await t.queue.claim(w);
+    await t.queue.complete(id, 'w', { ok: true });
+    const events = await t.queue.readEvents();
+    const expected: EventType[] = [
+      'job.received',
+      'job.claimed',
+      'job.progress',
+      'job.retry_scheduled',
+      'job.claimed',
+      'job.stalled',
+      'job.claimed',
+      'job.completed',
+    ];
+    expect(events.map((e) => e.type)).toEqual(expected);
+    expect(events.map((e) => e.attempt)).toEqual([0, 1, 1, 1, 2, 2, 3, 3]);
+    for (const event of events) {
+      expect(event).toMatchObject({ job_id: id, customer_id: 'acme', workflow_id: 'wf-1' });
+      expect(event.event_id).toMatch(/^\d+-\d+$/);
+    }
+    expect(events[2]!.data).toEqual({ worker_id: 'w', percent: 40, message: 'halfway' });
+    expect(events[7]!.timestamp).toBe(t.clock.now);
+  });
+
+  it('keeps the stream bounded with MAXLEN ~', async () => {
+    await using t = await testQueue({ eventsMaxLen: 100 });
+    await t.queue.submitMany(Array.from({ length: 2_000 }, () => ({ service_required: 'svc' })));
+    const length = await t.redis.xlen(t.queue.keys.events);
+    expect(length).toBeLessThan(500);
+    expect(length).toBeGreaterThanOrEqual(100);
+  });
+});
+
+describe('complete-and-claim, listing, counts and wake-ups', () => {
+  it('completes and claims the next job in one call', async () => {
+    await using t = await testQueue();
+    const [a, b] = await t.queue.submitMany([
+      { service_required: 'svc', priority: 2 },
+      { service_required: 'svc', priority: 1 },
+    ]);
+    const w = worker({ worker_id: 'w' });
+    expect((await t.queue.claim(w))?.id).toBe(a!.id);
+    expect((await t.queue.completeAndClaim(a!.id, 'w', { r: 1 }, w))?.id).toBe(b!.id);
+    expect(await t.queue.completeAndClaim(b!.id, 'w', { r: 2 }, w)).toBeNull();
+    expect((await t.queue.get(a!.id))?.result).toEqual({ r: 1 });
+    await expect(t.queue.completeAndClaim(b!.id, 'w', {}, w)).rejects.toBeInstanceOf(JobNotHeldError);
+  });
+
+  it('submitting an existing id is idempotent', async () => {
+    await using t = await testQueue();
+    expect(await t.queue.submit({ id: 'fixed', service_required: 'svc' })).toEqual({ id: 'fixed', created: true });
+    expect(await t.queue.submit({ id: 'fixed', service_required: 'svc' })).toEqual({ id: 'fixed', created: false });
+    expect((await t.queue.counts()).pending).toBe(1);
+  });
+
+  it('lists by status, customer and workflow, newest first, with cursors', async () => {
+    await using t = await testQueue();
+    const ids = (
+      await t.queue.submitMany(
+        Array.from({ length: 7 }, (_, i) => ({ service_required: 'svc', customer_id: i % 2 ? 'acme' : 'globex', workflow_id: `wf-${i % 3}` })),
+      )
+    ).map((r) => r.id);
+    await t.queue.claim(worker());
+    const acme = await t.queue.list({ customer_id: 'acme', limit: 2 });
+    expect(acme.jobs.map((j) => j.id)).toEqual([ids[5], ids[3]]);
+    const acme2 = await t.queue.list({ customer_id: 'acme', limit: 2, cursor: acme.cursor });
+    expect(acme2.jobs.map((j) => j.id)).toEqual([ids[1]]);
+    expect(acme2.cursor).toBeNull();
+    expect((await t.queue.list({ status: 'active' })).jobs.map((j) => j.id)).toEqual([ids[0]]);
+    expect((await t.queue.list({ workflow_id: 'wf-0', status: 'pending' })).jobs.map((j) => j.id)).toEqual([ids[6], ids[3]]);
+    expect((await t.queue.list()).jobs).toHaveLength(7);
+    expect(await t.queue.counts()).toMatchObject({ pending: 6, active: 1, by_service: { svc: 6 } });
+  });
+
+  it('wakes a waiting worker when a job is submitted', async () => {
+    await using t = await testQueue();
+    expect(await t.queue.waitForWork(20)).toBe(false);
+    const waiting = t.queue.waitForWork(5_000);
+    await t.queue.submit({ service_required: 'svc' });
+    expect(await waiting).toBe(true);
+  });
+});

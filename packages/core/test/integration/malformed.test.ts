@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { priorityKey } from '../../src/encoding.js';
+import { ValidationError } from '../../src/index.js';
+import { testQueue, worker } from './helpers.js';
+
+describe('malformed input', () => {
+  it('rejects a bad submit with an error naming the field and writes nothing', async () => {
+    await using t = await testQueue();
+    const bad = [
+      { service_required: 'svc', priority: 'high' },
+      { service_required: 'svc', requirements: { hardware: { gpu_memory_gb: -1 } } },
+      { service_required: 'svc', requirements: { customer_isolation: 'strict' } },
+      { priority: 1 },
+    ];
+    for (const input of bad) {
+      await expect(t.queue.submit(input as never)).rejects.toBeInstanceOf(ValidationError);
+    }
+    // One bad job rejects the whole batch before anything is written.
+    await expect(
+      t.queue.submitMany([{ service_required: 'svc' }, { service_required: 'svc', step: -1 }]),
+    ).rejects.toThrow(/Invalid job #1: step/);
+    expect(await t.redis.exists(...t.queue.keys.list)).toBe(0);
+  });
+
+  it('refuses a malformed worker, lease or failure with a ValidationError', async () => {
+    await using t = await testQueue();
+    await expect(t.queue.claim({ worker_id: 'w', services: [] })).rejects.toThrow(/services must list at least one service/);
+    await expect(t.queue.claim(worker(), { leaseMs: -5 })).rejects.toThrow(/leaseMs/);
+    await expect(t.queue.fail('x', 'w', { retryable: 'yes' } as never)).rejects.toThrow(/retryable/);
+    await expect(t.queue.list({ limit: 0 })).rejects.toThrow(/limit/);
+  });
+
+  function rawSubmit(t: Awaited<ReturnType<typeof testQueue>>, id: string, requirements: string, customer = '') {
+    return t.redis.fcall(
+      'jobgate_submit',
+      t.queue.keys.list.length,
+      ...t.queue.keys.list,
+      String(t.clock.now),
+      '1000',
+      '1',
+      id,
+      'svc',
+      'abcdef',
+      '5',
+      priorityKey(5),
+      requirements,
+      customer,
+      '',
+      '',
+      '3',
+      '{}',
+    );
+  }
+
+  it('a job with malformed requirements written by another client is stored, visible as unrunnable and never blocks others', async () => {
+    await using t = await testQueue();
+    const ok = await t.queue.submit({ service_required: 'svc', priority: 1 });
+    await rawSubmit(t, 'bad-json', '{not json');
+    await rawSubmit(t, 'bad-hardware', '{"hardware":{"gpu_memory_gb":"lots"}}');
+    await rawSubmit(t, 'bad-models', '{"models":"sdxl"}');
+    await rawSubmit(t, 'bad-custom', '{"region":{"nested":true}}');
+    await rawSubmit(t, 'bad-strict', '{"customer_isolation":"strict"}');
+    expect((await t.queue.get('bad-json'))?.unrunnable_reason).toBe('requirements are not valid JSON');
+    expect((await t.queue.get('bad-hardware'))?.unrunnable_reason).toBe('requirements.hardware.gpu_memory_gb must be a number');
+    expect((await t.queue.get('bad-models'))?.unrunnable_reason).toMatch(/requirements\.models/);
+    expect((await t.queue.get('bad-custom'))?.unrunnable_reason).toMatch(/requirements\.region/);
+    expect((await t.queue.get('bad-strict'))?.unrunnable_reason).toMatch(/customer_id/);
+    const counts = await t.queue.counts();
+    expect(counts).toMatchObject({ pending: 6, unrunnable: 5, by_service: { svc: 1 } });
+    const w = worker({ hardware: { gpu_memory_gb: 80 }, capabilities: { region: 'eu' } });
+    expect((await t.queue.claim(w))?.id).toBe(ok.id);
+    expect(await t.queue.claim(w)).toBeNull();
+    expect((await t.queue.cancel('bad-json')).cancelled).toBe(true);
+    expect((await t.queue.counts()).unrunnable).toBe(4);
+  });
+
+  it('a corrupted bucket spec is skipped, not fatal', async () => {
+    await using t = await testQueue();
+    const a = await t.queue.submit({ service_required: 'svc', priority: 9, requirements: { region: 'eu' } });
+    const b = await t.queue.submit({ service_required: 'svc', priority: 1 });
+    const specs = await t.redis.hgetall(t.queue.keys.specs);
+    const sigOfA = Object.entries(specs).find(([, spec]) => spec.includes('eu'))![0];
+    await t.redis.hset(t.queue.keys.specs, sigOfA, '{"r":{"hardware":"broken"');
+    const w = worker({ capabilities: { region: 'eu' } });
+    expect((await t.queue.claim(w))?.id).toBe(b.id);
+    expect((await t.queue.get(a.id))?.status).toBe('pending');
+  });
+
+  it('the library refuses a raw call with wrong fields and changes nothing', async () => {
+    await using t = await testQueue();
+    await expect(
+      t.redis.fcall('jobgate_submit', t.queue.keys.list.length, ...t.queue.keys.list, '1', '10', '1', 'id', 'svc'),
+    ).rejects.toThrow(/JG_INVALID expected 11 fields per job/);
+    await expect(t.redis.fcall('jobgate_claim', 1, t.queue.keys.jobs, '1', '10')).rejects.toThrow(/JG_INVALID expected 19 keys/);
+    expect(await t.redis.exists(...t.queue.keys.list)).toBe(0);
+  });
+});
