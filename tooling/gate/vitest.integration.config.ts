@@ -1,1 +1,5 @@
-export { integrationConfig as default } from '@jobgate/vitest-config/integration';
+import { integrationConfig } from '@jobgate/vitest-config/integration';
+import { defineConfig, mergeConfig } from 'vitest/config';
+
+// Each test drives whole gate runs (several turbo and vitest processes) in fixture repos.
+export default mergeConfig(integrationConfig, defineConfig({ test: { testTimeout: 120_000 } }));

@@ -61,7 +61,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 1
+local LIBRARY_VERSION = 2
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -309,15 +309,38 @@ local function runnable(ctx, svc, spec)
   return true
 end
 
+-- Decoded bucket specs, kept between calls: a spec is immutable (its sig is a hash of its
+-- content), so the cache can only save work, never answer differently. Bounded by SPEC_CACHE_MAX.
+local spec_cache = {}
+local spec_cache_size = 0
+local SPEC_CACHE_MAX = 10000
+
+local function load_spec(keys, sig)
+  local cache_key = keys[K_SPECS] .. SEP .. sig
+  local spec = spec_cache[cache_key]
+  if spec ~= nil then return spec end
+  local raw = redis.call('HGET', keys[K_SPECS], sig)
+  if not raw then return false end
+  local ok, decoded = pcall(cjson.decode, raw)
+  spec = ok and type(decoded) == 'table' and type(decoded.r) == 'table' and decoded or false
+  if spec_cache_size >= SPEC_CACHE_MAX then
+    spec_cache = {}
+    spec_cache_size = 0
+  end
+  spec_cache[cache_key] = spec
+  spec_cache_size = spec_cache_size + 1
+  return spec
+end
+
 -- One verdict per bucket per call; a spec that fails to decode or evaluate counts as "no".
 local function bucket_ok(ctx, keys, svc, sig)
   local key = svc .. SEP .. sig
   local verdict = ctx.verdicts[key]
   if verdict == nil then
-    local raw = redis.call('HGET', keys[K_SPECS], sig)
+    local spec = load_spec(keys, sig)
     verdict = false
-    if raw then
-      local ok, result = pcall(function() return runnable(ctx, svc, cjson.decode(raw)) end)
+    if spec then
+      local ok, result = pcall(runnable, ctx, svc, spec)
       verdict = ok and result == true
     end
     ctx.verdicts[key] = verdict
@@ -325,26 +348,36 @@ local function bucket_ok(ctx, keys, svc, sig)
   return verdict
 end
 
-local function find_in_buckets(ctx, keys)
-  local best_pk, best_id
-  for _, svc in ipairs(ctx.service_list) do
-    local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
-    for _, bucket in ipairs(buckets) do
-      local sig = string.sub(bucket, #svc + 2)
-      if bucket_ok(ctx, keys, svc, sig) then
-        local head = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
-          'BYLEX', 'LIMIT', 0, 1)[1]
-        if head then
-          local pk = string.sub(head, #bucket + 2, #bucket + 1 + PKLEN)
-          if best_pk == nil or pk < best_pk then
-            best_pk = pk
-            best_id = string.sub(head, #bucket + PKLEN + 3)
-          end
-        end
-      end
+local function consider(ctx, keys, bucket, svc, best)
+  local sig = string.sub(bucket, #svc + 2)
+  if not bucket_ok(ctx, keys, svc, sig) then return end
+  local head = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
+    'BYLEX', 'LIMIT', 0, 1)[1]
+  if head then
+    local pk = string.sub(head, #bucket + 2, #bucket + 1 + PKLEN)
+    if best.pk == nil or pk < best.pk then
+      best.pk = pk
+      best.id = string.sub(head, #bucket + PKLEN + 3)
     end
   end
-  return best_id
+end
+
+local function find_in_buckets(ctx, keys)
+  local best = {}
+  local services = ctx.service_list
+  -- With few buckets overall, one read of the whole bucket index beats one read per service.
+  if #services > 1 and redis.call('ZCARD', keys[K_BUCKETS]) <= 4 * #services then
+    for _, bucket in ipairs(redis.call('ZRANGE', keys[K_BUCKETS], 0, -1)) do
+      local svc = string.sub(bucket, 1, string.find(bucket, SEP, 1, true) - 1)
+      if ctx.services[svc] then consider(ctx, keys, bucket, svc, best) end
+    end
+  else
+    for _, svc in ipairs(services) do
+      local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+      for _, bucket in ipairs(buckets) do consider(ctx, keys, bucket, svc, best) end
+    end
+  end
+  return best.id
 end
 
 -- A workflow-pinned worker walks its workflow's pending jobs in (priority, FIFO) order: the cost

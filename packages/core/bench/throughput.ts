@@ -1,0 +1,158 @@
+/**
+ * jobgate vs BullMQ on one throwaway redis-server: the same no-op workload through both, then
+ * jobgate's claim latency with 1,000 and with 100,000 pending jobs the worker cannot run.
+ *
+ *   pnpm --filter @jobgate/core bench            (JOBS, SERVICES, WORKERS, BULLMQ_CONCURRENCY override)
+ */
+import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { startRedis } from '@jobgate/testkit';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createQueue, type SubmitInput, type WorkerSpec } from '../src/index.js';
+
+const JOBS = Number(process.env.JOBS ?? 50_000);
+const SERVICES = Number(process.env.SERVICES ?? 10);
+const WORKERS = Number(process.env.WORKERS ?? 8);
+const BULLMQ_CONCURRENCY = Number(process.env.BULLMQ_CONCURRENCY ?? 8);
+const LATENCY_SAMPLES = 2_000;
+
+const services = Array.from({ length: SERVICES }, (_, i) => `svc-${i}`);
+const rate = (jobs: number, ms: number): number => Math.round((jobs / ms) * 1_000);
+
+async function benchJobgate(url: string): Promise<{ submitMs: number; processMs: number }> {
+  const namespace = 'bench-jg';
+  const admin = new Redis(url);
+  const submitter = await createQueue({ redis: admin, namespace });
+  const inputs: SubmitInput[] = Array.from({ length: JOBS }, (_, i) => ({
+    service_required: services[i % SERVICES]!,
+    priority: i % 5,
+    payload: { i },
+  }));
+  const t0 = performance.now();
+  for (let i = 0; i < inputs.length; i += 5_000) await submitter.submitMany(inputs.slice(i, i + 5_000));
+  const submitMs = performance.now() - t0;
+
+  const connections = Array.from({ length: WORKERS }, () => new Redis(url));
+  const queues = await Promise.all(connections.map((redis) => createQueue({ redis, namespace })));
+  let processed = 0;
+  const t1 = performance.now();
+  await Promise.all(
+    queues.map(async (queue, n) => {
+      const w: WorkerSpec = { worker_id: `w${n}`, services };
+      let job = await queue.claim(w);
+      while (job) {
+        processed++;
+        job = await queue.completeAndClaim(job.id, w.worker_id, null, w);
+      }
+    }),
+  );
+  const processMs = performance.now() - t1;
+  if (processed !== JOBS) throw new Error(`jobgate processed ${processed} of ${JOBS}`);
+  const counts = await submitter.counts();
+  if (counts.completed !== JOBS) throw new Error(`jobgate completed ${counts.completed} of ${JOBS}`);
+  await Promise.all(queues.map((q) => q.close()));
+  for (const c of connections) c.disconnect();
+  await submitter.close();
+  admin.disconnect();
+  return { submitMs, processMs };
+}
+
+async function benchBullmq(url: string): Promise<{ submitMs: number; processMs: number }> {
+  const { hostname, port } = new URL(url);
+  const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
+  const queues = services.map((name) => new BullQueue(name, { connection, prefix: 'bench-bull' }));
+  await Promise.all(queues.map((q) => q.waitUntilReady()));
+  const perService = services.map(() => [] as Array<{ name: string; data: unknown; opts: { priority?: number } }>);
+  for (let i = 0; i < JOBS; i++) {
+    // BullMQ priorities: 1 is highest, 0 means none; same five levels as the jobgate run.
+    perService[i % SERVICES]!.push({ name: 'job', data: { i }, opts: { priority: 5 - (i % 5) } });
+  }
+  const t0 = performance.now();
+  await Promise.all(
+    queues.map(async (q, s) => {
+      const jobs = perService[s]!;
+      for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
+    }),
+  );
+  const submitMs = performance.now() - t0;
+
+  let completed = 0;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const t1 = performance.now();
+  const workers = services.map(
+    (name) =>
+      new BullWorker(name, async () => null, { connection, prefix: 'bench-bull', concurrency: BULLMQ_CONCURRENCY }),
+  );
+  for (const w of workers) {
+    w.on('completed', () => {
+      if (++completed === JOBS) resolveDone();
+    });
+  }
+  await done;
+  const processMs = performance.now() - t1;
+  await Promise.all(workers.map((w) => w.close()));
+  await Promise.all(queues.map((q) => q.close()));
+  return { submitMs, processMs };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function claimLatency(url: string, unrunnable: number): Promise<{ p50: number; p99: number }> {
+  const namespace = `bench-lat-${unrunnable}`;
+  const redis = new Redis(url);
+  const queue = await createQueue({ redis, namespace });
+  const blockers: SubmitInput[] = [];
+  for (let i = 0; i < unrunnable; i++) {
+    // Higher priority than anything runnable, spread over 10 model requirements the worker lacks,
+    // in the worker's own service: exactly what starved the seed's top-N scan.
+    blockers.push({ service_required: 'svc-0', priority: 100, requirements: { models: [`missing-${i % 10}`] } });
+  }
+  for (let i = 0; i < blockers.length; i += 5_000) await queue.submitMany(blockers.slice(i, i + 5_000));
+  await queue.submitMany(Array.from({ length: LATENCY_SAMPLES }, () => ({ service_required: 'svc-0', priority: 1 })));
+  const w: WorkerSpec = { worker_id: 'lat', services: ['svc-0', 'svc-1'], models: { 'svc-0': ['present'] } };
+  const samples: number[] = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t = performance.now();
+    const job = await queue.claim(w);
+    samples.push(performance.now() - t);
+    if (!job) throw new Error('claim found no runnable job');
+  }
+  if ((await queue.counts()).pending !== unrunnable) throw new Error('a blocker was claimed');
+  await queue.close();
+  redis.disconnect();
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+const server = await startRedis({ own: true });
+try {
+  console.log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Redis ${server.version}; ` +
+      `load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  console.log(`workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers; BullMQ: one queue + worker (concurrency ${BULLMQ_CONCURRENCY}) per service`);
+  const jg = await benchJobgate(server.url);
+  const bull = await benchBullmq(server.url);
+  const row = (name: string, r: { submitMs: number; processMs: number }): string =>
+    `${name.padEnd(8)} submit ${String(rate(JOBS, r.submitMs)).padStart(7)} jobs/s   claim+complete ${String(rate(JOBS, r.processMs)).padStart(7)} jobs/s   end-to-end ${String(rate(JOBS, r.submitMs + r.processMs)).padStart(7)} jobs/s`;
+  console.log(row('jobgate', jg));
+  console.log(row('bullmq', bull));
+  const ratio = (a: number, b: number): string => (b / a).toFixed(2);
+  console.log(
+    `ratio jobgate/bullmq: end-to-end ${ratio(jg.submitMs + jg.processMs, bull.submitMs + bull.processMs)}x, ` +
+      `claim+complete ${ratio(jg.processMs, bull.processMs)}x, submit ${ratio(jg.submitMs, bull.submitMs)}x (target >= 1.2x)`,
+  );
+  const small = await claimLatency(server.url, 1_000);
+  const large = await claimLatency(server.url, 100_000);
+  const ms = (v: number): string => `${v.toFixed(3)} ms`;
+  console.log(`claim latency, 1,000 unrunnable pending:   p50 ${ms(small.p50)}  p99 ${ms(small.p99)}`);
+  console.log(`claim latency, 100,000 unrunnable pending: p50 ${ms(large.p50)}  p99 ${ms(large.p99)}`);
+  console.log(`p99 ratio 100k/1k: ${(large.p99 / small.p99).toFixed(2)} (target <= 1.5)`);
+  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+} finally {
+  await server.stop();
+}

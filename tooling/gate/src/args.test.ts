@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, UsageError } from './args.js';
+import { parseDuration, planLevels } from './levels.js';
+
+describe('parseArgs', () => {
+  it('reads gate run with tasks, affected, base, timeout and budget mode', () => {
+    expect(parseArgs(['run', 'test:e2e', '--affected', '--base=origin/main', '--timeout', '90s', '--budget=fail'])).toMatchObject({
+      command: 'run',
+      tasks: ['test:e2e'],
+      affected: true,
+      base: 'origin/main',
+      timeoutMs: 90_000,
+      budget: 'fail',
+    });
+  });
+
+  it('makes pr affected-only and a --base imply --affected', () => {
+    expect(parseArgs(['pr']).affected).toBe(true);
+    expect(parseArgs(['run', 'lint', '--base', 'main']).affected).toBe(true);
+  });
+
+  it.each([
+    [['deploy'], /Unknown command "deploy"/],
+    [['run'], /gate run needs at least one task/],
+    [['release', '--budget=maybe'], /--budget must be warn or fail/],
+    [['release', '--timeout', 'soon'], /Not a duration: "soon"/],
+    [['release', '--frobnicate'], /Unknown option "--frobnicate"/],
+    [['release', 'test:unit'], /Unexpected argument "test:unit" for gate release/],
+    [['run', 'lint', '--base'], /--base needs a value/],
+  ])('rejects %j with a clear message', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
+
+describe('levels', () => {
+  it('orders tasks by the pyramid and puts unknown tasks into build verification', () => {
+    const plan = planLevels(['test:e2e', 'test:unit', 'lint', 'format:check', 'test:integration']);
+    expect(plan.map((run) => [run.level.name, run.tasks])).toEqual([
+      ['build', ['lint', 'format:check']],
+      ['unit', ['test:unit']],
+      ['integration', ['test:integration']],
+      ['e2e', ['test:e2e']],
+    ]);
+    expect(plan.filter((run) => run.level.needsRedis).map((run) => run.level.name)).toEqual(['integration', 'e2e']);
+  });
+
+  it('carries the ADR-002 budgets', () => {
+    const budgets = Object.fromEntries(planLevels(['build', 'test:unit', 'test:integration', 'test:e2e']).map((run) => [run.level.name, run.level.budgetMs / 60_000]));
+    expect(budgets).toEqual({ build: 5, unit: 5, integration: 10, e2e: 15 });
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('1500ms')).toBe(1500);
+    expect(parseDuration('2')).toBe(2000);
+    expect(parseDuration('5m')).toBe(300_000);
+  });
+});

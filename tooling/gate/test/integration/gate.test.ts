@@ -1,0 +1,187 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { waitFor } from '@jobgate/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, createFixture, lastRun, runGate, startGate, type Fixture } from '../fixture.js';
+
+const fixtures: Fixture[] = [];
+function fixture(...args: Parameters<typeof createFixture>): Fixture {
+  const created = createFixture(...args);
+  fixtures.push(created);
+  return created;
+}
+afterEach(() => {
+  for (const created of fixtures.splice(0)) created[Symbol.dispose]();
+});
+
+/** Fails on its first attempt only, with an error that looks like network trouble. */
+function failsOnce(kind: string): string {
+  return `import { existsSync, writeFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+it('${kind} talks to the server', () => {
+  const marker = process.env.GATE_FIXTURE_STATE + '/${kind}-attempted';
+  if (!existsSync(marker)) {
+    writeFileSync(marker, '1');
+    throw new Error('read ECONNRESET');
+  }
+  expect(true).toBe(true);
+});
+`;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe('gate run', () => {
+  it('blocks on a failing unit test, never retries it, names it with a rerun command; quarantined failures do not block', async () => {
+    const fx = fixture([
+      {
+        name: 'a',
+        files: {
+          'src/net.test.ts': failsOnce('unit'),
+          'src/known.test.ts': `import { expect, it } from 'vitest';\nit('known flaky', () => {\n  expect('sometimes').toBe('never');\n});\n`,
+        },
+      },
+    ]);
+    fx.write('quarantine.json', JSON.stringify({ tests: [{ id: '@fx/a::src/known.test.ts::known flaky', reason: 'races the clock', date: '2026-11-01' }] }));
+    fx.commit('quarantine');
+    const result = await runGate(fx.root, ['run', 'test:unit'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch, GATE_QUARANTINE_FILE: 'quarantine.json' }));
+
+    expect(result.code).toBe(1);
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed');
+    expect(result.output).toContain('✗ @fx/a  src/net.test.ts:3  unit talks to the server');
+    expect(result.output).toContain('read ECONNRESET');
+    expect(result.output).toContain('rerun: pnpm --filter @fx/a test:unit src/net.test.ts:3');
+    expect(result.output).toMatch(/QUARANTINED FAILURES \(not blocking\)\n {2}q @fx\/a {2}src\/known\.test\.ts:2 {2}known flaky/);
+    const failed = lastRun(fx.root).tests.find((test) => test.name === 'unit talks to the server');
+    expect(failed).toMatchObject({ state: 'failed', retries: 0, flaky: false });
+    const junit = readFileSync(join(fx.root, '.gate/last/junit.xml'), 'utf8');
+    expect(junit).toContain('<failure message="read ECONNRESET">');
+  });
+
+  it('passes a run whose integration test fails once on a network error, reports it flaky, and a warm rerun is fully cached with the same counts', async () => {
+    const fx = fixture([{ name: 'a', files: { 'test/integration/flaky.test.ts': failsOnce('integration') } }]);
+    const env = cleanEnv({ GATE_FIXTURE_STATE: fx.scratch });
+    const cold = await runGate(fx.root, ['run', 'test:unit', 'test:integration'], env);
+
+    expect(cold.code).toBe(0);
+    expect(cold.lastLine).toBe('gate: 2 passed, 0 failed');
+    expect(cold.output).toContain('FLAKY (passed only after a retry');
+    expect(cold.output).toContain('~ @fx/a  test/integration/flaky.test.ts:3  integration talks to the server  (1 retry)');
+    const flaky = lastRun(fx.root).tests.find((test) => test.level === 'integration');
+    expect(flaky).toMatchObject({ state: 'passed', flaky: true, retries: 1, cached: false });
+
+    const warm = await runGate(fx.root, ['run', 'test:unit', 'test:integration'], env);
+    expect(warm.code).toBe(0);
+    expect(warm.lastLine).toBe(cold.lastLine);
+    const record = lastRun(fx.root);
+    expect(record.tasks.length).toBe(2);
+    expect(record.tasks.every((task) => task.cached)).toBe(true);
+    expect(record.counts).toMatchObject({ passed: 2, failed: 0, flaky: 1 });
+  });
+
+  it('kills a task that hangs past its level timeout and shows its last output', async () => {
+    const fx = fixture([
+      {
+        name: 'stuck',
+        scripts: { 'test:unit': 'node hang.mjs' },
+        files: {
+          'hang.mjs': `import { writeFileSync } from 'node:fs';\nwriteFileSync(process.env.GATE_FIXTURE_STATE + '/hang.pid', String(process.pid));\nconsole.log('waiting for a lock that never comes');\nsetInterval(() => {}, 1000);\n`,
+        },
+      },
+    ]);
+    const result = await runGate(fx.root, ['run', 'test:unit', '--timeout', '4s'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }));
+
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/@fx\/stuck#test:unit TIMED OUT after \d/);
+    expect(result.output).toContain('| waiting for a lock that never comes');
+    expect(result.lastLine).toBe('gate: 0 passed, 1 failed');
+    const pid = Number(readFileSync(join(fx.scratch, 'hang.pid'), 'utf8'));
+    expect(alive(pid)).toBe(false);
+  });
+});
+
+describe('affected', () => {
+  it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async () => {
+    const fx = fixture([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]);
+    fx.git('checkout', '-q', '-b', 'feature');
+    fx.write('packages/a/src/extra.test.ts', `import { expect, it } from 'vitest';\nit('extra', () => {\n  expect(2).toBe(2);\n});\n`);
+    fx.commit('change a');
+
+    const affected = await runGate(fx.root, ['run', 'test:unit', '--affected', '--base', 'main']);
+    expect(affected.code).toBe(0);
+    expect(lastRun(fx.root).tasks.map((task) => task.taskId).sort()).toEqual(['@fx/a#test:unit', '@fx/b#test:unit']);
+
+    const fallback = await runGate(fx.root, ['pr', '--base', 'origin/does-not-exist']);
+    expect(fallback.output).toContain('gate: base "origin/does-not-exist" cannot be resolved (shallow clone or missing ref); running everything instead of --affected.');
+    expect(fallback.code).toBe(0);
+    const ran = lastRun(fx.root).tasks.map((task) => task.taskId);
+    expect(ran).toContain('@fx/c#test:unit');
+    expect(ran).toContain('@fx/c#typecheck');
+  });
+});
+
+describe('services', () => {
+  it('reports a Redis that accepts connections but never answers as infra, not as failing tests', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const fx = fixture([{ name: 'a', files: { 'test/integration/ok.test.ts': `import { it } from 'vitest';\nit('ok', () => {});\n` } }]);
+      const result = await runGate(fx.root, ['run', 'test:integration'], cleanEnv({ REDIS_URL: `redis://127.0.0.1:${port}`, GATE_REDIS_TIMEOUT_MS: '1500' }));
+
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(`INFRA (integration): Redis did not answer PING at redis://127.0.0.1:${port}`);
+      expect(result.lastLine).toBe('gate: 0 passed, 1 failed');
+      const record = lastRun(fx.root);
+      expect(record.tests).toEqual([]);
+      expect(record.levels[0]?.status).toBe('infra');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('on Ctrl-C stops the tasks and leaves no redis-server running', async () => {
+    const fx = fixture([
+      {
+        name: 'a',
+        files: {
+          'test/integration/wait.test.ts': `import { writeFileSync } from 'node:fs';\nimport { it } from 'vitest';\nit('waits', async () => {\n  writeFileSync(process.env.GATE_FIXTURE_STATE + '/redis-url', process.env.REDIS_URL ?? '');\n  await new Promise(() => {});\n}, 120_000);\n`,
+        },
+      },
+    ]);
+    const marker = join(fx.scratch, 'redis-url');
+    const { child, done } = startGate(fx.root, ['run', 'test:integration'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }));
+    await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').length > 0, { timeoutMs: 30_000, message: 'the test to start' });
+    const port = Number(new URL(readFileSync(marker, 'utf8')).port);
+    child.kill('SIGINT');
+    const result = await done;
+
+    expect(result.code).toBe(130);
+    expect(await portRefuses(port)).toBe(true);
+    const processes = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    expect(processes).not.toMatch(new RegExp(`redis-server.*--port ${port}\\b`));
+    expect(processes).not.toContain(fx.root);
+  });
+});
