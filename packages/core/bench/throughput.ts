@@ -30,7 +30,8 @@ async function benchJobgate(url: string): Promise<{ submitMs: number; processMs:
     payload: { i },
   }));
   const t0 = performance.now();
-  for (let i = 0; i < inputs.length; i += 5_000) await submitter.submitMany(inputs.slice(i, i + 5_000));
+  for (let i = 0; i < inputs.length; i += 5_000)
+    await submitter.submitMany(inputs.slice(i, i + 5_000));
   const submitMs = performance.now() - t0;
 
   const connections = Array.from({ length: WORKERS }, () => new Redis(url));
@@ -50,7 +51,8 @@ async function benchJobgate(url: string): Promise<{ submitMs: number; processMs:
   const processMs = performance.now() - t1;
   if (processed !== JOBS) throw new Error(`jobgate processed ${processed} of ${JOBS}`);
   const counts = await submitter.counts();
-  if (counts.completed !== JOBS) throw new Error(`jobgate completed ${counts.completed} of ${JOBS}`);
+  if (counts.completed !== JOBS)
+    throw new Error(`jobgate completed ${counts.completed} of ${JOBS}`);
   await Promise.all(queues.map((q) => q.close()));
   for (const c of connections) c.disconnect();
   await submitter.close();
@@ -63,7 +65,9 @@ async function benchBullmq(url: string): Promise<{ submitMs: number; processMs: 
   const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
   const queues = services.map((name) => new BullQueue(name, { connection, prefix: 'bench-bull' }));
   await Promise.all(queues.map((q) => q.waitUntilReady()));
-  const perService = services.map(() => [] as Array<{ name: string; data: unknown; opts: { priority?: number } }>);
+  const perService = services.map(
+    () => [] as Array<{ name: string; data: unknown; opts: { priority?: number } }>,
+  );
   for (let i = 0; i < JOBS; i++) {
     // BullMQ priorities: 1 is highest, 0 means none; same five levels as the jobgate run.
     perService[i % SERVICES]!.push({ name: 'job', data: { i }, opts: { priority: 5 - (i % 5) } });
@@ -83,7 +87,11 @@ async function benchBullmq(url: string): Promise<{ submitMs: number; processMs: 
   const t1 = performance.now();
   const workers = services.map(
     (name) =>
-      new BullWorker(name, async () => null, { connection, prefix: 'bench-bull', concurrency: BULLMQ_CONCURRENCY }),
+      new BullWorker(name, async () => null, {
+        connection,
+        prefix: 'bench-bull',
+        concurrency: BULLMQ_CONCURRENCY,
+      }),
   );
   for (const w of workers) {
     w.on('completed', () => {
@@ -101,7 +109,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function claimLatency(url: string, unrunnable: number): Promise<{ p50: number; p99: number }> {
+async function claimLatency(
+  url: string,
+  unrunnable: number,
+): Promise<{ p50: number; p99: number }> {
   const namespace = `bench-lat-${unrunnable}`;
   const redis = new Redis(url);
   const queue = await createQueue({ redis, namespace });
@@ -109,11 +120,22 @@ async function claimLatency(url: string, unrunnable: number): Promise<{ p50: num
   for (let i = 0; i < unrunnable; i++) {
     // Higher priority than anything runnable, spread over 10 model requirements the worker lacks,
     // in the worker's own service: exactly what starved the seed's top-N scan.
-    blockers.push({ service_required: 'svc-0', priority: 100, requirements: { models: [`missing-${i % 10}`] } });
+    blockers.push({
+      service_required: 'svc-0',
+      priority: 100,
+      requirements: { models: [`missing-${i % 10}`] },
+    });
   }
-  for (let i = 0; i < blockers.length; i += 5_000) await queue.submitMany(blockers.slice(i, i + 5_000));
-  await queue.submitMany(Array.from({ length: LATENCY_SAMPLES }, () => ({ service_required: 'svc-0', priority: 1 })));
-  const w: WorkerSpec = { worker_id: 'lat', services: ['svc-0', 'svc-1'], models: { 'svc-0': ['present'] } };
+  for (let i = 0; i < blockers.length; i += 5_000)
+    await queue.submitMany(blockers.slice(i, i + 5_000));
+  await queue.submitMany(
+    Array.from({ length: LATENCY_SAMPLES }, () => ({ service_required: 'svc-0', priority: 1 })),
+  );
+  const w: WorkerSpec = {
+    worker_id: 'lat',
+    services: ['svc-0', 'svc-1'],
+    models: { 'svc-0': ['present'] },
+  };
   const samples: number[] = [];
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const t = performance.now();
@@ -132,9 +154,13 @@ const server = await startRedis({ own: true });
 try {
   console.log(
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Redis ${server.version}; ` +
-      `load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `load average before: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
-  console.log(`workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers; BullMQ: one queue + worker (concurrency ${BULLMQ_CONCURRENCY}) per service`);
+  console.log(
+    `workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers; BullMQ: one queue + worker (concurrency ${BULLMQ_CONCURRENCY}) per service`,
+  );
   const jg = await benchJobgate(server.url);
   const bull = await benchBullmq(server.url);
   const row = (name: string, r: { submitMs: number; processMs: number }): string =>
@@ -149,10 +175,18 @@ try {
   const small = await claimLatency(server.url, 1_000);
   const large = await claimLatency(server.url, 100_000);
   const ms = (v: number): string => `${v.toFixed(3)} ms`;
-  console.log(`claim latency, 1,000 unrunnable pending:   p50 ${ms(small.p50)}  p99 ${ms(small.p99)}`);
-  console.log(`claim latency, 100,000 unrunnable pending: p50 ${ms(large.p50)}  p99 ${ms(large.p99)}`);
+  console.log(
+    `claim latency, 1,000 unrunnable pending:   p50 ${ms(small.p50)}  p99 ${ms(small.p99)}`,
+  );
+  console.log(
+    `claim latency, 100,000 unrunnable pending: p50 ${ms(large.p50)}  p99 ${ms(large.p99)}`,
+  );
   console.log(`p99 ratio 100k/1k: ${(large.p99 / small.p99).toFixed(2)} (target <= 1.5)`);
-  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 } finally {
   await server.stop();
 }

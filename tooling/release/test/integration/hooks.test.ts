@@ -11,7 +11,7 @@ const repoRoot = join(import.meta.dirname, '../../../..');
 const PROBE = 'tooling/release/src/hook-probe.ts';
 
 function hookEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
   delete env.HUSKY; // CI sets HUSKY=0 to skip hooks; these tests are about the hooks
   delete env.GIT_DIR;
   delete env.GIT_INDEX_FILE;
