@@ -62,16 +62,33 @@ describe('gate run', () => {
         },
       },
     ]);
-    fx.write('quarantine.json', JSON.stringify({ tests: [{ id: '@fx/a::src/known.test.ts::known flaky', reason: 'races the clock', date: '2026-11-01' }] }));
+    fx.write(
+      'quarantine.json',
+      JSON.stringify({
+        tests: [
+          {
+            id: '@fx/a::src/known.test.ts::known flaky',
+            reason: 'races the clock',
+            date: '2026-11-01',
+          },
+        ],
+      }),
+    );
     fx.commit('quarantine');
-    const result = await runGate(fx.root, ['run', 'test:unit'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch, GATE_QUARANTINE_FILE: 'quarantine.json' }));
+    const result = await runGate(
+      fx.root,
+      ['run', 'test:unit'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch, GATE_QUARANTINE_FILE: 'quarantine.json' }),
+    );
 
     expect(result.code).toBe(1);
     expect(result.lastLine).toBe('gate: 1 passed, 1 failed');
     expect(result.output).toContain('✗ @fx/a  src/net.test.ts:3  unit talks to the server');
     expect(result.output).toContain('read ECONNRESET');
     expect(result.output).toContain('rerun: pnpm --filter @fx/a test:unit src/net.test.ts:3');
-    expect(result.output).toMatch(/QUARANTINED FAILURES \(not blocking\)\n {2}q @fx\/a {2}src\/known\.test\.ts:2 {2}known flaky/);
+    expect(result.output).toMatch(
+      /QUARANTINED FAILURES \(not blocking\)\n {2}q @fx\/a {2}src\/known\.test\.ts:2 {2}known flaky/,
+    );
     const failed = lastRun(fx.root).tests.find((test) => test.name === 'unit talks to the server');
     expect(failed).toMatchObject({ state: 'failed', retries: 0, flaky: false });
     const junit = readFileSync(join(fx.root, '.gate/last/junit.xml'), 'utf8');
@@ -79,14 +96,18 @@ describe('gate run', () => {
   });
 
   it('passes a run whose integration test fails once on a network error, reports it flaky, and a warm rerun is fully cached with the same counts', async () => {
-    const fx = fixture([{ name: 'a', files: { 'test/integration/flaky.test.ts': failsOnce('integration') } }]);
+    const fx = fixture([
+      { name: 'a', files: { 'test/integration/flaky.test.ts': failsOnce('integration') } },
+    ]);
     const env = cleanEnv({ GATE_FIXTURE_STATE: fx.scratch });
     const cold = await runGate(fx.root, ['run', 'test:unit', 'test:integration'], env);
 
     expect(cold.code).toBe(0);
     expect(cold.lastLine).toBe('gate: 2 passed, 0 failed');
     expect(cold.output).toContain('FLAKY (passed only after a retry');
-    expect(cold.output).toContain('~ @fx/a  test/integration/flaky.test.ts:3  integration talks to the server  (1 retry)');
+    expect(cold.output).toContain(
+      '~ @fx/a  test/integration/flaky.test.ts:3  integration talks to the server  (1 retry)',
+    );
     const flaky = lastRun(fx.root).tests.find((test) => test.level === 'integration');
     expect(flaky).toMatchObject({ state: 'passed', flaky: true, retries: 1, cached: false });
 
@@ -109,7 +130,11 @@ describe('gate run', () => {
         },
       },
     ]);
-    const result = await runGate(fx.root, ['run', 'test:unit', '--timeout', '4s'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }));
+    const result = await runGate(
+      fx.root,
+      ['run', 'test:unit', '--timeout', '4s'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
+    );
 
     expect(result.code).toBe(1);
     expect(result.output).toMatch(/@fx\/stuck#test:unit TIMED OUT after \d/);
@@ -124,19 +149,64 @@ describe('affected', () => {
   it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async () => {
     const fx = fixture([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]);
     fx.git('checkout', '-q', '-b', 'feature');
-    fx.write('packages/a/src/extra.test.ts', `import { expect, it } from 'vitest';\nit('extra', () => {\n  expect(2).toBe(2);\n});\n`);
+    fx.write(
+      'packages/a/src/extra.test.ts',
+      `import { expect, it } from 'vitest';\nit('extra', () => {\n  expect(2).toBe(2);\n});\n`,
+    );
     fx.commit('change a');
 
     const affected = await runGate(fx.root, ['run', 'test:unit', '--affected', '--base', 'main']);
     expect(affected.code).toBe(0);
-    expect(lastRun(fx.root).tasks.map((task) => task.taskId).sort()).toEqual(['@fx/a#test:unit', '@fx/b#test:unit']);
+    expect(
+      lastRun(fx.root)
+        .tasks.map((task) => task.taskId)
+        .sort(),
+    ).toEqual(['@fx/a#test:unit', '@fx/b#test:unit']);
 
     const fallback = await runGate(fx.root, ['pr', '--base', 'origin/does-not-exist']);
-    expect(fallback.output).toContain('gate: base "origin/does-not-exist" cannot be resolved (shallow clone or missing ref); running everything instead of --affected.');
+    expect(fallback.output).toContain(
+      'gate: base "origin/does-not-exist" cannot be resolved (shallow clone or missing ref); running everything instead of --affected.',
+    );
     expect(fallback.code).toBe(0);
     const ran = lastRun(fx.root).tasks.map((task) => task.taskId);
     expect(ran).toContain('@fx/c#test:unit');
     expect(ran).toContain('@fx/c#typecheck');
+  });
+});
+
+describe('gate precommit', () => {
+  it('tests the staged content, not the working tree, and only what the staged files touch', async () => {
+    const fx = fixture([
+      {
+        name: 'a',
+        files: {
+          'src/math.ts': 'export const add = (x: number, y: number): number => x + y;\n',
+          'src/math.test.ts': `import { expect, it } from 'vitest';\nimport { add } from './math.js';\nit('adds', () => {\n  expect(add(1, 2)).toBe(3);\n});\n`,
+        },
+      },
+      {
+        name: 'c',
+        files: {
+          'src/index.test.ts': `import { it } from 'vitest';\nit('broken elsewhere', () => {\n  throw new Error('not staged, not run');\n});\n`,
+        },
+      },
+    ]);
+    const fixed = 'export const add = (x: number, y: number): number => x + y; // unstaged\n';
+    fx.write(
+      'packages/a/src/math.ts',
+      'export const add = (x: number, y: number): number => x - y;\n',
+    );
+    fx.git('add', 'packages/a/src/math.ts');
+    fx.write('packages/a/src/math.ts', fixed);
+
+    const result = await runGate(fx.root, ['precommit']);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('✗ @fx/a  src/math.test.ts:3  adds');
+    expect(result.output).toContain('expected -1 to be 3');
+    expect(result.output).not.toContain('broken elsewhere');
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed');
+    expect(readFileSync(join(fx.root, 'packages/a/src/math.ts'), 'utf8')).toBe(fixed);
+    expect(fx.git('diff', '--cached', '--name-only')).toBe('packages/a/src/math.ts');
   });
 });
 
@@ -147,11 +217,24 @@ describe('services', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const fx = fixture([{ name: 'a', files: { 'test/integration/ok.test.ts': `import { it } from 'vitest';\nit('ok', () => {});\n` } }]);
-      const result = await runGate(fx.root, ['run', 'test:integration'], cleanEnv({ REDIS_URL: `redis://127.0.0.1:${port}`, GATE_REDIS_TIMEOUT_MS: '1500' }));
+      const fx = fixture([
+        {
+          name: 'a',
+          files: {
+            'test/integration/ok.test.ts': `import { it } from 'vitest';\nit('ok', () => {});\n`,
+          },
+        },
+      ]);
+      const result = await runGate(
+        fx.root,
+        ['run', 'test:integration'],
+        cleanEnv({ REDIS_URL: `redis://127.0.0.1:${port}`, GATE_REDIS_TIMEOUT_MS: '1500' }),
+      );
 
       expect(result.code).toBe(1);
-      expect(result.output).toContain(`INFRA (integration): Redis did not answer PING at redis://127.0.0.1:${port}`);
+      expect(result.output).toContain(
+        `INFRA (integration): Redis did not answer PING at redis://127.0.0.1:${port}`,
+      );
       expect(result.lastLine).toBe('gate: 0 passed, 1 failed');
       const record = lastRun(fx.root);
       expect(record.tests).toEqual([]);
@@ -172,8 +255,15 @@ describe('services', () => {
       },
     ]);
     const marker = join(fx.scratch, 'redis-url');
-    const { child, done } = startGate(fx.root, ['run', 'test:integration'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }));
-    await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').length > 0, { timeoutMs: 30_000, message: 'the test to start' });
+    const { child, done } = startGate(
+      fx.root,
+      ['run', 'test:integration'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
+    );
+    await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').length > 0, {
+      timeoutMs: 30_000,
+      message: 'the test to start',
+    });
     const port = Number(new URL(readFileSync(marker, 'utf8')).port);
     child.kill('SIGINT');
     const result = await done;

@@ -1,0 +1,63 @@
+import { createQueue } from '@jobgate/core';
+import { Redis } from 'ioredis';
+import type { WorkerConfig } from './config.js';
+import { createComfyUIConnector, createOpenAIConnector, createSimulationConnector, type Connector } from './connectors/index.js';
+import type { Logger } from './logger.js';
+import { createWorker, type StopReport, type Worker } from './worker.js';
+
+export function buildConnectors(config: WorkerConfig): Connector[] {
+  const connectors: Connector[] = [];
+  const models = (service: string): { models?: string[] } => (config.models[service] ? { models: config.models[service] } : {});
+  for (const kind of config.connectors) {
+    if (kind === 'simulation') connectors.push(createSimulationConnector({ service: config.simulation.service, ...models(config.simulation.service) }));
+    if (kind === 'openai' && config.openai) connectors.push(createOpenAIConnector({ ...config.openai, ...models(config.openai.service) }));
+    if (kind === 'comfyui' && config.comfyui) connectors.push(createComfyUIConnector({ ...config.comfyui, ...models(config.comfyui.service) }));
+  }
+  return connectors;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Stops the worker (grace period from the config) and closes its connections. */
+  shutdown(): Promise<StopReport>;
+}
+
+/** Connects, builds the worker from validated configuration and starts it. */
+export async function startWorkerApp(config: WorkerConfig, log: Logger, version = '0.0.0'): Promise<RunningWorker> {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
+  const queue = await createQueue({ redis, namespace: config.namespace, defaultLeaseMs: config.leaseMs });
+  const worker = createWorker({
+    queue,
+    redis,
+    capabilities: {
+      worker_id: config.workerId,
+      ...(Object.keys(config.hardware).length > 0 ? { hardware: config.hardware } : {}),
+      ...(Object.keys(config.models).length > 0 ? { models: config.models } : {}),
+      customer_access: config.customerAccess,
+      ...(config.workflowId ? { workflow_id: config.workflowId } : {}),
+      ...(Object.keys(config.capabilities).length > 0 ? { capabilities: config.capabilities } : {}),
+    },
+    connectors: buildConnectors(config),
+    concurrency: config.concurrency,
+    leaseMs: config.leaseMs,
+    idleWaitMs: config.idleWaitMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    jobTimeoutMs: config.jobTimeoutMs,
+    maxRetryAfterMs: config.maxRetryAfterMs,
+    registryEveryMs: config.registryEveryMs,
+    machineId: config.machineId,
+    version,
+    logger: log,
+  });
+  await worker.start();
+  return {
+    worker,
+    async shutdown() {
+      const report = await worker.stop();
+      await queue.close();
+      await redis.quit().catch(() => undefined);
+      return report;
+    },
+  };
+}

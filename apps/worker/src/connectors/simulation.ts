@@ -1,0 +1,71 @@
+import type { Job } from '@jobgate/core';
+import { z } from 'zod';
+import { ConnectorError, sleep, type Connector, type ConnectorContext } from './types.js';
+
+/**
+ * What a simulated job does, read from its payload, so e2e and load tests script the worker
+ * through the API: how long it runs, how many progress steps it reports, and an injected failure
+ * (optionally only on some attempts, to exercise retries).
+ */
+export const simulationPayloadSchema = z
+  .object({
+    duration_ms: z.number().int().min(0).max(24 * 3600_000).default(0),
+    steps: z.number().int().min(0).max(10_000).default(0),
+    result: z.unknown().optional(),
+    fail: z
+      .object({
+        message: z.string().min(1),
+        http_status: z.number().int().min(100).max(599).optional(),
+        code: z.string().optional(),
+        response: z.unknown().optional(),
+        headers: z.record(z.string(), z.string()).optional(),
+        timeout: z.boolean().optional(),
+        /** Fail only on these attempts (1-based); default every attempt. */
+        on_attempts: z.array(z.number().int().positive()).optional(),
+        /** Fail after this many progress steps (default: before the first). */
+        after_step: z.number().int().min(0).optional(),
+      })
+      .optional(),
+  })
+  .loose();
+
+export type SimulationPayload = z.infer<typeof simulationPayloadSchema>;
+
+export function createSimulationConnector(options: { service?: string; models?: string[] } = {}): Connector {
+  return {
+    kind: 'simulation',
+    service: options.service ?? 'simulation',
+    ...(options.models ? { models: options.models } : {}),
+    async run(job: Job, ctx: ConnectorContext): Promise<unknown> {
+      const parsed = simulationPayloadSchema.safeParse(job.payload ?? {});
+      if (!parsed.success) {
+        throw new ConnectorError(
+          `Invalid simulation payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+          { serviceType: 'simulation', httpStatus: 400 },
+          { code: 'INVALID_PAYLOAD' },
+        );
+      }
+      const p = parsed.data;
+      const failing = p.fail && (!p.fail.on_attempts || p.fail.on_attempts.includes(job.attempts));
+      const steps = Math.max(p.steps, 1);
+      const stepMs = p.duration_ms / steps;
+      const failAt = failing ? Math.min(p.fail?.after_step ?? 0, steps) : Infinity;
+      for (let step = 1; step <= steps; step++) {
+        if (step - 1 >= failAt) break;
+        await sleep(stepMs, ctx.signal);
+        if (p.steps > 0) ctx.progress({ percent: Math.round((step / steps) * 100), message: `step ${step}/${steps}` });
+      }
+      if (failing && p.fail) {
+        const context = {
+          serviceType: 'simulation',
+          ...(p.fail.http_status === undefined ? {} : { httpStatus: p.fail.http_status }),
+          ...(p.fail.response === undefined ? {} : { responseData: p.fail.response }),
+          ...(p.fail.headers === undefined ? {} : { headers: p.fail.headers }),
+          ...(p.fail.timeout === undefined ? {} : { timeout: p.fail.timeout }),
+        };
+        throw new ConnectorError(p.fail.message, context, p.fail.code ? { code: p.fail.code } : undefined);
+      }
+      return p.result ?? { simulated: true, duration_ms: p.duration_ms, steps: p.steps, attempt: job.attempts };
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { pino } from 'pino';
+import { ConfigError, describeConfig, loadConfig } from './config.js';
+import { startWorkerApp } from './app.js';
+
+const bootLog = pino({ name: 'jobgate-worker' });
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    bootLog.fatal({ issues: error.issues }, error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+const log = pino({ name: 'jobgate-worker', level: config.logLevel });
+log.info({ config: describeConfig(config) }, 'configuration loaded');
+
+const app = await startWorkerApp(config, log, process.env.npm_package_version);
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals): void => {
+  signals += 1;
+  if (signals > 1) {
+    log.warn({ signal }, 'second signal: exiting now; running jobs will be recovered when their leases expire');
+    process.exit(1);
+  }
+  log.info({ signal }, 'shutting down');
+  app.shutdown().then(
+    (report) => {
+      log.info(report, 'shutdown complete');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      log.error({ err: (error as Error).message }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);

@@ -1,0 +1,496 @@
+import { hostname } from 'node:os';
+import {
+  createAttestationStore,
+  decideRetry,
+  FailureClassifier,
+  FailureReason,
+  FailureType,
+  JobNotHeldError,
+  redactSecrets,
+  type AttestationStore,
+  type FailureClassification,
+  type FailureContext,
+  type Job,
+  type Queue,
+  type WorkerSpec,
+} from '@jobgate/core';
+import type { Redis } from 'ioredis';
+import { JobTimeoutError, type Connector, type ConnectorContext, type ProgressUpdate } from './connectors/types.js';
+import { silentLogger, type Logger } from './logger.js';
+import { WorkerRegistry, type WorkerRecord, type WorkerStatus } from './registry.js';
+
+export interface WorkerOptions {
+  queue: Queue;
+  /** Client for the worker registry and attestations (same server and namespace as the queue). */
+  redis: Redis;
+  /** What the worker claims with. `services` defaults to the connectors' services, `models` to theirs. */
+  capabilities: Omit<WorkerSpec, 'services'> & { services?: string[] };
+  connectors: Connector[];
+  /** Jobs run at once. Default 1. */
+  concurrency?: number;
+  /** Lease per claim; heartbeats renew it. Default 30 000 ms. */
+  leaseMs?: number;
+  /** Heartbeat interval. Default a third of the lease, so two heartbeats can fail before it expires. */
+  heartbeatEveryMs?: number;
+  /** Longest blocking wait for a wake-up before claiming again (retries after a backoff do not signal). Default 2 000 ms. */
+  idleWaitMs?: number;
+  /** On stop: how long running jobs may take to finish before they are released. Default 30 000 ms. */
+  shutdownGraceMs?: number;
+  /** Per-job time limit; a payload's `timeout_ms` may lower or raise it. Default 10 minutes. */
+  jobTimeoutMs?: number;
+  /** An upstream asking to wait longer than this fails the job instead of retrying. Default 15 minutes. */
+  maxRetryAfterMs?: number;
+  /** Machine (host, pod, GPU box) the worker runs on; attestations and the registry name it. Default the hostname. */
+  machineId?: string;
+  /** Registry heartbeat. Default 5 000 ms; the record expires after three missed beats. */
+  registryEveryMs?: number;
+  /** Minimum interval between progress writes per job. Default 250 ms. */
+  progressEveryMs?: number;
+  version?: string;
+  logger?: Logger;
+}
+
+export interface StopReport {
+  /** Jobs that finished (completed or failed) during the grace period. */
+  finished: string[];
+  /** Jobs still running at the end of the grace period, handed back to the queue. */
+  released: string[];
+}
+
+export interface WorkerStats {
+  status: WorkerStatus;
+  active: string[];
+  completed: number;
+  failed: number;
+  released: number;
+}
+
+export interface Worker {
+  readonly id: string;
+  readonly spec: WorkerSpec;
+  /** Registers the worker and starts claiming. */
+  start(): Promise<void>;
+  /** Stops claiming, lets running jobs finish within the grace period, releases the rest, deregisters. */
+  stop(options?: { graceMs?: number }): Promise<StopReport>;
+  stats(): WorkerStats;
+}
+
+class ShutdownAbort extends Error {
+  override name = 'ShutdownAbort';
+}
+
+class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+interface Running {
+  job: Job;
+  controller: AbortController;
+  /** Set when the queue refused a heartbeat: the job is no longer ours (cancelled, lease lost). */
+  lost: string | undefined;
+  released: boolean;
+  startedAt: number;
+  settled: Promise<void>;
+}
+
+function errorChain(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let i = 0; i < 5 && current !== undefined && current !== null; i++) {
+    if (current instanceof Error) {
+      const code = (current as { code?: unknown }).code;
+      parts.push(typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message);
+      current = current.cause;
+    } else {
+      parts.push(typeof current === 'string' ? current : (JSON.stringify(current) ?? typeof current));
+      break;
+    }
+  }
+  return redactSecrets(parts.join(' <- ')).slice(0, 4_000);
+}
+
+function payloadTimeout(job: Job): number | undefined {
+  const value = (job.payload as { timeout_ms?: unknown } | null)?.timeout_ms;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  const { queue, redis } = options;
+  const log = options.logger ?? silentLogger;
+  const concurrency = options.concurrency ?? 1;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const heartbeatEveryMs = options.heartbeatEveryMs ?? Math.max(50, Math.floor(leaseMs / 3));
+  const idleWaitMs = options.idleWaitMs ?? 2_000;
+  const graceDefault = options.shutdownGraceMs ?? 30_000;
+  const jobTimeoutMs = options.jobTimeoutMs ?? 600_000;
+  const registryEveryMs = options.registryEveryMs ?? 5_000;
+  const progressEveryMs = options.progressEveryMs ?? 250;
+  const machineId = options.machineId ?? hostname();
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`concurrency must be a positive integer (got ${concurrency})`);
+  if (!Number.isInteger(leaseMs) || leaseMs < 100) throw new TypeError(`leaseMs must be an integer >= 100 (got ${leaseMs})`);
+  if (heartbeatEveryMs >= leaseMs) throw new TypeError(`heartbeatEveryMs (${heartbeatEveryMs}) must be shorter than leaseMs (${leaseMs})`);
+  if (options.connectors.length === 0) throw new TypeError('a worker needs at least one connector');
+
+  const byService = new Map<string, Connector>();
+  for (const connector of options.connectors) {
+    if (byService.has(connector.service)) throw new TypeError(`two connectors serve ${connector.service}`);
+    byService.set(connector.service, connector);
+  }
+  const { services: _ignored, ...caps } = options.capabilities;
+  const models: Record<string, string[]> = { ...caps.models };
+  for (const connector of options.connectors) {
+    if (connector.models && !models[connector.service]) models[connector.service] = [...connector.models];
+  }
+  // Claim only what a connector can run: a service without one would fail every job it took.
+  const spec: WorkerSpec = { ...caps, services: [...byService.keys()], ...(Object.keys(models).length > 0 ? { models } : {}) };
+  const id = spec.worker_id;
+  const attestations: AttestationStore = createAttestationStore({ redis, namespace: queue.namespace });
+  const registry = new WorkerRegistry(redis, queue.namespace, registryEveryMs * 3);
+
+  const running = new Map<string, Running>();
+  const loops: Array<Promise<void>> = [];
+  const counters = { completed: 0, failed: 0, released: 0 };
+  let status: WorkerStatus = 'starting';
+  let stopping = false;
+  let wakeStop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    wakeStop = resolve;
+  });
+  let registryTimer: NodeJS.Timeout | undefined;
+  let stopPromise: Promise<StopReport> | undefined;
+  const startedAt = Date.now();
+
+  const record = (): WorkerRecord => ({
+    worker_id: id,
+    machine_id: machineId,
+    hostname: hostname(),
+    pid: process.pid,
+    version: options.version ?? '0.0.0',
+    status,
+    services: spec.services,
+    connectors: options.connectors.map((c) => c.kind),
+    capabilities: spec as unknown as Record<string, unknown>,
+    concurrency,
+    current_jobs: [...running.keys()],
+    jobs_completed: counters.completed,
+    jobs_failed: counters.failed,
+    started_at: startedAt,
+    last_heartbeat: Date.now(),
+  });
+  const publish = async (): Promise<void> => {
+    try {
+      await registry.publish(record());
+    } catch (error) {
+      log.warn({ err: errorChain(error) }, 'worker registry update failed');
+    }
+  };
+  const setStatus = (next: WorkerStatus): void => {
+    if (status === next) return;
+    status = next;
+    void publish();
+  };
+
+  /** Waits for a wake-up from the queue (a submit or requeue), the idle timeout, or stop. */
+  async function idle(): Promise<void> {
+    try {
+      await Promise.race([queue.waitForWork(idleWaitMs), stopped]);
+    } catch (error) {
+      log.warn({ err: errorChain(error) }, 'waiting for work failed; retrying');
+      await Promise.race([new Promise((r) => setTimeout(r, Math.min(idleWaitMs, 1_000))), stopped]);
+    }
+  }
+
+  async function slot(): Promise<void> {
+    let next: Job | null = null;
+    while (!stopping || next) {
+      let job = next;
+      next = null;
+      if (!job) {
+        try {
+          job = await queue.claim(spec, { leaseMs });
+        } catch (error) {
+          log.error({ err: errorChain(error) }, 'claim failed');
+          await idle();
+          continue;
+        }
+      }
+      if (!job) {
+        if (running.size === 0) setStatus('idle');
+        await idle();
+        continue;
+      }
+      next = await execute(job);
+    }
+  }
+
+  async function execute(job: Job): Promise<Job | null> {
+    const connector = byService.get(job.service_required);
+    const controller = new AbortController();
+    let resolveSettled: () => void = () => {};
+    const entry: Running = {
+      job,
+      controller,
+      lost: undefined,
+      released: false,
+      startedAt: Date.now(),
+      settled: new Promise((resolve) => {
+        resolveSettled = resolve;
+      }),
+    };
+    running.set(job.id, entry);
+    setStatus('busy');
+    const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts, service: job.service_required };
+    log.info(jobLog, 'job claimed');
+
+    const heartbeat = setInterval(() => {
+      queue.heartbeat(job.id, id, leaseMs).catch((error: unknown) => {
+        if (error instanceof JobNotHeldError) {
+          entry.lost = error.reason;
+          controller.abort(new LeaseLost(error.message));
+        } else {
+          log.warn({ ...jobLog, err: errorChain(error) }, 'heartbeat failed; will retry');
+        }
+      });
+    }, heartbeatEveryMs);
+    const limit = payloadTimeout(job) ?? jobTimeoutMs;
+    const deadline = setTimeout(() => controller.abort(new JobTimeoutError(limit)), limit);
+
+    // Progress is throttled: a connector may report every sampler step; the queue needs a few per second.
+    let lastSent = 0;
+    let pendingUpdate: ProgressUpdate | undefined;
+    let progressTimer: NodeJS.Timeout | undefined;
+    const flushProgress = (): void => {
+      progressTimer = undefined;
+      const update = pendingUpdate;
+      pendingUpdate = undefined;
+      if (!update || entry.lost || entry.released) return;
+      lastSent = Date.now();
+      const clean = { ...(update.percent === undefined ? {} : { percent: Math.max(0, Math.min(100, update.percent)) }), ...(update.message === undefined ? {} : { message: redactSecrets(update.message).slice(0, 1_000) }) };
+      queue.progress(job.id, id, clean).catch((error: unknown) => {
+        if (error instanceof JobNotHeldError) {
+          entry.lost = error.reason;
+          controller.abort(new LeaseLost(error.message));
+        } else {
+          log.warn({ ...jobLog, err: errorChain(error) }, 'progress update failed');
+        }
+      });
+    };
+    const ctx: ConnectorContext = {
+      signal: controller.signal,
+      workerId: id,
+      log,
+      progress(update) {
+        pendingUpdate = update;
+        if (progressTimer) return;
+        const wait = Math.max(0, lastSent + progressEveryMs - Date.now());
+        progressTimer = setTimeout(flushProgress, wait);
+      },
+    };
+    const cleanup = (): void => {
+      clearInterval(heartbeat);
+      clearTimeout(deadline);
+      if (progressTimer) clearTimeout(progressTimer);
+    };
+
+    try {
+      if (!connector) throw new Error(`no connector serves ${job.service_required}`);
+      const result = await connector.run(job, ctx);
+      cleanup();
+      if (entry.lost || entry.released) return null;
+      try {
+        let next: Job | null = null;
+        // Finishing and claiming the next job in one call is the hot path (one round trip).
+        if (!stopping && running.size === 1) next = await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
+        else await queue.complete(job.id, id, result);
+        counters.completed += 1;
+        log.info({ ...jobLog, duration_ms: Date.now() - entry.startedAt }, 'job completed');
+        return next;
+      } catch (error) {
+        if (error instanceof JobNotHeldError) {
+          log.warn({ ...jobLog, reason: error.reason }, 'job finished but no longer held; result dropped');
+          return null;
+        }
+        throw error;
+      }
+    } catch (error) {
+      cleanup();
+      if (entry.released) return null;
+      if (entry.lost) {
+        log.warn({ ...jobLog, reason: entry.lost }, 'job stopped: no longer held by this worker');
+        return null;
+      }
+      await fail(job, connector, error, entry);
+      return null;
+    } finally {
+      running.delete(job.id);
+      resolveSettled();
+      if (running.size === 0 && !stopping) setStatus('idle');
+    }
+  }
+
+  async function fail(job: Job, connector: Connector | undefined, error: unknown, entry: Running): Promise<void> {
+    const context: FailureContext = {
+      serviceType: connector?.kind ?? job.service_required,
+      ...((error as { context?: FailureContext } | null)?.context ?? {}),
+    };
+    let classification: FailureClassification = FailureClassifier.classify(error, context);
+    if (!connector) {
+      classification = { ...classification, failure_type: FailureType.SYSTEM_ERROR, failure_reason: FailureReason.CONFIG_ERROR, retryable: true };
+    }
+    const decision = decideRetry({
+      classification,
+      attempt: job.attempts,
+      maxAttempts: job.max_attempts,
+      ...(options.maxRetryAfterMs === undefined ? {} : { maxRetryAfterMs: options.maxRetryAfterMs }),
+    });
+    const failedAt = Date.now();
+    const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts };
+    try {
+      await attestations.record({
+        job_id: job.id,
+        workflow_id: job.workflow_id,
+        step: job.step,
+        attempt: job.attempts,
+        max_attempts: job.max_attempts,
+        worker_id: id,
+        machine_id: machineId,
+        service_type: job.service_required,
+        customer_id: job.customer_id,
+        failure_type: classification.failure_type,
+        failure_reason: classification.failure_reason,
+        failure_description: classification.failure_description,
+        message: errorChain(error),
+        retryable: classification.retryable,
+        decision: decision.decision,
+        decision_reason: decision.why,
+        retry_after_ms: decision.retry_after_ms ?? null,
+        started_at: entry.startedAt,
+        failed_at: failedAt,
+      });
+    } catch (attestError) {
+      // The job's fate matters more than its paperwork: report the failure regardless.
+      log.error({ ...jobLog, err: errorChain(attestError) }, 'writing the attestation failed');
+    }
+    try {
+      await queue.fail(job.id, id, {
+        retryable: decision.decision === 'retry',
+        failure_type: classification.failure_type,
+        failure_reason: classification.failure_reason,
+        message: classification.failure_description,
+        ...(decision.retry_after_ms === undefined ? {} : { retry_after_ms: decision.retry_after_ms }),
+      });
+      counters.failed += 1;
+      log.warn({ ...jobLog, failure_type: classification.failure_type, failure_reason: classification.failure_reason, decision: decision.decision, description: classification.failure_description }, 'job failed');
+    } catch (failError) {
+      if (failError instanceof JobNotHeldError) log.warn({ ...jobLog, reason: failError.reason }, 'job failed but no longer held; failure not reported');
+      else log.error({ ...jobLog, err: errorChain(failError) }, 'reporting the failure failed; the lease will expire and the job be retried');
+    }
+  }
+
+  /**
+   * Hands a running job back to the queue. Uses `queue.release` when core offers it; otherwise a
+   * retryable failure with no delay, which sends the job back to pending at once (it costs the
+   * attempt, and on the last attempt the job fails: it is attested either way).
+   */
+  async function release(entry: Running): Promise<void> {
+    entry.released = true;
+    entry.controller.abort(new ShutdownAbort(`worker ${id} is shutting down`));
+    const { job } = entry;
+    const withRelease = queue as Queue & { release?: (jobId: string, workerId: string) => Promise<unknown> };
+    try {
+      if (typeof withRelease.release === 'function') {
+        await withRelease.release(job.id, id);
+      } else {
+        const message = `Released by worker ${id} on shutdown after ${Date.now() - entry.startedAt} ms (attempt ${job.attempts} of ${job.max_attempts})`;
+        const lastAttempt = job.attempts >= job.max_attempts;
+        await attestations
+          .record({
+            job_id: job.id,
+            workflow_id: job.workflow_id,
+            step: job.step,
+            attempt: job.attempts,
+            max_attempts: job.max_attempts,
+            worker_id: id,
+            machine_id: machineId,
+            service_type: job.service_required,
+            customer_id: job.customer_id,
+            failure_type: FailureType.SYSTEM_ERROR,
+            failure_reason: FailureReason.INTERNAL_ERROR,
+            failure_description: `Worker shutdown: ${message}`,
+            message,
+            retryable: true,
+            decision: lastAttempt ? 'fail' : 'retry',
+            decision_reason: lastAttempt ? 'worker shut down during the last attempt' : 'worker shut down; the job goes back to pending',
+            retry_after_ms: 0,
+            started_at: entry.startedAt,
+            failed_at: Date.now(),
+          })
+          .catch((error: unknown) => log.error({ job_id: job.id, err: errorChain(error) }, 'writing the release attestation failed'));
+        await queue.fail(job.id, id, { retryable: true, retry_after_ms: 0, failure_type: FailureType.SYSTEM_ERROR, failure_reason: 'worker_shutdown', message });
+      }
+      counters.released += 1;
+      log.warn({ job_id: job.id, attempt: job.attempts }, 'job released on shutdown');
+    } catch (error) {
+      log.error({ job_id: job.id, err: errorChain(error) }, 'releasing the job failed; its lease will expire and another worker will take it');
+    }
+  }
+
+  return {
+    id,
+    spec,
+    async start() {
+      if (loops.length > 0 || stopping) throw new Error('worker already started');
+      await registry.publish(record());
+      registryTimer = setInterval(() => void publish(), registryEveryMs);
+      status = 'idle';
+      await publish();
+      for (let i = 0; i < concurrency; i++) loops.push(slot());
+      log.info({ worker_id: id, machine_id: machineId, services: spec.services, concurrency, lease_ms: leaseMs }, 'worker started');
+    },
+    stop(stopOptions = {}) {
+      stopPromise ??= (async () => {
+        const graceMs = stopOptions.graceMs ?? graceDefault;
+        stopping = true;
+        wakeStop();
+        status = 'draining';
+        await publish();
+        const atStop = [...running.values()];
+        log.info({ worker_id: id, running: atStop.length, grace_ms: graceMs }, 'worker stopping');
+        let graceTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(atStop.map((r) => r.settled)),
+          new Promise<void>((resolve) => {
+            graceTimer = setTimeout(resolve, graceMs);
+          }),
+        ]);
+        clearTimeout(graceTimer);
+        const leftover = [...running.values()];
+        await Promise.all(leftover.map((entry) => release(entry)));
+        // A connector that ignores its abort signal must not hold the process past the grace period.
+        let loopsTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(loops),
+          new Promise<void>((resolve) => {
+            loopsTimer = setTimeout(resolve, 5_000);
+          }),
+        ]);
+        clearTimeout(loopsTimer);
+        clearInterval(registryTimer);
+        status = 'stopped';
+        try {
+          await registry.remove(id);
+        } catch (error) {
+          log.warn({ err: errorChain(error) }, 'deregistering failed; the record expires by itself');
+        }
+        await Promise.allSettled(options.connectors.map(async (c) => c.close?.()));
+        const released = new Set(leftover.map((r) => r.job.id));
+        log.info({ worker_id: id, released: released.size }, 'worker stopped');
+        return { finished: atStop.map((r) => r.job.id).filter((jobId) => !released.has(jobId)), released: [...released] };
+      })();
+      return stopPromise;
+    },
+    stats() {
+      return { status, active: [...running.keys()], ...counters };
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { createQueue, readJobAttestations, type Attestation, type Job, type Queue } from '@jobgate/core';
+import { uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { Redis } from 'ioredis';
+import type { Connector } from '../src/connectors/types.js';
+import { createWorker, type Worker, type WorkerOptions } from '../src/worker.js';
+
+export interface Harness extends AsyncDisposable {
+  namespace: string;
+  redis: Redis;
+  queue: Queue;
+  /** Starts a worker; stopped (grace 0) at dispose unless the test stopped it. */
+  startWorker(connectors: Connector[], options?: Partial<WorkerOptions>): Promise<Worker>;
+  waitForJob(id: string, predicate: (job: Job) => boolean, timeoutMs?: number): Promise<Job>;
+  attestations(jobId: string): Promise<Attestation[]>;
+}
+
+/** One namespace per test on the integration Redis, a queue with a short backoff, and cleanup. */
+export async function harness(): Promise<Harness> {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error('REDIS_URL is not set: run through the integration vitest preset');
+  const namespace = uniqueNamespace('wk');
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  const queue = await createQueue({ redis, namespace, backoff: { baseMs: 20, maxMs: 100 } });
+  const workers: Worker[] = [];
+  let n = 0;
+  return {
+    namespace,
+    redis,
+    queue,
+    async startWorker(connectors, options = {}) {
+      const worker = createWorker({
+        queue,
+        redis,
+        capabilities: { worker_id: `${namespace}-w${++n}` },
+        connectors,
+        leaseMs: 2_000,
+        idleWaitMs: 200,
+        shutdownGraceMs: 0,
+        registryEveryMs: 500,
+        progressEveryMs: 10,
+        ...options,
+      });
+      workers.push(worker);
+      await worker.start();
+      return worker;
+    },
+    async waitForJob(id, predicate, timeoutMs = 10_000) {
+      let last: Job | null = null;
+      try {
+        return await waitFor(
+          async () => {
+            last = await queue.get(id);
+            return last && predicate(last) ? last : null;
+          },
+          { timeoutMs, intervalMs: 20, message: `job ${id} to reach the expected state` },
+        );
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: error });
+      }
+    },
+    attestations: (jobId) => readJobAttestations(redis, namespace, jobId),
+    async [Symbol.asyncDispose]() {
+      await Promise.all(workers.map((w) => w.stop({ graceMs: 0 })));
+      await queue.close();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${namespace}}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+      await redis.quit();
+    },
+  };
+}
