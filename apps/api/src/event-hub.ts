@@ -48,7 +48,8 @@ export function parseStreamEntry(id: string, fields: string[]): StreamEvent {
       data = { raw: raw.data };
     }
   }
-  const number = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+  const number = (v: string | undefined): number | null =>
+    v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
   const event: Record<string, unknown> = {
     ...raw,
     event_id: id,
@@ -81,6 +82,10 @@ export class EventHub {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private started = false;
+  private resolveStopped: () => void = () => undefined;
+  private readonly stoppedSignal = new Promise<null>((resolve) => {
+    this.resolveStopped = () => resolve(null);
+  });
   /** Resolves `waitForNext`-style pollers in tests and health: the reader is alive. */
   lastReadAt = 0;
   delivered = 0;
@@ -106,7 +111,10 @@ export class EventHub {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const newest = (await this.reader.xrevrange(this.streamKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const newest = (await this.reader.xrevrange(this.streamKey, '+', '-', 'COUNT', 1)) as [
+      string,
+      string[],
+    ][];
     this.lastId = newest[0]?.[0] ?? '0-0';
     this.lastReadAt = Date.now();
     this.loop = this.run();
@@ -129,7 +137,9 @@ export class EventHub {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // Disconnecting rejects the pending XREAD BLOCK, which ends the loop.
+    // ioredis can keep an in-flight command pending forever when the connection was already lost
+    // (it waits to resend it), so the loop also wakes on this signal rather than on XREAD alone.
+    this.resolveStopped();
     this.reader.disconnect();
     await this.loop;
   }
@@ -153,7 +163,7 @@ export class EventHub {
     let failures = 0;
     while (!this.stopped) {
       try {
-        const reply = (await this.reader.xread(
+        const read = this.reader.xread(
           'COUNT',
           count,
           'BLOCK',
@@ -161,7 +171,10 @@ export class EventHub {
           'STREAMS',
           this.streamKey,
           this.lastId,
-        ));
+        );
+        read.catch(() => undefined);
+        const reply = await Promise.race([read, this.stoppedSignal]);
+        if (this.stopped) return;
         failures = 0;
         this.lastReadAt = Date.now();
         for (const [, entries] of reply ?? []) {
@@ -175,7 +188,14 @@ export class EventHub {
         failures++;
         this.logger.warn({ err: error, failures }, 'event stream read failed; retrying');
         // Back off so a Redis outage is not a hot loop; ioredis reconnects underneath.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(failures, 6))));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
+          }),
+          this.stoppedSignal,
+        ]);
+        clearTimeout(timer);
       }
     }
   }
@@ -190,7 +210,10 @@ export async function* readStreamAfter(
 ): AsyncGenerator<StreamEvent> {
   let cursor = afterId;
   for (;;) {
-    const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', pageSize)) as [string, string[]][];
+    const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', pageSize)) as [
+      string,
+      string[],
+    ][];
     for (const [id, fields] of page) {
       cursor = id;
       yield parseStreamEntry(id, fields);
@@ -203,7 +226,11 @@ export async function* readStreamAfter(
  * Whether entries after `afterId` may have been trimmed away (`MAXLEN ~`): Redis 7 reports the
  * highest deleted id, and a resume point below it cannot be served without a gap.
  */
-export async function resumeHasGap(redis: Redis, streamKey: string, afterId: string): Promise<boolean> {
+export async function resumeHasGap(
+  redis: Redis,
+  streamKey: string,
+  afterId: string,
+): Promise<boolean> {
   let info: unknown[];
   try {
     info = (await redis.call('XINFO', 'STREAM', streamKey)) as unknown[];

@@ -1,6 +1,11 @@
 import fastifyWebsocket from '@fastify/websocket';
 import { JobNotFoundError, ValidationError, type Queue } from '@jobgate/core';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ApiKeyStore, parseBearer } from './auth.js';
@@ -72,9 +77,21 @@ export function errorBody(code: string, message: string, field?: string, issues?
 
 /** Fastify's own 4xx errors, in the API's error shape. */
 const FASTIFY_CODES: Record<string, [number, string, string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large', 'request body is larger than the configured limit'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'send the body as application/json'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid_content_length', 'Content-Length does not match the body'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [
+    413,
+    'payload_too_large',
+    'request body is larger than the configured limit',
+  ],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [
+    415,
+    'unsupported_media_type',
+    'send the body as application/json',
+  ],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [
+    400,
+    'invalid_content_length',
+    'Content-Length does not match the body',
+  ],
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json', 'the body is empty; send a JSON object'],
   FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json', 'the body is not valid JSON'],
 };
@@ -124,7 +141,11 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     namespace: deps.namespace,
     services: deps.services,
     keys,
-    idempotency: new IdempotencyStore(deps.redis, deps.namespace, deps.idempotencyTtlSeconds ?? 24 * 3600),
+    idempotency: new IdempotencyStore(
+      deps.redis,
+      deps.namespace,
+      deps.idempotencyTtlSeconds ?? 24 * 3600,
+    ),
     hub,
     metrics,
     streamKey,
@@ -136,25 +157,44 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
         await reply
           .code(401)
           .header('www-authenticate', 'Bearer')
-          .send(errorBody('unauthorized', 'send a valid API key as "Authorization: Bearer <key>"', 'authorization'));
+          .send(
+            errorBody(
+              'unauthorized',
+              'send a valid API key as "Authorization: Bearer <key>"',
+              'authorization',
+            ),
+          );
         return reply;
       }
       request.customerId = customer;
     },
   };
   app.decorateRequest('customerId', '');
+  // JSON only: a form or text body is a client mistake to name (415), not a string to validate.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof RequestValidationError) {
       const first = error.issues[0]!;
       return reply
         .code(400)
-        .send(errorBody('validation_error', `${first.field} ${first.message}`, first.field, error.issues));
+        .send(
+          errorBody(
+            'validation_error',
+            `${first.field} ${first.message}`,
+            first.field,
+            error.issues,
+          ),
+        );
     }
     if (error instanceof ValidationError) {
       const issues = error.issues.map((i) => ({ field: i.path, message: i.message }));
       const first = issues[0] ?? { field: '(body)', message: error.message };
-      return reply.code(400).send(errorBody('validation_error', `${first.field} ${first.message}`, first.field, issues));
+      return reply
+        .code(400)
+        .send(
+          errorBody('validation_error', `${first.field} ${first.message}`, first.field, issues),
+        );
     }
     if (error instanceof JobNotFoundError) {
       return reply.code(404).send(errorBody('not_found', `job ${error.jobId} not found`, 'id'));
@@ -171,13 +211,18 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
     if (isRedisUnavailable(error)) {
       request.log.warn({ err: error }, 'redis unavailable');
-      return reply.code(503).header('retry-after', '1').send(errorBody('unavailable', 'the job store is unavailable; retry shortly'));
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send(errorBody('unavailable', 'the job store is unavailable; retry shortly'));
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(errorBody('internal_error', 'internal error'));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    reply
+      .code(404)
+      .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
   app.addHook('onResponse', (request, reply, hookDone) => {
