@@ -1,17 +1,35 @@
 import { createQueue } from '@jobgate/core';
 import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
-import { createComfyUIConnector, createOpenAIConnector, createSimulationConnector, type Connector } from './connectors/index.js';
+import {
+  createComfyUIConnector,
+  createOpenAIConnector,
+  createSimulationConnector,
+  type Connector,
+} from './connectors/index.js';
 import type { Logger } from './logger.js';
 import { createWorker, type StopReport, type Worker } from './worker.js';
 
 export function buildConnectors(config: WorkerConfig): Connector[] {
   const connectors: Connector[] = [];
-  const models = (service: string): { models?: string[] } => (config.models[service] ? { models: config.models[service] } : {});
+  const models = (service: string): { models?: string[] } =>
+    config.models[service] ? { models: config.models[service] } : {};
   for (const kind of config.connectors) {
-    if (kind === 'simulation') connectors.push(createSimulationConnector({ service: config.simulation.service, ...models(config.simulation.service) }));
-    if (kind === 'openai' && config.openai) connectors.push(createOpenAIConnector({ ...config.openai, ...models(config.openai.service) }));
-    if (kind === 'comfyui' && config.comfyui) connectors.push(createComfyUIConnector({ ...config.comfyui, ...models(config.comfyui.service) }));
+    if (kind === 'simulation')
+      connectors.push(
+        createSimulationConnector({
+          service: config.simulation.service,
+          ...models(config.simulation.service),
+        }),
+      );
+    if (kind === 'openai' && config.openai)
+      connectors.push(
+        createOpenAIConnector({ ...config.openai, ...models(config.openai.service) }),
+      );
+    if (kind === 'comfyui' && config.comfyui)
+      connectors.push(
+        createComfyUIConnector({ ...config.comfyui, ...models(config.comfyui.service) }),
+      );
   }
   return connectors;
 }
@@ -23,10 +41,18 @@ export interface RunningWorker {
 }
 
 /** Connects, builds the worker from validated configuration and starts it. */
-export async function startWorkerApp(config: WorkerConfig, log: Logger, version = '0.0.0'): Promise<RunningWorker> {
+export async function startWorkerApp(
+  config: WorkerConfig,
+  log: Logger,
+  version = '0.0.0',
+): Promise<RunningWorker> {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
-  const queue = await createQueue({ redis, namespace: config.namespace, defaultLeaseMs: config.leaseMs });
+  const queue = await createQueue({
+    redis,
+    namespace: config.namespace,
+    defaultLeaseMs: config.leaseMs,
+  });
   const worker = createWorker({
     queue,
     redis,

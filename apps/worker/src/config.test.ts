@@ -38,11 +38,18 @@ describe('loadConfig', () => {
       WORKER_LEASE_MS: '5000',
     });
     expect(config.connectors).toEqual(['openai', 'comfyui']);
-    expect(config.openai).toMatchObject({ baseUrl: 'http://127.0.0.1:9999/v1', apiKey: 'sk-test-123456', service: 'openai' });
+    expect(config.openai).toMatchObject({
+      baseUrl: 'http://127.0.0.1:9999/v1',
+      apiKey: 'sk-test-123456',
+      service: 'openai',
+    });
     expect(config.comfyui).toMatchObject({ baseUrl: 'http://gpu-1:8188', websocket: false });
     expect(config.models).toEqual({ comfyui: ['sdxl.safetensors'] });
     expect(config.hardware).toEqual({ gpu_memory_gb: 24 });
-    expect(config.customerAccess).toEqual({ isolation: 'strict', allowed_customers: ['acme', 'globex'] });
+    expect(config.customerAccess).toEqual({
+      isolation: 'strict',
+      allowed_customers: ['acme', 'globex'],
+    });
     expect(config.leaseMs).toBe(5_000);
   });
 
@@ -61,7 +68,8 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    for (const name of ['REDIS_URL', 'WORKER_CONNECTORS', 'WORKER_CONCURRENCY', 'OPENAI_BASE_URL']) expect(message).toContain(name);
+    for (const name of ['REDIS_URL', 'WORKER_CONNECTORS', 'WORKER_CONCURRENCY', 'OPENAI_BASE_URL'])
+      expect(message).toContain(name);
     expect(message).not.toContain('sk-supersecret-value');
   });
 
@@ -72,8 +80,12 @@ describe('loadConfig', () => {
   });
 
   it('rejects malformed JSON capabilities with the variable name', () => {
-    expect(() => loadConfig({ ...base, WORKER_MODELS: '{nope' })).toThrow('WORKER_MODELS: must be JSON');
-    expect(() => loadConfig({ ...base, WORKER_HARDWARE: '{"gpu_memory_gb":"lots"}' })).toThrow(/WORKER_HARDWARE: gpu_memory_gb/);
+    expect(() => loadConfig({ ...base, WORKER_MODELS: '{nope' })).toThrow(
+      'WORKER_MODELS: must be JSON',
+    );
+    expect(() => loadConfig({ ...base, WORKER_HARDWARE: '{"gpu_memory_gb":"lots"}' })).toThrow(
+      /WORKER_HARDWARE: gpu_memory_gb/,
+    );
   });
 
   it('treats empty variables as unset', () => {
@@ -81,7 +93,11 @@ describe('loadConfig', () => {
   });
 
   it('describeConfig hides the API key and Redis password', () => {
-    const config = loadConfig({ REDIS_URL: 'redis://default:pw123@cache:6379', WORKER_CONNECTORS: 'openai', OPENAI_API_KEY: 'sk-secret-abcdef' });
+    const config = loadConfig({
+      REDIS_URL: 'redis://default:pw123@cache:6379',
+      WORKER_CONNECTORS: 'openai',
+      OPENAI_API_KEY: 'sk-secret-abcdef',
+    });
     const text = JSON.stringify(describeConfig(config));
     expect(text).not.toContain('pw123');
     expect(text).not.toContain('sk-secret-abcdef');

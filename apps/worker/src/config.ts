@@ -10,55 +10,64 @@ export class ConfigError extends Error {
   }
 }
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const list = z
-  .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const url = z.url({ protocol: /^https?$/ });
 
 const CONNECTORS = ['simulation', 'openai', 'comfyui'] as const;
 
-const schema = z
-  .object({
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
-    JOBGATE_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, "_", ".", ":" or "-" (1-64)').default('jq'),
-    WORKER_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'letters, digits, "_", ".", ":" or "-"').optional(),
-    MACHINE_ID: z.string().min(1).max(128).optional(),
-    WORKER_CONNECTORS: list.pipe(z.array(z.enum(CONNECTORS)).min(1)).default(['simulation']),
-    WORKER_CONCURRENCY: int(1, 256).default(1),
-    WORKER_LEASE_MS: int(1_000).default(30_000),
-    WORKER_IDLE_WAIT_MS: int(10, 60_000).default(2_000),
-    WORKER_SHUTDOWN_GRACE_MS: int(0).default(30_000),
-    WORKER_JOB_TIMEOUT_MS: int(1).default(600_000),
-    WORKER_MAX_RETRY_AFTER_MS: int(0).default(900_000),
-    WORKER_REGISTRY_INTERVAL_MS: int(100).default(5_000),
-    /** JSON: models per service, e.g. {"comfyui":["sdxl.safetensors"]}. */
-    WORKER_MODELS: z.string().optional(),
-    /** JSON: hardware, e.g. {"gpu_memory_gb":24,"cpu_cores":8}. */
-    WORKER_HARDWARE: z.string().optional(),
-    /** JSON: custom capabilities matched against job requirements. */
-    WORKER_CAPABILITIES: z.string().optional(),
-    WORKER_CUSTOMER_ISOLATION: z.enum(['none', 'loose', 'strict']).default('none'),
-    WORKER_ALLOWED_CUSTOMERS: list.optional(),
-    WORKER_DENIED_CUSTOMERS: list.optional(),
-    WORKER_WORKFLOW_ID: z.string().min(1).optional(),
-    SIMULATION_SERVICE: z.string().min(1).default('simulation'),
-    OPENAI_SERVICE: z.string().min(1).default('openai'),
-    OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
-    OPENAI_API_KEY: z.string().min(1).optional(),
-    OPENAI_ORGANIZATION: z.string().min(1).optional(),
-    OPENAI_REQUEST_TIMEOUT_MS: int(100).default(120_000),
-    OPENAI_POLL_INTERVAL_MS: int(10).default(1_000),
-    COMFYUI_SERVICE: z.string().min(1).default('comfyui'),
-    COMFYUI_URL: url.optional(),
-    COMFYUI_REQUEST_TIMEOUT_MS: int(100).default(30_000),
-    COMFYUI_POLL_INTERVAL_MS: int(10).default(1_000),
-    COMFYUI_WEBSOCKET: bool.default(true),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  });
+const schema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+  JOBGATE_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, "_", ".", ":" or "-" (1-64)')
+    .default('jq'),
+  WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'letters, digits, "_", ".", ":" or "-"')
+    .optional(),
+  MACHINE_ID: z.string().min(1).max(128).optional(),
+  WORKER_CONNECTORS: list.pipe(z.array(z.enum(CONNECTORS)).min(1)).default(['simulation']),
+  WORKER_CONCURRENCY: int(1, 256).default(1),
+  WORKER_LEASE_MS: int(1_000).default(30_000),
+  WORKER_IDLE_WAIT_MS: int(10, 60_000).default(2_000),
+  WORKER_SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  WORKER_JOB_TIMEOUT_MS: int(1).default(600_000),
+  WORKER_MAX_RETRY_AFTER_MS: int(0).default(900_000),
+  WORKER_REGISTRY_INTERVAL_MS: int(100).default(5_000),
+  /** JSON: models per service, e.g. {"comfyui":["sdxl.safetensors"]}. */
+  WORKER_MODELS: z.string().optional(),
+  /** JSON: hardware, e.g. {"gpu_memory_gb":24,"cpu_cores":8}. */
+  WORKER_HARDWARE: z.string().optional(),
+  /** JSON: custom capabilities matched against job requirements. */
+  WORKER_CAPABILITIES: z.string().optional(),
+  WORKER_CUSTOMER_ISOLATION: z.enum(['none', 'loose', 'strict']).default('none'),
+  WORKER_ALLOWED_CUSTOMERS: list.optional(),
+  WORKER_DENIED_CUSTOMERS: list.optional(),
+  WORKER_WORKFLOW_ID: z.string().min(1).optional(),
+  SIMULATION_SERVICE: z.string().min(1).default('simulation'),
+  OPENAI_SERVICE: z.string().min(1).default('openai'),
+  OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_ORGANIZATION: z.string().min(1).optional(),
+  OPENAI_REQUEST_TIMEOUT_MS: int(100).default(120_000),
+  OPENAI_POLL_INTERVAL_MS: int(10).default(1_000),
+  COMFYUI_SERVICE: z.string().min(1).default('comfyui'),
+  COMFYUI_URL: url.optional(),
+  COMFYUI_REQUEST_TIMEOUT_MS: int(100).default(30_000),
+  COMFYUI_POLL_INTERVAL_MS: int(10).default(1_000),
+  COMFYUI_WEBSOCKET: bool.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
 
 export type RawConfig = z.infer<typeof schema>;
 
@@ -78,15 +87,41 @@ export interface WorkerConfig {
   models: Record<string, string[]>;
   hardware: Record<string, number>;
   capabilities: Record<string, string | number | boolean | Array<string | number | boolean>>;
-  customerAccess: { isolation: 'none' | 'loose' | 'strict'; allowed_customers?: string[]; denied_customers?: string[] };
+  customerAccess: {
+    isolation: 'none' | 'loose' | 'strict';
+    allowed_customers?: string[];
+    denied_customers?: string[];
+  };
   workflowId: string | undefined;
   simulation: { service: string };
-  openai: { service: string; baseUrl: string; apiKey: string; organization?: string; requestTimeoutMs: number; pollIntervalMs: number } | undefined;
-  comfyui: { service: string; baseUrl: string; requestTimeoutMs: number; pollIntervalMs: number; websocket: boolean } | undefined;
+  openai:
+    | {
+        service: string;
+        baseUrl: string;
+        apiKey: string;
+        organization?: string;
+        requestTimeoutMs: number;
+        pollIntervalMs: number;
+      }
+    | undefined;
+  comfyui:
+    | {
+        service: string;
+        baseUrl: string;
+        requestTimeoutMs: number;
+        pollIntervalMs: number;
+        websocket: boolean;
+      }
+    | undefined;
   logLevel: RawConfig['LOG_LEVEL'];
 }
 
-function json<T>(name: string, raw: string | undefined, check: z.ZodType<T>, issues: string[]): T | undefined {
+function json<T>(
+  name: string,
+  raw: string | undefined,
+  check: z.ZodType<T>,
+  issues: string[],
+): T | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   let value: unknown;
   try {
@@ -97,7 +132,9 @@ function json<T>(name: string, raw: string | undefined, check: z.ZodType<T>, iss
   }
   const parsed = check.safeParse(value);
   if (!parsed.success) {
-    issues.push(`${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+    issues.push(
+      `${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
     return undefined;
   }
   return parsed.data;
@@ -106,19 +143,52 @@ function json<T>(name: string, raw: string | undefined, check: z.ZodType<T>, iss
 /** Reads and validates the worker's configuration; the only place that touches the environment. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   // Empty variables count as unset, as in most deployment UIs.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message.replace(/received .*/, '').trim()}`));
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `${i.path.join('.')}: ${i.message.replace(/received .*/, '').trim()}`,
+      ),
+    );
   }
   const c = parsed.data;
   const issues: string[] = [];
-  const models = json('WORKER_MODELS', c.WORKER_MODELS, z.record(z.string(), z.array(z.string().min(1))), issues) ?? {};
-  const hardware = json('WORKER_HARDWARE', c.WORKER_HARDWARE, z.record(z.string(), z.number().nonnegative()), issues) ?? {};
+  const models =
+    json(
+      'WORKER_MODELS',
+      c.WORKER_MODELS,
+      z.record(z.string(), z.array(z.string().min(1))),
+      issues,
+    ) ?? {};
+  const hardware =
+    json(
+      'WORKER_HARDWARE',
+      c.WORKER_HARDWARE,
+      z.record(z.string(), z.number().nonnegative()),
+      issues,
+    ) ?? {};
   const capabilities =
-    json('WORKER_CAPABILITIES', c.WORKER_CAPABILITIES, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))])), issues) ?? {};
-  if (c.WORKER_CONNECTORS.includes('openai') && !c.OPENAI_API_KEY) issues.push('OPENAI_API_KEY: required when WORKER_CONNECTORS includes openai');
-  if (c.WORKER_CONNECTORS.includes('comfyui') && !c.COMFYUI_URL) issues.push('COMFYUI_URL: required when WORKER_CONNECTORS includes comfyui');
+    json(
+      'WORKER_CAPABILITIES',
+      c.WORKER_CAPABILITIES,
+      z.record(
+        z.string(),
+        z.union([
+          z.string(),
+          z.number(),
+          z.boolean(),
+          z.array(z.union([z.string(), z.number(), z.boolean()])),
+        ]),
+      ),
+      issues,
+    ) ?? {};
+  if (c.WORKER_CONNECTORS.includes('openai') && !c.OPENAI_API_KEY)
+    issues.push('OPENAI_API_KEY: required when WORKER_CONNECTORS includes openai');
+  if (c.WORKER_CONNECTORS.includes('comfyui') && !c.COMFYUI_URL)
+    issues.push('COMFYUI_URL: required when WORKER_CONNECTORS includes comfyui');
   const heartbeat = Math.floor(c.WORKER_LEASE_MS / 3);
   if (heartbeat < 100) issues.push('WORKER_LEASE_MS: too short for heartbeats (needs >= 300)');
   if (issues.length > 0) throw new ConfigError(issues);
@@ -161,7 +231,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : undefined,
     comfyui:
       c.WORKER_CONNECTORS.includes('comfyui') && c.COMFYUI_URL
-        ? { service: c.COMFYUI_SERVICE, baseUrl: c.COMFYUI_URL, requestTimeoutMs: c.COMFYUI_REQUEST_TIMEOUT_MS, pollIntervalMs: c.COMFYUI_POLL_INTERVAL_MS, websocket: c.COMFYUI_WEBSOCKET }
+        ? {
+            service: c.COMFYUI_SERVICE,
+            baseUrl: c.COMFYUI_URL,
+            requestTimeoutMs: c.COMFYUI_REQUEST_TIMEOUT_MS,
+            pollIntervalMs: c.COMFYUI_POLL_INTERVAL_MS,
+            websocket: c.COMFYUI_WEBSOCKET,
+          }
         : undefined,
     logLevel: c.LOG_LEVEL,
   };

@@ -1,4 +1,10 @@
-export { createWorker, type Worker, type WorkerOptions, type WorkerStats, type StopReport } from './worker.js';
+export {
+  createWorker,
+  type Worker,
+  type WorkerOptions,
+  type WorkerStats,
+  type StopReport,
+} from './worker.js';
 export { loadConfig, describeConfig, ConfigError, type WorkerConfig } from './config.js';
 export { startWorkerApp, buildConnectors, type RunningWorker } from './app.js';
 export { listWorkers, registryKeys, type WorkerRecord, type WorkerStatus } from './registry.js';

@@ -21,7 +21,10 @@ let signals = 0;
 const onSignal = (signal: NodeJS.Signals): void => {
   signals += 1;
   if (signals > 1) {
-    log.warn({ signal }, 'second signal: exiting now; running jobs will be recovered when their leases expire');
+    log.warn(
+      { signal },
+      'second signal: exiting now; running jobs will be recovered when their leases expire',
+    );
     process.exit(1);
   }
   log.info({ signal }, 'shutting down');

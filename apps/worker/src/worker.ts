@@ -15,7 +15,12 @@ import {
   type WorkerSpec,
 } from '@jobgate/core';
 import type { Redis } from 'ioredis';
-import { JobTimeoutError, type Connector, type ConnectorContext, type ProgressUpdate } from './connectors/types.js';
+import {
+  JobTimeoutError,
+  type Connector,
+  type ConnectorContext,
+  type ProgressUpdate,
+} from './connectors/types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { WorkerRegistry, type WorkerRecord, type WorkerStatus } from './registry.js';
 
@@ -99,10 +104,16 @@ function errorChain(error: unknown): string {
   for (let i = 0; i < 5 && current !== undefined && current !== null; i++) {
     if (current instanceof Error) {
       const code = (current as { code?: unknown }).code;
-      parts.push(typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message);
+      parts.push(
+        typeof code === 'string' && !current.message.includes(code)
+          ? `${current.message} (${code})`
+          : current.message,
+      );
       current = current.cause;
     } else {
-      parts.push(typeof current === 'string' ? current : (JSON.stringify(current) ?? typeof current));
+      parts.push(
+        typeof current === 'string' ? current : (JSON.stringify(current) ?? typeof current),
+      );
       break;
     }
   }
@@ -126,25 +137,39 @@ export function createWorker(options: WorkerOptions): Worker {
   const registryEveryMs = options.registryEveryMs ?? 5_000;
   const progressEveryMs = options.progressEveryMs ?? 250;
   const machineId = options.machineId ?? hostname();
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`concurrency must be a positive integer (got ${concurrency})`);
-  if (!Number.isInteger(leaseMs) || leaseMs < 100) throw new TypeError(`leaseMs must be an integer >= 100 (got ${leaseMs})`);
-  if (heartbeatEveryMs >= leaseMs) throw new TypeError(`heartbeatEveryMs (${heartbeatEveryMs}) must be shorter than leaseMs (${leaseMs})`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new TypeError(`concurrency must be a positive integer (got ${concurrency})`);
+  if (!Number.isInteger(leaseMs) || leaseMs < 100)
+    throw new TypeError(`leaseMs must be an integer >= 100 (got ${leaseMs})`);
+  if (heartbeatEveryMs >= leaseMs)
+    throw new TypeError(
+      `heartbeatEveryMs (${heartbeatEveryMs}) must be shorter than leaseMs (${leaseMs})`,
+    );
   if (options.connectors.length === 0) throw new TypeError('a worker needs at least one connector');
 
   const byService = new Map<string, Connector>();
   for (const connector of options.connectors) {
-    if (byService.has(connector.service)) throw new TypeError(`two connectors serve ${connector.service}`);
+    if (byService.has(connector.service))
+      throw new TypeError(`two connectors serve ${connector.service}`);
     byService.set(connector.service, connector);
   }
   const { services: _ignored, ...caps } = options.capabilities;
   const models: Record<string, string[]> = { ...caps.models };
   for (const connector of options.connectors) {
-    if (connector.models && !models[connector.service]) models[connector.service] = [...connector.models];
+    if (connector.models && !models[connector.service])
+      models[connector.service] = [...connector.models];
   }
   // Claim only what a connector can run: a service without one would fail every job it took.
-  const spec: WorkerSpec = { ...caps, services: [...byService.keys()], ...(Object.keys(models).length > 0 ? { models } : {}) };
+  const spec: WorkerSpec = {
+    ...caps,
+    services: [...byService.keys()],
+    ...(Object.keys(models).length > 0 ? { models } : {}),
+  };
   const id = spec.worker_id;
-  const attestations: AttestationStore = createAttestationStore({ redis, namespace: queue.namespace });
+  const attestations: AttestationStore = createAttestationStore({
+    redis,
+    namespace: queue.namespace,
+  });
   const registry = new WorkerRegistry(redis, queue.namespace, registryEveryMs * 3);
 
   const running = new Map<string, Running>();
@@ -239,7 +264,12 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     running.set(job.id, entry);
     setStatus('busy');
-    const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts, service: job.service_required };
+    const jobLog = {
+      job_id: job.id,
+      workflow_id: job.workflow_id,
+      attempt: job.attempts,
+      service: job.service_required,
+    };
     log.info(jobLog, 'job claimed');
 
     const heartbeat = setInterval(() => {
@@ -265,7 +295,14 @@ export function createWorker(options: WorkerOptions): Worker {
       pendingUpdate = undefined;
       if (!update || entry.lost || entry.released) return;
       lastSent = Date.now();
-      const clean = { ...(update.percent === undefined ? {} : { percent: Math.max(0, Math.min(100, update.percent)) }), ...(update.message === undefined ? {} : { message: redactSecrets(update.message).slice(0, 1_000) }) };
+      const clean = {
+        ...(update.percent === undefined
+          ? {}
+          : { percent: Math.max(0, Math.min(100, update.percent)) }),
+        ...(update.message === undefined
+          ? {}
+          : { message: redactSecrets(update.message).slice(0, 1_000) }),
+      };
       queue.progress(job.id, id, clean).catch((error: unknown) => {
         if (error instanceof JobNotHeldError) {
           entry.lost = error.reason;
@@ -300,14 +337,18 @@ export function createWorker(options: WorkerOptions): Worker {
       try {
         let next: Job | null = null;
         // Finishing and claiming the next job in one call is the hot path (one round trip).
-        if (!stopping && running.size === 1) next = await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
+        if (!stopping && running.size === 1)
+          next = await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
         else await queue.complete(job.id, id, result);
         counters.completed += 1;
         log.info({ ...jobLog, duration_ms: Date.now() - entry.startedAt }, 'job completed');
         return next;
       } catch (error) {
         if (error instanceof JobNotHeldError) {
-          log.warn({ ...jobLog, reason: error.reason }, 'job finished but no longer held; result dropped');
+          log.warn(
+            { ...jobLog, reason: error.reason },
+            'job finished but no longer held; result dropped',
+          );
           return null;
         }
         throw error;
@@ -328,20 +369,32 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function fail(job: Job, connector: Connector | undefined, error: unknown, entry: Running): Promise<void> {
+  async function fail(
+    job: Job,
+    connector: Connector | undefined,
+    error: unknown,
+    entry: Running,
+  ): Promise<void> {
     const context: FailureContext = {
       serviceType: connector?.kind ?? job.service_required,
       ...((error as { context?: FailureContext } | null)?.context ?? {}),
     };
     let classification: FailureClassification = FailureClassifier.classify(error, context);
     if (!connector) {
-      classification = { ...classification, failure_type: FailureType.SYSTEM_ERROR, failure_reason: FailureReason.CONFIG_ERROR, retryable: true };
+      classification = {
+        ...classification,
+        failure_type: FailureType.SYSTEM_ERROR,
+        failure_reason: FailureReason.CONFIG_ERROR,
+        retryable: true,
+      };
     }
     const decision = decideRetry({
       classification,
       attempt: job.attempts,
       maxAttempts: job.max_attempts,
-      ...(options.maxRetryAfterMs === undefined ? {} : { maxRetryAfterMs: options.maxRetryAfterMs }),
+      ...(options.maxRetryAfterMs === undefined
+        ? {}
+        : { maxRetryAfterMs: options.maxRetryAfterMs }),
     });
     const failedAt = Date.now();
     const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts };
@@ -377,13 +430,32 @@ export function createWorker(options: WorkerOptions): Worker {
         failure_type: classification.failure_type,
         failure_reason: classification.failure_reason,
         message: classification.failure_description,
-        ...(decision.retry_after_ms === undefined ? {} : { retry_after_ms: decision.retry_after_ms }),
+        ...(decision.retry_after_ms === undefined
+          ? {}
+          : { retry_after_ms: decision.retry_after_ms }),
       });
       counters.failed += 1;
-      log.warn({ ...jobLog, failure_type: classification.failure_type, failure_reason: classification.failure_reason, decision: decision.decision, description: classification.failure_description }, 'job failed');
+      log.warn(
+        {
+          ...jobLog,
+          failure_type: classification.failure_type,
+          failure_reason: classification.failure_reason,
+          decision: decision.decision,
+          description: classification.failure_description,
+        },
+        'job failed',
+      );
     } catch (failError) {
-      if (failError instanceof JobNotHeldError) log.warn({ ...jobLog, reason: failError.reason }, 'job failed but no longer held; failure not reported');
-      else log.error({ ...jobLog, err: errorChain(failError) }, 'reporting the failure failed; the lease will expire and the job be retried');
+      if (failError instanceof JobNotHeldError)
+        log.warn(
+          { ...jobLog, reason: failError.reason },
+          'job failed but no longer held; failure not reported',
+        );
+      else
+        log.error(
+          { ...jobLog, err: errorChain(failError) },
+          'reporting the failure failed; the lease will expire and the job be retried',
+        );
     }
   }
 
@@ -396,7 +468,9 @@ export function createWorker(options: WorkerOptions): Worker {
     entry.released = true;
     entry.controller.abort(new ShutdownAbort(`worker ${id} is shutting down`));
     const { job } = entry;
-    const withRelease = queue as Queue & { release?: (jobId: string, workerId: string) => Promise<unknown> };
+    const withRelease = queue as Queue & {
+      release?: (jobId: string, workerId: string) => Promise<unknown>;
+    };
     try {
       if (typeof withRelease.release === 'function') {
         await withRelease.release(job.id, id);
@@ -420,18 +494,34 @@ export function createWorker(options: WorkerOptions): Worker {
             message,
             retryable: true,
             decision: lastAttempt ? 'fail' : 'retry',
-            decision_reason: lastAttempt ? 'worker shut down during the last attempt' : 'worker shut down; the job goes back to pending',
+            decision_reason: lastAttempt
+              ? 'worker shut down during the last attempt'
+              : 'worker shut down; the job goes back to pending',
             retry_after_ms: 0,
             started_at: entry.startedAt,
             failed_at: Date.now(),
           })
-          .catch((error: unknown) => log.error({ job_id: job.id, err: errorChain(error) }, 'writing the release attestation failed'));
-        await queue.fail(job.id, id, { retryable: true, retry_after_ms: 0, failure_type: FailureType.SYSTEM_ERROR, failure_reason: 'worker_shutdown', message });
+          .catch((error: unknown) =>
+            log.error(
+              { job_id: job.id, err: errorChain(error) },
+              'writing the release attestation failed',
+            ),
+          );
+        await queue.fail(job.id, id, {
+          retryable: true,
+          retry_after_ms: 0,
+          failure_type: FailureType.SYSTEM_ERROR,
+          failure_reason: 'worker_shutdown',
+          message,
+        });
       }
       counters.released += 1;
       log.warn({ job_id: job.id, attempt: job.attempts }, 'job released on shutdown');
     } catch (error) {
-      log.error({ job_id: job.id, err: errorChain(error) }, 'releasing the job failed; its lease will expire and another worker will take it');
+      log.error(
+        { job_id: job.id, err: errorChain(error) },
+        'releasing the job failed; its lease will expire and another worker will take it',
+      );
     }
   }
 
@@ -445,7 +535,16 @@ export function createWorker(options: WorkerOptions): Worker {
       status = 'idle';
       await publish();
       for (let i = 0; i < concurrency; i++) loops.push(slot());
-      log.info({ worker_id: id, machine_id: machineId, services: spec.services, concurrency, lease_ms: leaseMs }, 'worker started');
+      log.info(
+        {
+          worker_id: id,
+          machine_id: machineId,
+          services: spec.services,
+          concurrency,
+          lease_ms: leaseMs,
+        },
+        'worker started',
+      );
     },
     stop(stopOptions = {}) {
       stopPromise ??= (async () => {
@@ -480,12 +579,18 @@ export function createWorker(options: WorkerOptions): Worker {
         try {
           await registry.remove(id);
         } catch (error) {
-          log.warn({ err: errorChain(error) }, 'deregistering failed; the record expires by itself');
+          log.warn(
+            { err: errorChain(error) },
+            'deregistering failed; the record expires by itself',
+          );
         }
         await Promise.allSettled(options.connectors.map(async (c) => c.close?.()));
         const released = new Set(leftover.map((r) => r.job.id));
         log.info({ worker_id: id, released: released.size }, 'worker stopped');
-        return { finished: atStop.map((r) => r.job.id).filter((jobId) => !released.has(jobId)), released: [...released] };
+        return {
+          finished: atStop.map((r) => r.job.id).filter((jobId) => !released.has(jobId)),
+          released: [...released],
+        };
       })();
       return stopPromise;
     },

@@ -1,4 +1,10 @@
-import { createQueue, readJobAttestations, type Attestation, type Job, type Queue } from '@jobgate/core';
+import {
+  createQueue,
+  readJobAttestations,
+  type Attestation,
+  type Job,
+  type Queue,
+} from '@jobgate/core';
 import { uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import type { Connector } from '../src/connectors/types.js';
@@ -55,7 +61,9 @@ export async function harness(): Promise<Harness> {
           { timeoutMs, intervalMs: 20, message: `job ${id} to reach the expected state` },
         );
       } catch (error) {
-        throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: error });
+        throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`, {
+          cause: error,
+        });
       }
     },
     attestations: (jobId) => readJobAttestations(redis, namespace, jobId),

@@ -4,7 +4,17 @@ import { parseDuration, planLevels } from './levels.js';
 
 describe('parseArgs', () => {
   it('reads gate run with tasks, affected, base, timeout and budget mode', () => {
-    expect(parseArgs(['run', 'test:e2e', '--affected', '--base=origin/main', '--timeout', '90s', '--budget=fail'])).toMatchObject({
+    expect(
+      parseArgs([
+        'run',
+        'test:e2e',
+        '--affected',
+        '--base=origin/main',
+        '--timeout',
+        '90s',
+        '--budget=fail',
+      ]),
+    ).toMatchObject({
       command: 'run',
       tasks: ['test:e2e'],
       affected: true,
@@ -42,11 +52,19 @@ describe('levels', () => {
       ['integration', ['test:integration']],
       ['e2e', ['test:e2e']],
     ]);
-    expect(plan.filter((run) => run.level.needsRedis).map((run) => run.level.name)).toEqual(['integration', 'e2e']);
+    expect(plan.filter((run) => run.level.needsRedis).map((run) => run.level.name)).toEqual([
+      'integration',
+      'e2e',
+    ]);
   });
 
   it('carries the ADR-002 budgets', () => {
-    const budgets = Object.fromEntries(planLevels(['build', 'test:unit', 'test:integration', 'test:e2e']).map((run) => [run.level.name, run.level.budgetMs / 60_000]));
+    const budgets = Object.fromEntries(
+      planLevels(['build', 'test:unit', 'test:integration', 'test:e2e']).map((run) => [
+        run.level.name,
+        run.level.budgetMs / 60_000,
+      ]),
+    );
     expect(budgets).toEqual({ build: 5, unit: 5, integration: 10, e2e: 15 });
   });
 

@@ -57,7 +57,8 @@ export function parseArgs(argv: readonly string[]): Options {
   const rest = [...argv];
   const first = rest.shift();
   if (first === undefined || first === '--help' || first === '-h') return options;
-  if (!COMMANDS.has(first as Command)) throw new UsageError(`Unknown command "${first}".\n\n${USAGE}`);
+  if (!COMMANDS.has(first as Command))
+    throw new UsageError(`Unknown command "${first}".\n\n${USAGE}`);
   options.command = first as Command;
 
   const value = (flag: string, inline: string | undefined): string => {
@@ -67,7 +68,10 @@ export function parseArgs(argv: readonly string[]): Options {
   };
   while (rest.length > 0) {
     const arg = rest.shift()!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     switch (flag) {
       case '--affected':
         options.affected = true;
@@ -80,7 +84,8 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case '--budget': {
         const mode = value(flag, inline);
-        if (mode !== 'warn' && mode !== 'fail') throw new UsageError(`--budget must be warn or fail, not "${mode}".`);
+        if (mode !== 'warn' && mode !== 'fail')
+          throw new UsageError(`--budget must be warn or fail, not "${mode}".`);
         options.budget = mode;
         break;
       }
@@ -109,7 +114,8 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       default:
         if (flag.startsWith('-')) throw new UsageError(`Unknown option "${flag}".\n\n${USAGE}`);
-        if (options.command !== 'run') throw new UsageError(`Unexpected argument "${flag}" for gate ${options.command}.`);
+        if (options.command !== 'run')
+          throw new UsageError(`Unexpected argument "${flag}" for gate ${options.command}.`);
         options.tasks.push(flag);
     }
   }

@@ -52,7 +52,13 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     if (options.command === 'precommit') return await runPrecommit(root, controller.signal);
     if (options.command === 'pr' && options.base === undefined) options.base = defaultBase(root);
     const label = options.command === 'run' ? `run ${options.tasks.join(' ')}` : options.command;
-    const record = await runGate({ root, label, levels: planLevels(tasksFor(options)), options, signal: controller.signal });
+    const record = await runGate({
+      root,
+      label,
+      levels: planLevels(tasksFor(options)),
+      options,
+      signal: controller.signal,
+    });
     return record.exitCode;
   } catch (error) {
     if (error instanceof QuarantineFileError) {

@@ -6,7 +6,14 @@ import { resolves } from './git.js';
 import { TOTAL_BUDGET_MS, type LevelRun } from './levels.js';
 import { Progress } from './progress.js';
 import { loadQuarantine, proposeReleases } from './quarantine.js';
-import { readHistory, stateDir, writeRecord, type LevelRecord, type RunRecord, type TaskRecord } from './record.js';
+import {
+  readHistory,
+  stateDir,
+  writeRecord,
+  type LevelRecord,
+  type RunRecord,
+  type TaskRecord,
+} from './record.js';
 import { closingLine, junit, markdown, problemsText, terminalTable } from './report.js';
 import { readTaskTests, type TestRecord } from './results.js';
 import { startServices, type Services } from './services.js';
@@ -126,7 +133,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
           exitCode,
           durationMs: task.execution ? task.execution.endTime - task.execution.startTime : 0,
         };
-        const testLevel = level.resultsDir && task.task.startsWith('test:') ? level.resultsDir : undefined;
+        const testLevel =
+          level.resultsDir && task.task.startsWith('test:') ? level.resultsDir : undefined;
         const read = testLevel
           ? readTaskTests({
               dir: join(root, task.directory),
@@ -141,7 +149,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         if (read) {
           for (const test of read.tests) test.quarantined = quarantined.has(test.id);
           tests.push(...read.tests);
-          const count = (predicate: (test: TestRecord) => boolean): number => read.tests.filter(predicate).length;
+          const count = (predicate: (test: TestRecord) => boolean): number =>
+            read.tests.filter(predicate).length;
           taskRecord.tests = {
             passed: count((test) => test.state === 'passed'),
             failed: count((test) => test.state === 'failed' && !test.quarantined),
@@ -151,7 +160,12 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
           };
           if (read.problems.length > 0) taskRecord.problems = read.problems;
           // Only quarantined tests failed and nothing else went wrong: the task does not block.
-          if (taskRecord.status === 'failed' && taskRecord.tests.failed === 0 && taskRecord.tests.quarantined > 0 && read.problems.length === 0) {
+          if (
+            taskRecord.status === 'failed' &&
+            taskRecord.tests.failed === 0 &&
+            taskRecord.tests.quarantined > 0 &&
+            read.problems.length === 0
+          ) {
             taskRecord.status = 'quarantined';
           }
         }
@@ -179,7 +193,10 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       const levelTasksRecords = tasks.filter((task) => task.level === level.name);
       record.taskCount = levelTasksRecords.length;
       record.cachedCount = levelTasksRecords.filter((task) => task.cached).length;
-      const blocking = levelTasksRecords.some((task) => task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled');
+      const blocking = levelTasksRecords.some(
+        (task) =>
+          task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled',
+      );
       if (result.timedOut) {
         record.status = 'timed-out';
         record.message = `stopped after ${Math.round(timeoutMs / 1000)} s (level timeout)`;
@@ -187,10 +204,18 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         record.status = 'cancelled';
       } else if (blocking) {
         record.status = 'failed';
-      } else if (result.exitCode !== 0 && levelTasksRecords.every((task) => task.status !== 'quarantined')) {
+      } else if (
+        result.exitCode !== 0 &&
+        levelTasksRecords.every((task) => task.status !== 'quarantined')
+      ) {
         // Turbo itself failed (bad arguments, unknown base ref, broken turbo.json): say what it said.
         record.status = 'failed';
-        record.message = `turbo exited ${result.exitCode ?? 'by signal'}: ${result.turboLines.filter((line) => /error|ERROR|×/.test(line)).slice(-5).join(' / ') || result.turboLines.slice(-5).join(' / ')}`;
+        record.message = `turbo exited ${result.exitCode ?? 'by signal'}: ${
+          result.turboLines
+            .filter((line) => /error|ERROR|×/.test(line))
+            .slice(-5)
+            .join(' / ') || result.turboLines.slice(-5).join(' / ')
+        }`;
       }
       if (record.overBudget && options.budget === 'fail' && record.status === 'passed') {
         record.status = 'failed';
@@ -206,16 +231,30 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   const durationMs = Date.now() - startedAt.getTime();
   const nonTestTasks = tasks.filter((task) => !task.tests);
   const failedTests = tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
-  const failedTasks = tasks.filter((task) => (task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled') && !task.tests?.failed).length;
-  const infra = levels.filter((level) => level.status === 'infra' || (level.message && level.status === 'failed' && !tasks.some((task) => task.level === level.name && task.status === 'failed'))).length;
+  const failedTasks = tasks.filter(
+    (task) =>
+      (task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled') &&
+      !task.tests?.failed,
+  ).length;
+  const infra = levels.filter(
+    (level) =>
+      level.status === 'infra' ||
+      (level.message &&
+        level.status === 'failed' &&
+        !tasks.some((task) => task.level === level.name && task.status === 'failed')),
+  ).length;
   const counts = {
-    passed: tests.filter((test) => test.state === 'passed').length + nonTestTasks.filter((task) => task.status === 'passed').length,
+    passed:
+      tests.filter((test) => test.state === 'passed').length +
+      nonTestTasks.filter((task) => task.status === 'passed').length,
     failed: failedTests + failedTasks + infra,
     skipped: tests.filter((test) => test.state === 'skipped').length,
     flaky: tests.filter((test) => test.flaky).length,
     quarantined: tests.filter((test) => test.quarantined && test.state === 'failed').length,
   };
-  const anyLevelBad = levels.some((level) => level.status !== 'passed' && level.status !== 'skipped');
+  const anyLevelBad = levels.some(
+    (level) => level.status !== 'passed' && level.status !== 'skipped',
+  );
   const record: RunRecord = {
     version: 1,
     id: randomUUID().slice(0, 8),
@@ -240,7 +279,12 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   return record;
 }
 
-export function publish(root: string, record: RunRecord, options: Options, out: (text: string) => void): void {
+export function publish(
+  root: string,
+  record: RunRecord,
+  options: Options,
+  out: (text: string) => void,
+): void {
   const dir = join(stateDir(root), 'last');
   mkdirSync(dir, { recursive: true });
   const xml = junit(record);

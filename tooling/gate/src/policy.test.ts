@@ -2,7 +2,12 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadQuarantine, proposeReleases, QuarantineFileError, RELEASE_AFTER_RUNS } from './quarantine.js';
+import {
+  loadQuarantine,
+  proposeReleases,
+  QuarantineFileError,
+  RELEASE_AFTER_RUNS,
+} from './quarantine.js';
 import type { RunRecord } from './record.js';
 import { closingLine, junit, markdown } from './report.js';
 import type { TestRecord } from './results.js';
@@ -42,11 +47,30 @@ function run(tests: TestRecord[], overrides: Partial<RunRecord> = {}): RunRecord
     exitCode: 0,
     affected: false,
     notes: [],
-    levels: [{ name: 'integration', title: 'integration', tasks: ['test:integration'], status: 'passed', durationMs: 1000, budgetMs: 600_000, timeoutMs: 1_200_000, overBudget: false, taskCount: 1, cachedCount: 0 }],
+    levels: [
+      {
+        name: 'integration',
+        title: 'integration',
+        tasks: ['test:integration'],
+        status: 'passed',
+        durationMs: 1000,
+        budgetMs: 600_000,
+        timeoutMs: 1_200_000,
+        overBudget: false,
+        taskCount: 1,
+        cachedCount: 0,
+      },
+    ],
     tasks: [],
     tests,
     proposals: [],
-    counts: { passed: tests.filter((t) => t.state === 'passed').length, failed: tests.filter((t) => t.state === 'failed').length, skipped: 0, flaky: 0, quarantined: 0 },
+    counts: {
+      passed: tests.filter((t) => t.state === 'passed').length,
+      failed: tests.filter((t) => t.state === 'failed').length,
+      skipped: 0,
+      flaky: 0,
+      quarantined: 0,
+    },
     ...overrides,
   };
 }
@@ -66,9 +90,14 @@ describe('quarantine', () => {
   it('refuses an entry without a reason or date, naming the file and the field', () => {
     const root = mkdtempSync(join(tmpdir(), 'gate-q-'));
     mkdirSync(join(root, 'tooling/gate'), { recursive: true });
-    writeFileSync(join(root, 'tooling/gate/quarantine.json'), JSON.stringify({ tests: [{ id: ID, reason: '', date: 'yesterday' }] }));
+    writeFileSync(
+      join(root, 'tooling/gate/quarantine.json'),
+      JSON.stringify({ tests: [{ id: ID, reason: '', date: 'yesterday' }] }),
+    );
     expect(() => loadQuarantine(root)).toThrow(QuarantineFileError);
-    expect(() => loadQuarantine(root)).toThrow(/quarantine\.json is invalid: tests\.0\.reason: reason must say why.*tests\.0\.date: date must be YYYY-MM-DD/);
+    expect(() => loadQuarantine(root)).toThrow(
+      /quarantine\.json is invalid: tests\.0\.reason: reason must say why.*tests\.0\.date: date must be YYYY-MM-DD/,
+    );
   });
 
   it('treats a missing quarantine file as an empty list', () => {
@@ -79,16 +108,26 @@ describe('quarantine', () => {
 describe('reports', () => {
   it('ends with the counts line, adding skipped only when there are any', () => {
     expect(closingLine(run([test()]))).toBe('gate: 1 passed, 0 failed');
-    expect(closingLine(run([], { counts: { passed: 3, failed: 2, skipped: 1, flaky: 0, quarantined: 0 } }))).toBe('gate: 3 passed, 2 failed, 1 skipped');
+    expect(
+      closingLine(
+        run([], { counts: { passed: 3, failed: 2, skipped: 1, flaky: 0, quarantined: 0 } }),
+      ),
+    ).toBe('gate: 3 passed, 2 failed, 1 skipped');
   });
 
   it('writes JUnit with escaped text, the rerun command on failures, and quarantined failures as skipped', () => {
-    const failing = test({ state: 'failed', errors: ['expected <a> & "b"'], name: 'lease > expires <fast>' });
+    const failing = test({
+      state: 'failed',
+      errors: ['expected <a> & "b"'],
+      name: 'lease > expires <fast>',
+    });
     const quarantined = test({ state: 'failed', quarantined: true, id: 'q', name: 'q' });
     const xml = junit(run([failing, quarantined]));
     expect(xml).toContain('name="lease &gt; expires &lt;fast&gt;"');
     expect(xml).toContain('<failure message="expected &lt;a&gt; &amp; &quot;b&quot;">');
-    expect(xml).toContain('rerun: pnpm --filter @jobgate/core test:integration test/integration/lease.test.ts:12');
+    expect(xml).toContain(
+      'rerun: pnpm --filter @jobgate/core test:integration test/integration/lease.test.ts:12',
+    );
     expect(xml).toContain('<skipped message="quarantined"/>');
     expect(xml).toMatch(/<testsuites [^>]*tests="2" failures="1"/);
   });

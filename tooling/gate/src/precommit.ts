@@ -5,7 +5,8 @@ import { delimiter, dirname, join, relative } from 'node:path';
 import { parseArgs } from './args.js';
 import { publish } from './gate.js';
 import { git } from './git.js';
-import { LEVELS, TOTAL_BUDGET_MS } from './levels.js';
+import { ANSI } from './turbo.js';
+import { LEVELS } from './levels.js';
 import type { LevelRecord, RunRecord, TaskRecord } from './record.js';
 import { readTaskTests, type TestRecord } from './results.js';
 
@@ -41,14 +42,20 @@ export function listPackages(root: string): WorkspacePackage[] {
   });
 }
 
-export function ownerOf(packages: readonly WorkspacePackage[], file: string): WorkspacePackage | undefined {
+export function ownerOf(
+  packages: readonly WorkspacePackage[],
+  file: string,
+): WorkspacePackage | undefined {
   return packages
     .filter((pkg) => file.startsWith(`${pkg.dir}/`))
     .sort((a, b) => b.dir.length - a.dir.length)[0];
 }
 
 /** The packages themselves plus every package that depends on them, transitively. */
-export function withDependents(packages: readonly WorkspacePackage[], names: Iterable<string>): Set<string> {
+export function withDependents(
+  packages: readonly WorkspacePackage[],
+  names: Iterable<string>,
+): Set<string> {
   const result = new Set(names);
   let grew = true;
   while (grew) {
@@ -63,6 +70,9 @@ export function withDependents(packages: readonly WorkspacePackage[], names: Ite
   return result;
 }
 
+/** A commit hook that takes longer than this is one people learn to skip. */
+const PRECOMMIT_BUDGET_MS = 30_000;
+
 const SOURCE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
 
 function configOf(script: string | undefined): string | undefined {
@@ -75,14 +85,23 @@ interface Job {
   command: string;
 }
 
-function run(job: Job, cwd: string, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<{ code: number | null; output: string[]; durationMs: number }> {
+function run(
+  job: Job,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+): Promise<{ code: number | null; output: string[]; durationMs: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', job.command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('sh', ['-c', job.command], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const output: string[] = [];
     const collect = (chunk: Buffer): void => {
-      // eslint-disable-next-line no-control-regex
-      output.push(...chunk.toString().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split('\n'));
+      output.push(...chunk.toString().replace(ANSI, '').split('\n'));
       if (output.length > 200) output.splice(0, output.length - 200);
     };
     child.stdout.on('data', collect);
@@ -97,7 +116,11 @@ function run(job: Job, cwd: string, env: NodeJS.ProcessEnv, signal: AbortSignal)
     signal.addEventListener('abort', abort, { once: true });
     child.once('close', (code) => {
       signal.removeEventListener('abort', abort);
-      resolve({ code, output: output.filter((line) => line.trim() !== ''), durationMs: Date.now() - started });
+      resolve({
+        code,
+        output: output.filter((line) => line.trim() !== ''),
+        durationMs: Date.now() - started,
+      });
     });
   });
 }
@@ -111,7 +134,9 @@ function run(job: Job, cwd: string, env: NodeJS.ProcessEnv, signal: AbortSignal)
 export async function runPrecommit(root: string, signal: AbortSignal): Promise<number> {
   const startedAt = new Date();
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
-  const staged = git(root, ['diff', '--cached', '--name-only', '--diff-filter=ACMR', '-z']).split('\0').filter(Boolean);
+  const staged = git(root, ['diff', '--cached', '--name-only', '--diff-filter=ACMR', '-z'])
+    .split('\0')
+    .filter(Boolean);
   const packages = listPackages(root);
   const owners = new Map<string, string[]>();
   for (const file of staged) {
@@ -121,16 +146,25 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
   const affected = withDependents(packages, owners.keys());
   const jobs: Job[] = [];
   for (const pkg of packages.filter((candidate) => affected.has(candidate.name))) {
-    if (pkg.scripts.typecheck) jobs.push({ pkg, kind: 'typecheck', command: pkg.scripts.typecheck });
-    const sources = (owners.get(pkg.name) ?? []).filter((file) => SOURCE.test(file) && !file.endsWith('.d.ts'));
+    if (pkg.scripts.typecheck)
+      jobs.push({ pkg, kind: 'typecheck', command: pkg.scripts.typecheck });
+    const sources = (owners.get(pkg.name) ?? []).filter(
+      (file) => SOURCE.test(file) && !file.endsWith('.d.ts'),
+    );
     const unitScript = pkg.scripts['test:unit'];
     if (sources.length > 0 && unitScript && /\bvitest\b/.test(unitScript)) {
       const config = configOf(unitScript);
       const files = sources.map((file) => relative(pkg.dir, file));
-      jobs.push({ pkg, kind: 'test:unit', command: `vitest related --run --passWithNoTests ${config ? `-c ${config} ` : ''}${files.map((file) => `'${file.replace(/'/g, `'\\''`)}'`).join(' ')}` });
+      jobs.push({
+        pkg,
+        kind: 'test:unit',
+        command: `vitest related --run --passWithNoTests ${config ? `-c ${config} ` : ''}${files.map((file) => `'${file.replace(/'/g, `'\\''`)}'`).join(' ')}`,
+      });
     }
   }
-  out(`▶ precommit: ${staged.length} staged file(s), ${affected.size} affected package(s)${affected.size ? `: ${[...affected].join(', ')}` : ''}`);
+  out(
+    `▶ precommit: ${staged.length} staged file(s), ${affected.size} affected package(s)${affected.size ? `: ${[...affected].join(', ')}` : ''}`,
+  );
 
   const tasks: TaskRecord[] = [];
   const tests: TestRecord[] = [];
@@ -141,7 +175,11 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
       git(root, ['checkout-index', '--all', `--prefix=${checkout}/`]);
       for (const dir of ['.', ...packages.map((pkg) => pkg.dir)]) {
         const modules = join(root, dir, 'node_modules');
-        if (existsSync(modules) && existsSync(join(checkout, dir)) && !existsSync(join(checkout, dir, 'node_modules'))) {
+        if (
+          existsSync(modules) &&
+          existsSync(join(checkout, dir)) &&
+          !existsSync(join(checkout, dir, 'node_modules'))
+        ) {
           symlinkSync(modules, join(checkout, dir, 'node_modules'));
         }
       }
@@ -150,7 +188,11 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
     const worker = async (): Promise<void> => {
       for (let job = queue.shift(); job && !signal.aborted; job = queue.shift()) {
         const cwd = join(checkout, job.pkg.dir);
-        const path = [join(cwd, 'node_modules', '.bin'), join(checkout, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter);
+        const path = [
+          join(cwd, 'node_modules', '.bin'),
+          join(checkout, 'node_modules', '.bin'),
+          process.env.PATH ?? '',
+        ].join(delimiter);
         const started = Date.now();
         const result = await run(job, cwd, { ...process.env, PATH: path }, signal);
         const taskId = `${job.pkg.name}#${job.kind}`;
@@ -165,7 +207,15 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
           durationMs: result.durationMs,
         };
         if (job.kind === 'test:unit') {
-          const read = readTaskTests({ dir: cwd, package: job.pkg.name, task: 'test:unit', level: 'unit', resultsDir: 'unit', cached: false, notBefore: started });
+          const read = readTaskTests({
+            dir: cwd,
+            package: job.pkg.name,
+            task: 'test:unit',
+            level: 'unit',
+            resultsDir: 'unit',
+            cached: false,
+            notBefore: started,
+          });
           if (read) {
             tests.push(...read.tests);
             record.tests = {
@@ -177,8 +227,11 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
             };
           }
         }
-        if (record.status === 'failed' && !record.tests?.failed) record.output = result.output.slice(-40);
-        out(`  ${record.status === 'passed' ? '✓' : '✗'} ${taskId} (${(result.durationMs / 1000).toFixed(1)}s)`);
+        if (record.status === 'failed' && !record.tests?.failed)
+          record.output = result.output.slice(-40);
+        out(
+          `  ${record.status === 'passed' ? '✓' : '✗'} ${taskId} (${(result.durationMs / 1000).toFixed(1)}s)`,
+        );
         tasks.push(record);
       }
     };
@@ -196,7 +249,7 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
       tasks: [name === 'build' ? 'typecheck' : 'test:unit'],
       status: own.some((task) => task.status !== 'passed') ? 'failed' : 'passed',
       durationMs: Math.max(0, ...own.map((task) => task.durationMs)),
-      budgetMs: 30_000,
+      budgetMs: PRECOMMIT_BUDGET_MS,
       timeoutMs: LEVELS[0]!.timeoutMs,
       overBudget: false,
       taskCount: own.length,
@@ -204,14 +257,16 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
     };
   };
   const failedTests = tests.filter((test) => test.state === 'failed').length;
-  const failedTasks = tasks.filter((task) => task.status !== 'passed' && !task.tests?.failed).length;
+  const failedTasks = tasks.filter(
+    (task) => task.status !== 'passed' && !task.tests?.failed,
+  ).length;
   const record: RunRecord = {
     version: 1,
     id: Math.random().toString(16).slice(2, 10),
     command: 'precommit',
     startedAt: startedAt.toISOString(),
     durationMs,
-    totalBudgetMs: TOTAL_BUDGET_MS,
+    totalBudgetMs: PRECOMMIT_BUDGET_MS,
     exitCode: signal.aborted ? 130 : failedTests + failedTasks > 0 ? 1 : 0,
     affected: true,
     notes: [],
@@ -220,7 +275,9 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
     tests,
     proposals: [],
     counts: {
-      passed: tests.filter((test) => test.state === 'passed').length + tasks.filter((task) => !task.tests && task.status === 'passed').length,
+      passed:
+        tests.filter((test) => test.state === 'passed').length +
+        tasks.filter((task) => !task.tests && task.status === 'passed').length,
       failed: failedTests + failedTasks,
       skipped: tests.filter((test) => test.state === 'skipped').length,
       flaky: 0,
@@ -230,4 +287,3 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
   publish(root, record, parseArgs(['precommit']), out);
   return record.exitCode;
 }
-

@@ -38,7 +38,9 @@ export function loadQuarantine(root: string): QuarantineEntry[] {
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const issues = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
     throw new QuarantineFileError(`${file} is invalid: ${issues}`);
   }
   return parsed.data.tests;
@@ -53,7 +55,10 @@ export interface ReleaseProposal {
  * Quarantined tests whose last RELEASE_AFTER_RUNS fresh results (not cache replays) are all clean
  * passes, newest run first. A retried pass breaks the streak: that is still flaky.
  */
-export function proposeReleases(entries: readonly QuarantineEntry[], runsNewestFirst: readonly RunRecord[]): ReleaseProposal[] {
+export function proposeReleases(
+  entries: readonly QuarantineEntry[],
+  runsNewestFirst: readonly RunRecord[],
+): ReleaseProposal[] {
   const proposals: ReleaseProposal[] = [];
   for (const entry of entries) {
     let streak = 0;

@@ -25,9 +25,13 @@ function levelRow(run: RunRecord, level: LevelRecord): Row {
   const tests = run.tests.filter((test) => test.level === level.name);
   const tasks = run.tasks.filter((task) => task.level === level.name);
   const nonTest = tasks.filter((task) => !task.tests);
-  const passed = tests.filter((test) => test.state === 'passed').length + nonTest.filter((task) => task.status === 'passed').length;
+  const passed =
+    tests.filter((test) => test.state === 'passed').length +
+    nonTest.filter((task) => task.status === 'passed').length;
   const failedTests = tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
-  const failedTasks = tasks.filter((task) => (task.status === 'failed' || task.status === 'timed-out') && !task.tests?.failed).length;
+  const failedTasks = tasks.filter(
+    (task) => (task.status === 'failed' || task.status === 'timed-out') && !task.tests?.failed,
+  ).length;
   return {
     level: level.title,
     tasks: String(level.taskCount),
@@ -55,7 +59,8 @@ const HEADERS: Row = {
 
 function rows(run: RunRecord): Row[] {
   const body = run.levels.map((level) => levelRow(run, level));
-  const sum = (key: keyof Row): string => String(body.reduce((total, row) => total + (Number(row[key]) || 0), 0));
+  const sum = (key: keyof Row): string =>
+    String(body.reduce((total, row) => total + (Number(row[key]) || 0), 0));
   body.push({
     level: 'total',
     tasks: sum('tasks'),
@@ -74,7 +79,11 @@ export function terminalTable(run: RunRecord): string {
   const all = [HEADERS, ...rows(run)];
   const keys = Object.keys(HEADERS) as (keyof Row)[];
   const widths = keys.map((key) => Math.max(...all.map((row) => row[key].length)));
-  const line = (row: Row): string => keys.map((key, index) => row[key].padEnd(widths[index]!)).join('  ').trimEnd();
+  const line = (row: Row): string =>
+    keys
+      .map((key, index) => row[key].padEnd(widths[index]!))
+      .join('  ')
+      .trimEnd();
   const separator = widths.map((width) => '-'.repeat(width)).join('  ');
   const body = all.map(line);
   return [body[0], separator, ...body.slice(1, -1), separator, body.at(-1)].join('\n');
@@ -96,22 +105,38 @@ export function problemsText(run: RunRecord): string {
       out.push(`      rerun: ${test.rerun}`);
     }
   }
-  const brokenTasks = run.tasks.filter((task) => (task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled') && !task.tests?.failed);
+  const brokenTasks = run.tasks.filter(
+    (task) =>
+      (task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled') &&
+      !task.tests?.failed,
+  );
   for (const task of brokenTasks) {
-    const what = task.status === 'timed-out' ? `TIMED OUT after ${formatDuration(task.durationMs)}` : task.status === 'cancelled' ? 'CANCELLED' : `FAILED (exit ${task.exitCode ?? '?'})`;
+    const what =
+      task.status === 'timed-out'
+        ? `TIMED OUT after ${formatDuration(task.durationMs)}`
+        : task.status === 'cancelled'
+          ? 'CANCELLED'
+          : `FAILED (exit ${task.exitCode ?? '?'})`;
     out.push(`  ✗ ${task.taskId} ${what}; last output:`);
     for (const line of (task.output ?? []).slice(-15)) out.push(`      | ${line}`);
-    for (const problem of task.problems ?? []) out.push(`      ${firstLines([problem], 2).join(' / ')}`);
+    for (const problem of task.problems ?? [])
+      out.push(`      ${firstLines([problem], 2).join(' / ')}`);
     out.push(`      rerun: pnpm --filter ${task.package} ${task.task}`);
   }
-  for (const level of run.levels.filter((level) => level.status === 'infra' || (level.message && level.status !== 'passed'))) {
-    out.push(`  ✗ ${level.status === 'infra' ? 'INFRA' : 'ERROR'} (${level.title}): ${level.message ?? ''}`);
+  for (const level of run.levels.filter(
+    (level) => level.status === 'infra' || (level.message && level.status !== 'passed'),
+  )) {
+    out.push(
+      `  ✗ ${level.status === 'infra' ? 'INFRA' : 'ERROR'} (${level.title}): ${level.message ?? ''}`,
+    );
   }
   const flaky = run.tests.filter((test) => test.flaky);
   if (flaky.length > 0) {
     out.push(`FLAKY (passed only after a retry; not blocking, recorded in .gate/history)`);
     for (const test of flaky) {
-      out.push(`  ~ ${testHeading(test)}  (${test.retries} ${test.retries === 1 ? 'retry' : 'retries'}${test.cached ? ', cached result' : ''})`);
+      out.push(
+        `  ~ ${testHeading(test)}  (${test.retries} ${test.retries === 1 ? 'retry' : 'retries'}${test.cached ? ', cached result' : ''})`,
+      );
       for (const line of firstLines(test.errors, 2)) out.push(`      first attempt: ${line}`);
     }
   }
@@ -121,10 +146,14 @@ export function problemsText(run: RunRecord): string {
     for (const test of quarantined) out.push(`  q ${testHeading(test)}`);
   }
   for (const proposal of run.proposals) {
-    out.push(`PROPOSAL: ${proposal.id} passed ${proposal.passesInARow} runs in a row; remove it from the quarantine list.`);
+    out.push(
+      `PROPOSAL: ${proposal.id} passed ${proposal.passesInARow} runs in a row; remove it from the quarantine list.`,
+    );
   }
   for (const level of run.levels.filter((level) => level.overBudget)) {
-    out.push(`BUDGET: ${level.title} took ${formatDuration(level.durationMs)}, budget ${formatDuration(level.budgetMs)}.`);
+    out.push(
+      `BUDGET: ${level.title} took ${formatDuration(level.durationMs)}, budget ${formatDuration(level.budgetMs)}.`,
+    );
   }
   return out.join('\n');
 }
@@ -145,7 +174,9 @@ export function markdown(run: RunRecord): string {
   out.push('| level | tasks | cached | passed | failed | flaky | time | budget | status |');
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const row of rows(run)) {
-    out.push(`| ${[row.level, row.tasks, row.cached, row.passed, row.failed, row.flaky, row.time, row.budget, row.status].map(mdEscape).join(' | ')} |`);
+    out.push(
+      `| ${[row.level, row.tasks, row.cached, row.passed, row.failed, row.flaky, row.time, row.budget, row.status].map(mdEscape).join(' | ')} |`,
+    );
   }
   const problems = problemsText(run);
   if (problems) out.push('', '```text', problems, '```');
@@ -154,13 +185,15 @@ export function markdown(run: RunRecord): string {
 }
 
 function xml(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+  );
 }
 
 /** One JUnit file for the whole run: a suite per task, flaky tests marked, quarantine noted. */
@@ -169,20 +202,33 @@ export function junit(run: RunRecord): string {
   for (const test of run.tests) suites.set(test.taskId, [...(suites.get(test.taskId) ?? []), test]);
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const failures = run.tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
-  out.push(`<testsuites name="gate ${xml(run.command)}" tests="${run.tests.length}" failures="${failures}" time="${(run.durationMs / 1000).toFixed(3)}">`);
+  out.push(
+    `<testsuites name="gate ${xml(run.command)}" tests="${run.tests.length}" failures="${failures}" time="${(run.durationMs / 1000).toFixed(3)}">`,
+  );
   for (const [taskId, tests] of suites) {
-    const suiteFailures = tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
+    const suiteFailures = tests.filter(
+      (test) => test.state === 'failed' && !test.quarantined,
+    ).length;
     const skipped = tests.filter((test) => test.state === 'skipped').length;
     const time = tests.reduce((total, test) => total + test.durationMs, 0) / 1000;
-    out.push(`  <testsuite name="${xml(taskId)}" tests="${tests.length}" failures="${suiteFailures}" skipped="${skipped}" time="${time.toFixed(3)}">`);
+    out.push(
+      `  <testsuite name="${xml(taskId)}" tests="${tests.length}" failures="${suiteFailures}" skipped="${skipped}" time="${time.toFixed(3)}">`,
+    );
     for (const test of tests) {
-      out.push(`    <testcase classname="${xml(`${test.package}/${test.file}`)}" name="${xml(test.name)}" file="${xml(test.file)}"${test.line ? ` line="${test.line}"` : ''} time="${(test.durationMs / 1000).toFixed(3)}">`);
+      out.push(
+        `    <testcase classname="${xml(`${test.package}/${test.file}`)}" name="${xml(test.name)}" file="${xml(test.file)}"${test.line ? ` line="${test.line}"` : ''} time="${(test.durationMs / 1000).toFixed(3)}">`,
+      );
       if (test.state === 'failed' && !test.quarantined) {
-        out.push(`      <failure message="${xml(firstLines(test.errors, 1)[0] ?? 'failed')}">${xml(`${test.errors.join('\n')}\n\nrerun: ${test.rerun}`)}</failure>`);
+        out.push(
+          `      <failure message="${xml(firstLines(test.errors, 1)[0] ?? 'failed')}">${xml(`${test.errors.join('\n')}\n\nrerun: ${test.rerun}`)}</failure>`,
+        );
       } else if (test.state === 'skipped' || (test.state === 'failed' && test.quarantined)) {
         out.push(`      <skipped${test.quarantined ? ' message="quarantined"' : ''}/>`);
       }
-      if (test.flaky) out.push(`      <system-out>${xml(`flaky: passed after ${test.retries} retries. First error: ${firstLines(test.errors, 1)[0] ?? ''}`)}</system-out>`);
+      if (test.flaky)
+        out.push(
+          `      <system-out>${xml(`flaky: passed after ${test.retries} retries. First error: ${firstLines(test.errors, 1)[0] ?? ''}`)}</system-out>`,
+        );
       out.push('    </testcase>');
     }
     out.push('  </testsuite>');

@@ -100,9 +100,26 @@ export function readTaskTests(options: ReadTaskOptions): TaskTests | undefined {
   const gateFile = join(base, 'gate.json');
   const vitestFile = join(base, 'results.json');
   const fresh = (file: string): boolean =>
-    existsSync(file) && (options.notBefore === undefined || statSync(file).mtimeMs >= options.notBefore - 1_000);
+    existsSync(file) &&
+    (options.notBefore === undefined || statSync(file).mtimeMs >= options.notBefore - 1_000);
   const taskId = `${options.package}#${options.task}`;
-  const make = (file: string, name: string, line: number | undefined): Pick<TestRecord, 'id' | 'package' | 'level' | 'taskId' | 'file' | 'line' | 'name' | 'cached' | 'rerun' | 'quarantined'> => ({
+  const make = (
+    file: string,
+    name: string,
+    line: number | undefined,
+  ): Pick<
+    TestRecord,
+    | 'id'
+    | 'package'
+    | 'level'
+    | 'taskId'
+    | 'file'
+    | 'line'
+    | 'name'
+    | 'cached'
+    | 'rerun'
+    | 'quarantined'
+  > => ({
     id: testId(options.package, file, name),
     package: options.package,
     level: options.level,
@@ -141,7 +158,9 @@ export function readTaskTests(options: ReadTaskOptions): TaskTests | undefined {
     const data = JSON.parse(readFileSync(vitestFile, 'utf8')) as VitestJson;
     const tests: TestRecord[] = [];
     for (const fileResult of data.testResults ?? []) {
-      const file = isAbsolute(fileResult.name) ? relative(options.dir, fileResult.name) : fileResult.name;
+      const file = isAbsolute(fileResult.name)
+        ? relative(options.dir, fileResult.name)
+        : fileResult.name;
       const assertions = fileResult.assertionResults ?? [];
       for (const assertion of assertions) {
         const name = assertion.fullName ?? assertion.title ?? '(unnamed)';

@@ -21,14 +21,19 @@ function seconds(ms: number): string {
  * else a throwaway redis-server on a free loopback port. Either way it must answer PING before any
  * task runs, so a dead server is one clear infra line instead of a hundred failing tests.
  */
-export async function startServices(timeoutMs = Number(process.env.GATE_REDIS_TIMEOUT_MS ?? 10_000)): Promise<Services> {
+export async function startServices(
+  timeoutMs = Number(process.env.GATE_REDIS_TIMEOUT_MS ?? 10_000),
+): Promise<Services> {
   const given = process.env.REDIS_URL;
   const where = given ? redact(given) : 'a throwaway redis-server';
   let timer: NodeJS.Timeout | undefined;
   // A server that accepts the connection but never answers would hold a PING forever.
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new InfraError(`Redis did not answer PING at ${where} within ${seconds(timeoutMs)}`)),
+      () =>
+        reject(
+          new InfraError(`Redis did not answer PING at ${where} within ${seconds(timeoutMs)}`),
+        ),
       timeoutMs + 500,
     );
   });
@@ -39,7 +44,9 @@ export async function startServices(timeoutMs = Number(process.env.GATE_REDIS_TI
     if (error instanceof InfraError) throw error;
     const message = (error as Error).message;
     throw new InfraError(
-      /did not answer PING/.test(message) ? message : `Redis could not be provided (${where}): ${message}`,
+      /did not answer PING/.test(message)
+        ? message
+        : `Redis could not be provided (${where}): ${message}`,
     );
   } finally {
     clearTimeout(timer);

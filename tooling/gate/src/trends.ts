@@ -25,7 +25,9 @@ export function computeTrends(runs: readonly RunRecord[]): Trends {
   const levelNames: LevelName[] = ['build', 'unit', 'integration', 'e2e'];
   const levels = levelNames
     .map((level) => {
-      const ran = runs.flatMap((run) => run.levels.filter((record) => record.name === level && record.status !== 'skipped'));
+      const ran = runs.flatMap((run) =>
+        run.levels.filter((record) => record.name === level && record.status !== 'skipped'),
+      );
       return {
         level,
         runs: ran.length,
@@ -37,7 +39,10 @@ export function computeTrends(runs: readonly RunRecord[]): Trends {
     .filter((level) => level.runs > 0);
   const fresh = runs.flatMap((run) => run.tests.filter((test) => !test.cached));
   const retriable = fresh.filter((test) => test.level === 'integration' || test.level === 'e2e');
-  const byTest = new Map<string, { durations: number[]; failures: number; flaky: number; runs: number }>();
+  const byTest = new Map<
+    string,
+    { durations: number[]; failures: number; flaky: number; runs: number }
+  >();
   for (const test of fresh) {
     const entry = byTest.get(test.id) ?? { durations: [], failures: 0, flaky: 0, runs: 0 };
     entry.durations.push(test.durationMs);
@@ -50,8 +55,15 @@ export function computeTrends(runs: readonly RunRecord[]): Trends {
   return {
     runs: runs.length,
     passRate: runs.length === 0 ? 0 : runs.filter((run) => run.exitCode === 0).length / runs.length,
-    flakyRunRate: runs.length === 0 ? 0 : runs.filter((run) => run.tests.some((test) => test.flaky && !test.cached)).length / runs.length,
-    retryRate: retriable.length === 0 ? 0 : retriable.filter((test) => test.retries > 0).length / retriable.length,
+    flakyRunRate:
+      runs.length === 0
+        ? 0
+        : runs.filter((run) => run.tests.some((test) => test.flaky && !test.cached)).length /
+          runs.length,
+    retryRate:
+      retriable.length === 0
+        ? 0
+        : retriable.filter((test) => test.retries > 0).length / retriable.length,
     levels,
     slowest: entries
       .map(([id, entry]) => ({ id, medianMs: median(entry.durations) }))
@@ -59,7 +71,12 @@ export function computeTrends(runs: readonly RunRecord[]): Trends {
       .slice(0, 10),
     mostFailing: entries
       .filter(([, entry]) => entry.failures + entry.flaky > 0)
-      .map(([id, entry]) => ({ id, failures: entry.failures, flaky: entry.flaky, runs: entry.runs }))
+      .map(([id, entry]) => ({
+        id,
+        failures: entry.failures,
+        flaky: entry.flaky,
+        runs: entry.runs,
+      }))
       .sort((a, b) => b.failures + b.flaky - (a.failures + a.flaky))
       .slice(0, 10),
   };
@@ -73,13 +90,20 @@ export function trendsText(trends: Trends): string {
     `  pass rate ${percent(trends.passRate)}   runs with flaky tests ${percent(trends.flakyRunRate)}   retry rate (integration+e2e) ${percent(trends.retryRate)}`,
     '',
     'duration per level (median / max, over budget):',
-    ...trends.levels.map((level) => `  ${level.level.padEnd(12)} ${formatDuration(level.medianMs).padStart(8)} / ${formatDuration(level.maxMs).padStart(8)}   ${level.overBudget} of ${level.runs} over budget`),
+    ...trends.levels.map(
+      (level) =>
+        `  ${level.level.padEnd(12)} ${formatDuration(level.medianMs).padStart(8)} / ${formatDuration(level.maxMs).padStart(8)}   ${level.overBudget} of ${level.runs} over budget`,
+    ),
     '',
     'slowest tests (median):',
     ...trends.slowest.map((test) => `  ${formatDuration(test.medianMs).padStart(8)}  ${test.id}`),
     '',
     'most failing / flaky tests:',
-    ...(trends.mostFailing.length === 0 ? ['  none'] : trends.mostFailing.map((test) => `  ${test.failures} failed, ${test.flaky} flaky of ${test.runs}  ${test.id}`)),
+    ...(trends.mostFailing.length === 0
+      ? ['  none']
+      : trends.mostFailing.map(
+          (test) => `  ${test.failures} failed, ${test.flaky} flaky of ${test.runs}  ${test.id}`,
+        )),
   ];
   return out.join('\n');
 }
@@ -95,9 +119,29 @@ export function trendsHtml(trends: Trends): string {
 <style>body{font:14px system-ui;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
 <h1>gate report: ${trends.runs} runs</h1>
 <p>pass rate ${percent(trends.passRate)} · runs with flaky tests ${percent(trends.flakyRunRate)} · retry rate ${percent(trends.retryRate)}</p>
-<h2>Duration per level</h2>${table(['level', 'runs', 'median', 'max', 'over budget'], trends.levels.map((level) => [level.level, String(level.runs), formatDuration(level.medianMs), formatDuration(level.maxMs), String(level.overBudget)]))}
-<h2>Slowest tests</h2>${table(['median', 'test'], trends.slowest.map((test) => [formatDuration(test.medianMs), test.id]))}
-<h2>Most failing and flaky tests</h2>${table(['failed', 'flaky', 'runs', 'test'], trends.mostFailing.map((test) => [String(test.failures), String(test.flaky), String(test.runs), test.id]))}
+<h2>Duration per level</h2>${table(
+    ['level', 'runs', 'median', 'max', 'over budget'],
+    trends.levels.map((level) => [
+      level.level,
+      String(level.runs),
+      formatDuration(level.medianMs),
+      formatDuration(level.maxMs),
+      String(level.overBudget),
+    ]),
+  )}
+<h2>Slowest tests</h2>${table(
+    ['median', 'test'],
+    trends.slowest.map((test) => [formatDuration(test.medianMs), test.id]),
+  )}
+<h2>Most failing and flaky tests</h2>${table(
+    ['failed', 'flaky', 'runs', 'test'],
+    trends.mostFailing.map((test) => [
+      String(test.failures),
+      String(test.flaky),
+      String(test.runs),
+      test.id,
+    ]),
+  )}
 `;
 }
 

@@ -20,7 +20,14 @@ export interface TurboSummaryTask {
 export interface TurboSummary {
   id: string;
   tasks: TurboSummaryTask[];
-  execution: { exitCode: number; startTime: number; endTime: number; attempted: number; cached: number; failed: number };
+  execution: {
+    exitCode: number;
+    startTime: number;
+    endTime: number;
+    attempted: number;
+    cached: number;
+    failed: number;
+  };
 }
 
 export interface TurboRunOptions {
@@ -53,7 +60,7 @@ export interface TurboRunResult {
 const TAIL_LINES = 40;
 // Turbo forwards the tasks' colours; the gate parses lines and prints its own.
 // eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+export const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /**
  * The platform binary rather than the `turbo` npm shim: one process less to start, and signals go
@@ -79,7 +86,11 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function readSummary(root: string, announced: string | undefined, startedAt: number): TurboSummary | undefined {
+function readSummary(
+  root: string,
+  announced: string | undefined,
+  startedAt: number,
+): TurboSummary | undefined {
   let file = announced;
   if (!file || !existsSync(file)) {
     const dir = join(root, '.turbo', 'runs');
@@ -138,7 +149,11 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
       if (!tail) {
         tail = [];
         seen.set(taskId, tail);
-        const cache = /cache hit/.test(text) ? 'HIT' : /cache miss|cache bypass/.test(text) ? 'MISS' : undefined;
+        const cache = /cache hit/.test(text)
+          ? 'HIT'
+          : /cache miss|cache bypass/.test(text)
+            ? 'MISS'
+            : undefined;
         options.onTaskStart?.(taskId, cache);
       }
       tail.push(text);

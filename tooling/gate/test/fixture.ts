@@ -49,13 +49,23 @@ export function createFixture(packages: FixturePackage[]): Fixture {
     writeFileSync(join(root, file), content);
   };
   const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    execFileSync('git', args, {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   symlinkSync(join(WORKSPACE, 'node_modules'), join(root, 'node_modules'));
   // npm, not pnpm, runs the fixtures' scripts: pnpm 12 installs before running a script, which here
   // would write a lockfile into the fixture (changing every hash) and touch the shared node_modules.
   write(
     'package.json',
-    JSON.stringify({ name: 'fixture', private: true, type: 'module', packageManager: `npm@${npmVersion()}`, workspaces: ['packages/*'] }),
+    JSON.stringify({
+      name: 'fixture',
+      private: true,
+      type: 'module',
+      packageManager: `npm@${npmVersion()}`,
+      workspaces: ['packages/*'],
+    }),
   );
   write('turbo.json', readFileSync(join(WORKSPACE, 'turbo.json'), 'utf8'));
   write('.gitignore', 'node_modules\n.turbo\n.test-results\n.gate\n');
@@ -74,11 +84,19 @@ export function createFixture(packages: FixturePackage[]): Fixture {
           'test:integration': 'vitest run -c vitest.integration.config.ts',
           ...pkg.scripts,
         },
-        dependencies: Object.fromEntries((pkg.dependsOn ?? []).map((dep) => [`@fx/${dep}`, 'workspace:*'])),
+        dependencies: Object.fromEntries(
+          (pkg.dependsOn ?? []).map((dep) => [`@fx/${dep}`, 'workspace:*']),
+        ),
       }),
     );
-    write(`${dir}/vitest.unit.config.ts`, `export { unitConfig as default } from '${PRESETS}/unit.js';\n`);
-    write(`${dir}/vitest.integration.config.ts`, `export { integrationConfig as default } from '${PRESETS}/integration.js';\n`);
+    write(
+      `${dir}/vitest.unit.config.ts`,
+      `export { unitConfig as default } from '${PRESETS}/unit.js';\n`,
+    );
+    write(
+      `${dir}/vitest.integration.config.ts`,
+      `export { integrationConfig as default } from '${PRESETS}/integration.js';\n`,
+    );
     const files = { 'src/index.test.ts': PASSING_UNIT, ...pkg.files };
     for (const [file, content] of Object.entries(files)) write(`${dir}/${file}`, content);
   }
@@ -123,8 +141,16 @@ export interface GateResult {
   lastLine: string;
 }
 
-export function startGate(root: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv()): { child: ChildProcess; done: Promise<GateResult> } {
-  const child = spawn(process.execPath, [GATE_BIN, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startGate(
+  root: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = cleanEnv(),
+): { child: ChildProcess; done: Promise<GateResult> } {
+  const child = spawn(process.execPath, [GATE_BIN, ...args], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -137,7 +163,11 @@ export function startGate(root: string, args: string[], env: NodeJS.ProcessEnv =
   return { child, done };
 }
 
-export function runGate(root: string, args: string[], env?: NodeJS.ProcessEnv): Promise<GateResult> {
+export function runGate(
+  root: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<GateResult> {
   return startGate(root, args, env).done;
 }
 

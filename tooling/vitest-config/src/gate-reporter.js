@@ -17,7 +17,8 @@ const MAX_ERROR_CHARS = 2_000;
 /** @param {unknown} error */
 function describeError(error) {
   if (!error || typeof error !== 'object') return String(error);
-  const { name, message, stack } = /** @type {{ name?: string, message?: string, stack?: string }} */ (error);
+  const { name, message, stack } =
+    /** @type {{ name?: string, message?: string, stack?: string }} */ (error);
   const head = `${name && name !== 'Error' ? `${name}: ` : ''}${message ?? ''}`;
   const frames = (stack ?? '')
     .split('\n')

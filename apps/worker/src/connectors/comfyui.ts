@@ -68,11 +68,16 @@ class ProgressSocket {
         if (isBinary) return;
         let message: unknown;
         try {
-          message = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw as ArrayBuffer).toString('utf8'));
+          message = JSON.parse(
+            Buffer.isBuffer(raw)
+              ? raw.toString('utf8')
+              : Buffer.from(raw as ArrayBuffer).toString('utf8'),
+          );
         } catch {
           return;
         }
-        if (!isRecord(message) || typeof message.type !== 'string' || !isRecord(message.data)) return;
+        if (!isRecord(message) || typeof message.type !== 'string' || !isRecord(message.data))
+          return;
         const event = { type: message.type, data: message.data };
         if (this.promptId === undefined) this.early.push(event);
         else this.handle(event);
@@ -88,11 +93,24 @@ class ProgressSocket {
   private handle(event: { type: string; data: Record<string, unknown> }): void {
     if (event.data.prompt_id !== undefined && event.data.prompt_id !== this.promptId) return;
     const { type, data } = event;
-    if (type === 'progress' && typeof data.value === 'number' && typeof data.max === 'number' && data.max > 0) {
-      this.onProgress(Math.min(95, Math.round((data.value / data.max) * 95)), `node ${typeof data.node === 'string' ? data.node : '?'}: step ${data.value}/${data.max}`);
+    if (
+      type === 'progress' &&
+      typeof data.value === 'number' &&
+      typeof data.max === 'number' &&
+      data.max > 0
+    ) {
+      this.onProgress(
+        Math.min(95, Math.round((data.value / data.max) * 95)),
+        `node ${typeof data.node === 'string' ? data.node : '?'}: step ${data.value}/${data.max}`,
+      );
     } else if (type === 'execution_start') {
       this.onProgress(1, 'started');
-    } else if (type === 'execution_success' || type === 'execution_error' || type === 'execution_interrupted' || (type === 'executing' && data.node === null)) {
+    } else if (
+      type === 'execution_success' ||
+      type === 'execution_error' ||
+      type === 'execution_interrupted' ||
+      (type === 'executing' && data.node === null)
+    ) {
       this.finished = true;
       this.notify?.();
     }
@@ -129,14 +147,31 @@ export function createComfyUIConnector(options: ComfyUIConnectorOptions): Connec
   const base = options.baseUrl.replace(/\/+$/, '');
 
   const http = <T>(ctx: ConnectorContext, method: 'GET' | 'POST', path: string, body?: unknown) =>
-    requestJson<T>({ service, method, url: `${base}${path}`, body, timeoutMs: options.requestTimeoutMs, signal: ctx.signal });
+    requestJson<T>({
+      service,
+      method,
+      url: `${base}${path}`,
+      body,
+      timeoutMs: options.requestTimeoutMs,
+      signal: ctx.signal,
+    });
 
   async function interrupt(promptId: string): Promise<void> {
     // Best effort and not bound to the job's (already aborted) signal.
     const signal = AbortSignal.timeout(2_000);
     await Promise.allSettled([
-      fetch(`${base}/queue`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ delete: [promptId] }), signal }),
-      fetch(`${base}/interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt_id: promptId }), signal }),
+      fetch(`${base}/queue`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ delete: [promptId] }),
+        signal,
+      }),
+      fetch(`${base}/interrupt`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt_id: promptId }),
+        signal,
+      }),
     ]);
   }
 
@@ -157,18 +192,30 @@ export function createComfyUIConnector(options: ComfyUIConnectorOptions): Connec
       let socket: ProgressSocket | undefined;
       if (options.websocket) {
         const wsUrl = `${base.replace(/^http/, 'ws')}/ws?clientId=${clientId}`;
-        socket = new ProgressSocket(wsUrl, (percent, message) => ctx.progress({ percent, message }));
+        socket = new ProgressSocket(wsUrl, (percent, message) =>
+          ctx.progress({ percent, message }),
+        );
         const opened = await socket.open(Math.min(options.requestTimeoutMs, 5_000));
         if (!opened) {
-          ctx.log.warn({ service }, 'comfyui websocket unavailable; following progress by polling /history');
+          ctx.log.warn(
+            { service },
+            'comfyui websocket unavailable; following progress by polling /history',
+          );
           socket = undefined;
         }
       }
       let promptId: string | undefined;
       try {
-        const submitted = await http<Record<string, unknown>>(ctx, 'POST', '/prompt', { prompt: parsed.data.workflow, client_id: clientId });
+        const submitted = await http<Record<string, unknown>>(ctx, 'POST', '/prompt', {
+          prompt: parsed.data.workflow,
+          client_id: clientId,
+        });
         if (typeof submitted.body.prompt_id !== 'string') {
-          throw new ConnectorError('comfyui POST /prompt answered without a prompt_id', { serviceType: service, httpStatus: submitted.status, responseData: submitted.body }, { code: 'MISSING_EXPECTED_DATA' });
+          throw new ConnectorError(
+            'comfyui POST /prompt answered without a prompt_id',
+            { serviceType: service, httpStatus: submitted.status, responseData: submitted.body },
+            { code: 'MISSING_EXPECTED_DATA' },
+          );
         }
         promptId = submitted.body.prompt_id;
         ctx.progress({ percent: 0, message: `queued as ${promptId}` });
@@ -179,20 +226,42 @@ export function createComfyUIConnector(options: ComfyUIConnectorOptions): Connec
           const live = socket && !socket.closed;
           if (live) await socket!.wait(options.pollIntervalMs * 10, ctx.signal);
           if (ctx.signal.aborted) throw ctx.signal.reason;
-          const history = await http<Record<string, HistoryEntry>>(ctx, 'GET', `/history/${encodeURIComponent(promptId)}`);
+          const history = await http<Record<string, HistoryEntry>>(
+            ctx,
+            'GET',
+            `/history/${encodeURIComponent(promptId)}`,
+          );
           entry = history.body[promptId];
-          if (entry && (entry.status?.completed || entry.status?.status_str === 'error' || entry.status?.status_str === 'success')) break;
+          if (
+            entry &&
+            (entry.status?.completed ||
+              entry.status?.status_str === 'error' ||
+              entry.status?.status_str === 'success')
+          )
+            break;
           if (!live) {
             await new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, options.pollIntervalMs);
-              ctx.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+              ctx.signal.addEventListener(
+                'abort',
+                () => {
+                  clearTimeout(timer);
+                  resolve();
+                },
+                { once: true },
+              );
             });
             if (ctx.signal.aborted) throw ctx.signal.reason;
           }
         }
         if (entry.status?.status_str === 'error') {
-          const interrupted = JSON.stringify(entry.status.messages ?? []).includes('execution_interrupted');
-          throw new ConnectorError(`comfyui prompt ${promptId} ${interrupted ? 'was interrupted' : 'failed'}`, { serviceType: service, responseData: { [promptId]: entry } });
+          const interrupted = JSON.stringify(entry.status.messages ?? []).includes(
+            'execution_interrupted',
+          );
+          throw new ConnectorError(
+            `comfyui prompt ${promptId} ${interrupted ? 'was interrupted' : 'failed'}`,
+            { serviceType: service, responseData: { [promptId]: entry } },
+          );
         }
         const files: OutputFile[] = [];
         for (const [nodeId, output] of Object.entries(entry.outputs ?? {})) {
@@ -201,25 +270,54 @@ export function createComfyUIConnector(options: ComfyUIConnectorOptions): Connec
             if (!Array.isArray(list)) continue;
             for (const item of list) {
               if (isRecord(item) && typeof item.filename === 'string') {
-                files.push({ node_id: nodeId, filename: item.filename, subfolder: typeof item.subfolder === 'string' ? item.subfolder : '', type: typeof item.type === 'string' ? item.type : 'output' });
+                files.push({
+                  node_id: nodeId,
+                  filename: item.filename,
+                  subfolder: typeof item.subfolder === 'string' ? item.subfolder : '',
+                  type: typeof item.type === 'string' ? item.type : 'output',
+                });
               }
             }
           }
         }
-        if (files.length === 0) throw new ConnectorError(`comfyui prompt ${promptId} finished with no outputs`, { serviceType: service }, { code: 'MISSING_EXPECTED_DATA' });
+        if (files.length === 0)
+          throw new ConnectorError(
+            `comfyui prompt ${promptId} finished with no outputs`,
+            { serviceType: service },
+            { code: 'MISSING_EXPECTED_DATA' },
+          );
         const outputs = [];
         for (const file of files) {
-          const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
+          const query = new URLSearchParams({
+            filename: file.filename,
+            subfolder: file.subfolder,
+            type: file.type,
+          });
           let fetched;
           try {
-            fetched = await requestBytes({ service, method: 'GET', url: `${base}/view?${query.toString()}`, timeoutMs: options.requestTimeoutMs, signal: ctx.signal });
+            fetched = await requestBytes({
+              service,
+              method: 'GET',
+              url: `${base}/view?${query.toString()}`,
+              timeoutMs: options.requestTimeoutMs,
+              signal: ctx.signal,
+            });
           } catch (error) {
             if (error instanceof ConnectorError && error.context.httpStatus === 404) {
-              throw new ConnectorError(`comfyui output ${file.filename} of prompt ${promptId} is missing (GET /view answered 404)`, { serviceType: service }, { code: 'MISSING_EXPECTED_DATA', cause: error });
+              throw new ConnectorError(
+                `comfyui output ${file.filename} of prompt ${promptId} is missing (GET /view answered 404)`,
+                { serviceType: service },
+                { code: 'MISSING_EXPECTED_DATA', cause: error },
+              );
             }
             throw error;
           }
-          if (fetched.bytes.length === 0) throw new ConnectorError(`comfyui output ${file.filename} is empty`, { serviceType: service }, { code: 'CORRUPTED_DATA' });
+          if (fetched.bytes.length === 0)
+            throw new ConnectorError(
+              `comfyui output ${file.filename} is empty`,
+              { serviceType: service },
+              { code: 'CORRUPTED_DATA' },
+            );
           outputs.push({
             ...file,
             content_type: fetched.headers['content-type'] ?? null,

@@ -40,9 +40,17 @@ async function send(req: HttpRequest): Promise<Response> {
   } catch (error) {
     if (req.signal.aborted) throw req.signal.reason;
     if (timeout.aborted) {
-      throw new ConnectorError(`${req.service} ${label(req.method, req.url)} timed out after ${req.timeoutMs} ms`, { serviceType: req.service, timeout: true }, { cause: error });
+      throw new ConnectorError(
+        `${req.service} ${label(req.method, req.url)} timed out after ${req.timeoutMs} ms`,
+        { serviceType: req.service, timeout: true },
+        { cause: error },
+      );
     }
-    throw new ConnectorError(`${req.service} ${label(req.method, req.url)} failed: ${(error as Error).message}`, { serviceType: req.service }, { cause: error });
+    throw new ConnectorError(
+      `${req.service} ${label(req.method, req.url)} failed: ${(error as Error).message}`,
+      { serviceType: req.service },
+      { cause: error },
+    );
   }
 }
 
@@ -83,16 +91,22 @@ export async function requestJson<T = unknown>(req: HttpRequest): Promise<HttpRe
     }
   }
   if (!res.ok) {
-    throw new ConnectorError(`${req.service} ${label(req.method, req.url)} returned HTTP ${res.status}`, {
-      serviceType: req.service,
-      httpStatus: res.status,
-      responseData: isJson ? parsed : text.slice(0, 2_000),
-      headers,
-    });
+    throw new ConnectorError(
+      `${req.service} ${label(req.method, req.url)} returned HTTP ${res.status}`,
+      {
+        serviceType: req.service,
+        httpStatus: res.status,
+        responseData: isJson ? parsed : text.slice(0, 2_000),
+        headers,
+      },
+    );
   }
   const contentType = headers['content-type'] ?? '';
   if (!isJson) {
-    const code = contentType.includes('json') || contentType === '' ? 'INVALID_RESPONSE_FORMAT' : 'UNEXPECTED_CONTENT_TYPE';
+    const code =
+      contentType.includes('json') || contentType === ''
+        ? 'INVALID_RESPONSE_FORMAT'
+        : 'UNEXPECTED_CONTENT_TYPE';
     throw new ConnectorError(
       `${req.service} ${label(req.method, req.url)} answered HTTP ${res.status} with ${contentType || 'no content type'} instead of JSON: ${text.slice(0, 200)}`,
       { serviceType: req.service, httpStatus: res.status, headers },
@@ -103,17 +117,22 @@ export async function requestJson<T = unknown>(req: HttpRequest): Promise<HttpRe
 }
 
 /** Bytes of an output file (ComfyUI `/view`). */
-export async function requestBytes(req: HttpRequest): Promise<{ status: number; headers: Record<string, string>; bytes: Buffer }> {
+export async function requestBytes(
+  req: HttpRequest,
+): Promise<{ status: number; headers: Record<string, string>; bytes: Buffer }> {
   const res = await send(req);
   const bytes = await readBody(req, res);
   const headers = Object.fromEntries(res.headers.entries());
   if (!res.ok) {
-    throw new ConnectorError(`${req.service} ${label(req.method, req.url)} returned HTTP ${res.status}`, {
-      serviceType: req.service,
-      httpStatus: res.status,
-      responseData: bytes.toString('utf8').slice(0, 500),
-      headers,
-    });
+    throw new ConnectorError(
+      `${req.service} ${label(req.method, req.url)} returned HTTP ${res.status}`,
+      {
+        serviceType: req.service,
+        httpStatus: res.status,
+        responseData: bytes.toString('utf8').slice(0, 500),
+        headers,
+      },
+    );
   }
   return { status: res.status, headers, bytes };
 }

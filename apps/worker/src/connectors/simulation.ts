@@ -9,7 +9,12 @@ import { ConnectorError, sleep, type Connector, type ConnectorContext } from './
  */
 export const simulationPayloadSchema = z
   .object({
-    duration_ms: z.number().int().min(0).max(24 * 3600_000).default(0),
+    duration_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600_000)
+      .default(0),
     steps: z.number().int().min(0).max(10_000).default(0),
     result: z.unknown().optional(),
     fail: z
@@ -31,7 +36,9 @@ export const simulationPayloadSchema = z
 
 export type SimulationPayload = z.infer<typeof simulationPayloadSchema>;
 
-export function createSimulationConnector(options: { service?: string; models?: string[] } = {}): Connector {
+export function createSimulationConnector(
+  options: { service?: string; models?: string[] } = {},
+): Connector {
   return {
     kind: 'simulation',
     service: options.service ?? 'simulation',
@@ -53,7 +60,11 @@ export function createSimulationConnector(options: { service?: string; models?: 
       for (let step = 1; step <= steps; step++) {
         if (step - 1 >= failAt) break;
         await sleep(stepMs, ctx.signal);
-        if (p.steps > 0) ctx.progress({ percent: Math.round((step / steps) * 100), message: `step ${step}/${steps}` });
+        if (p.steps > 0)
+          ctx.progress({
+            percent: Math.round((step / steps) * 100),
+            message: `step ${step}/${steps}`,
+          });
       }
       if (failing && p.fail) {
         const context = {
@@ -63,9 +74,20 @@ export function createSimulationConnector(options: { service?: string; models?: 
           ...(p.fail.headers === undefined ? {} : { headers: p.fail.headers }),
           ...(p.fail.timeout === undefined ? {} : { timeout: p.fail.timeout }),
         };
-        throw new ConnectorError(p.fail.message, context, p.fail.code ? { code: p.fail.code } : undefined);
+        throw new ConnectorError(
+          p.fail.message,
+          context,
+          p.fail.code ? { code: p.fail.code } : undefined,
+        );
       }
-      return p.result ?? { simulated: true, duration_ms: p.duration_ms, steps: p.steps, attempt: job.attempts };
+      return (
+        p.result ?? {
+          simulated: true,
+          duration_ms: p.duration_ms,
+          steps: p.steps,
+          attempt: job.attempts,
+        }
+      );
     },
   };
 }

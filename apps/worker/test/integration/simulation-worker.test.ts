@@ -9,7 +9,10 @@ describe('worker with the simulation connector', () => {
   it('claims, reports progress and completes a job', async () => {
     await using h = await harness();
     await h.startWorker([createSimulationConnector()]);
-    const { id } = await h.queue.submit({ service_required: 'simulation', payload: { duration_ms: 100, steps: 4, result: { ok: 1 } } });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      payload: { duration_ms: 100, steps: 4, result: { ok: 1 } },
+    });
     const job = await h.waitForJob(id, (j) => j.status === 'completed');
     expect(job).toMatchObject({ attempts: 1, result: { ok: 1 } });
     const events = (await h.queue.readEvents()).filter((e) => e.job_id === id).map((e) => e.type);
@@ -37,7 +40,14 @@ describe('worker with the simulation connector', () => {
       workflow_id: 'wf-42',
       step: 3,
       max_attempts: 3,
-      payload: { steps: 2, fail: { message: 'connect ECONNREFUSED 10.0.0.9:8188', code: 'ECONNREFUSED', on_attempts: [1] } },
+      payload: {
+        steps: 2,
+        fail: {
+          message: 'connect ECONNREFUSED 10.0.0.9:8188',
+          code: 'ECONNREFUSED',
+          on_attempts: [1],
+        },
+      },
     });
     const job = await h.waitForJob(id, (j) => j.status === 'completed');
     expect(job.attempts).toBe(2);
@@ -66,11 +76,17 @@ describe('worker with the simulation connector', () => {
     const { id } = await h.queue.submit({
       service_required: 'simulation',
       max_attempts: 3,
-      payload: { fail: { message: 'Incorrect API key provided: sk-live-abcdef1234567890', http_status: 401 } },
+      payload: {
+        fail: { message: 'Incorrect API key provided: sk-live-abcdef1234567890', http_status: 401 },
+      },
     });
     const job = await h.waitForJob(id, (j) => j.status === 'failed');
     expect(job.attempts).toBe(1);
-    expect(job.last_failure).toMatchObject({ failure_type: 'auth_error', failure_reason: 'invalid_api_key', retryable: false });
+    expect(job.last_failure).toMatchObject({
+      failure_type: 'auth_error',
+      failure_reason: 'invalid_api_key',
+      retryable: false,
+    });
     expect(JSON.stringify(job.last_failure)).not.toContain('abcdef1234567890');
     const [attestation] = await h.attestations(id);
     expect(attestation).toMatchObject({ decision: 'fail' });
@@ -80,10 +96,16 @@ describe('worker with the simulation connector', () => {
   it('fails a transient failure once attempts are exhausted, attesting each attempt', async () => {
     await using h = await harness();
     await h.startWorker([createSimulationConnector()]);
-    const { id } = await h.queue.submit({ service_required: 'simulation', max_attempts: 2, payload: { fail: { message: 'Service Unavailable', http_status: 503 } } });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 2,
+      payload: { fail: { message: 'Service Unavailable', http_status: 503 } },
+    });
     const job = await h.waitForJob(id, (j) => j.status === 'failed');
     expect(job.attempts).toBe(2);
-    expect((await h.attestations(id)).map((a) => [a.attempt, a.failure_reason, a.decision])).toEqual([
+    expect(
+      (await h.attestations(id)).map((a) => [a.attempt, a.failure_reason, a.decision]),
+    ).toEqual([
       [1, 'service_unavailable', 'retry'],
       [2, 'service_unavailable', 'fail'],
     ]);
@@ -92,15 +114,28 @@ describe('worker with the simulation connector', () => {
   it('times a job out at its deadline and classifies it as a job timeout', async () => {
     await using h = await harness();
     await h.startWorker([createSimulationConnector()]);
-    const { id } = await h.queue.submit({ service_required: 'simulation', max_attempts: 1, payload: { duration_ms: 30_000, timeout_ms: 150 } });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 1,
+      payload: { duration_ms: 30_000, timeout_ms: 150 },
+    });
     const job = await h.waitForJob(id, (j) => j.status === 'failed');
-    expect(job.last_failure).toMatchObject({ failure_type: 'timeout', failure_reason: 'job_timeout' });
+    expect(job.last_failure).toMatchObject({
+      failure_type: 'timeout',
+      failure_reason: 'job_timeout',
+    });
   });
 
   it('stops a cancelled job without reporting a failure', async () => {
     await using h = await harness();
-    const worker = await h.startWorker([createSimulationConnector()], { leaseMs: 600, heartbeatEveryMs: 50 });
-    const { id } = await h.queue.submit({ service_required: 'simulation', payload: { duration_ms: 30_000, steps: 300 } });
+    const worker = await h.startWorker([createSimulationConnector()], {
+      leaseMs: 600,
+      heartbeatEveryMs: 50,
+    });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      payload: { duration_ms: 30_000, steps: 300 },
+    });
     await h.waitForJob(id, (j) => j.status === 'active');
     await h.queue.cancel(id);
     await waitFor(() => worker.stats().active.length === 0, { timeoutMs: 3_000 });
@@ -110,7 +145,10 @@ describe('worker with the simulation connector', () => {
 
   it('registers with its capabilities and status, and deregisters on stop', async () => {
     await using h = await harness();
-    const worker = await h.startWorker([createSimulationConnector({ models: ['sim-v1'] })], { machineId: 'box-1', concurrency: 2 });
+    const worker = await h.startWorker([createSimulationConnector({ models: ['sim-v1'] })], {
+      machineId: 'box-1',
+      concurrency: 2,
+    });
     const [record] = await waitFor(async () => {
       const list = await listWorkers(h.redis, h.namespace);
       return list.length === 1 ? list : null;
@@ -124,8 +162,13 @@ describe('worker with the simulation connector', () => {
       capabilities: { models: { simulation: ['sim-v1'] } },
     });
     expect(['idle', 'busy']).toContain(record!.status);
-    const { id } = await h.queue.submit({ service_required: 'simulation', payload: { duration_ms: 2_000, steps: 20 } });
-    await waitFor(async () => (await listWorkers(h.redis, h.namespace))[0]?.current_jobs.includes(id));
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      payload: { duration_ms: 2_000, steps: 20 },
+    });
+    await waitFor(async () =>
+      (await listWorkers(h.redis, h.namespace))[0]?.current_jobs.includes(id),
+    );
     expect((await listWorkers(h.redis, h.namespace))[0]?.status).toBe('busy');
     await worker.stop({ graceMs: 0 });
     expect(await listWorkers(h.redis, h.namespace)).toEqual([]);
@@ -134,7 +177,10 @@ describe('worker with the simulation connector', () => {
   it('on stop finishes a job that fits the grace period', async () => {
     await using h = await harness();
     const worker = await h.startWorker([createSimulationConnector()]);
-    const { id } = await h.queue.submit({ service_required: 'simulation', payload: { duration_ms: 300, steps: 3 } });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      payload: { duration_ms: 300, steps: 3 },
+    });
     await h.waitForJob(id, (j) => j.status === 'active');
     const report = await worker.stop({ graceMs: 5_000 });
     expect(report).toEqual({ finished: [id], released: [] });
@@ -144,7 +190,11 @@ describe('worker with the simulation connector', () => {
   it('on stop releases a job that outlasts the grace period, and another worker completes it', async () => {
     await using h = await harness();
     const first = await h.startWorker([createSimulationConnector()]);
-    const { id } = await h.queue.submit({ service_required: 'simulation', max_attempts: 3, payload: { duration_ms: 1_500, steps: 10 } });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 3,
+      payload: { duration_ms: 1_500, steps: 10 },
+    });
     await h.waitForJob(id, (j) => j.status === 'active');
     const report = await first.stop({ graceMs: 100 });
     expect(report).toEqual({ finished: [], released: [id] });
@@ -158,7 +208,13 @@ describe('worker with the simulation connector', () => {
   it('runs jobs concurrently up to its concurrency', async () => {
     await using h = await harness();
     const worker = await h.startWorker([createSimulationConnector()], { concurrency: 3 });
-    const ids = await Promise.all([1, 2, 3].map(async () => (await h.queue.submit({ service_required: 'simulation', payload: { duration_ms: 800 } })).id));
+    const ids = await Promise.all(
+      [1, 2, 3].map(
+        async () =>
+          (await h.queue.submit({ service_required: 'simulation', payload: { duration_ms: 800 } }))
+            .id,
+      ),
+    );
     await waitFor(() => worker.stats().active.length === 3, { timeoutMs: 3_000 });
     for (const id of ids) await h.waitForJob(id, (j) => j.status === 'completed');
   });
