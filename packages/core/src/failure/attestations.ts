@@ -35,7 +35,8 @@ export const attestationSchema = z.object({
 });
 
 export type Attestation = z.infer<typeof attestationSchema>;
-export type AttestationInput = Omit<Attestation, 'attestation_id' | 'recorded_at'> & Partial<Pick<Attestation, 'attestation_id' | 'recorded_at'>>;
+export type AttestationInput = Omit<Attestation, 'attestation_id' | 'recorded_at'> &
+  Partial<Pick<Attestation, 'attestation_id' | 'recorded_at'>>;
 
 export class InvalidAttestationError extends Error {
   override name = 'InvalidAttestationError';
@@ -87,7 +88,8 @@ function parseAll(raw: string[]): Attestation[] {
 
 export function createAttestationStore(options: AttestationStoreOptions): AttestationStore {
   const { redis, namespace } = options;
-  if (!namespace || /[{}]/.test(namespace)) throw new InvalidAttestationError(`invalid namespace ${JSON.stringify(namespace)}`);
+  if (!namespace || /[{}]/.test(namespace))
+    throw new InvalidAttestationError(`invalid namespace ${JSON.stringify(namespace)}`);
   const retention = options.retentionSeconds ?? 30 * 24 * 3600;
   const maxLen = options.streamMaxLen ?? 100_000;
   const keys = attestationKeys(namespace);
@@ -105,7 +107,9 @@ export function createAttestationStore(options: AttestationStoreOptions): Attest
       };
       const parsed = attestationSchema.safeParse(candidate);
       if (!parsed.success) {
-        throw new InvalidAttestationError(`invalid attestation: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new InvalidAttestationError(
+          `invalid attestation: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
       const attestation = parsed.data;
       const json = JSON.stringify(attestation);
@@ -136,11 +140,19 @@ export function createAttestationStore(options: AttestationStoreOptions): Attest
 }
 
 /** The attestations of every job of a workflow, in the order they were written (for the API). */
-export async function readWorkflowAttestations(redis: Redis, namespace: string, workflowId: string): Promise<Attestation[]> {
+export async function readWorkflowAttestations(
+  redis: Redis,
+  namespace: string,
+  workflowId: string,
+): Promise<Attestation[]> {
   return createAttestationStore({ redis, namespace }).forWorkflow(workflowId);
 }
 
 /** The attestations of one job, oldest first. */
-export async function readJobAttestations(redis: Redis, namespace: string, jobId: string): Promise<Attestation[]> {
+export async function readJobAttestations(
+  redis: Redis,
+  namespace: string,
+  jobId: string,
+): Promise<Attestation[]> {
   return createAttestationStore({ redis, namespace }).forJob(jobId);
 }

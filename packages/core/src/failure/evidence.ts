@@ -17,10 +17,46 @@ export interface Evidence {
   headers: HeaderBag | undefined;
 }
 
-const MESSAGE_KEYS = ['message', 'exception_message', 'detail', 'error_description', 'reason', 'refusal'];
-const TEXT_KEYS = ['details', 'type', 'exception_type', 'node_type', 'class_type', 'status_str', 'name', 'finish_reason', 'traceback', 'stderr'];
+const MESSAGE_KEYS = [
+  'message',
+  'exception_message',
+  'detail',
+  'error_description',
+  'reason',
+  'refusal',
+];
+const TEXT_KEYS = [
+  'details',
+  'type',
+  'exception_type',
+  'node_type',
+  'class_type',
+  'status_str',
+  'name',
+  'finish_reason',
+  'traceback',
+  'stderr',
+];
 const CODE_KEYS = ['code', 'type', 'errno', 'exception_type', 'finish_reason'];
-const NEST_KEYS = ['error', 'errors', 'cause', 'node_errors', 'status', 'messages', 'result', 'response', 'data', 'body', 'output', 'extra_info', 'incomplete_details', 'last_error', 'inner', 'innerError', 'originalError'];
+const NEST_KEYS = [
+  'error',
+  'errors',
+  'cause',
+  'node_errors',
+  'status',
+  'messages',
+  'result',
+  'response',
+  'data',
+  'body',
+  'output',
+  'extra_info',
+  'incomplete_details',
+  'last_error',
+  'inner',
+  'innerError',
+  'originalError',
+];
 const PROVIDER_ID = /^(req|resp|chatcmpl|img|batch|run|job|gen)[-_][A-Za-z0-9_-]+$/;
 
 function toHeaderBag(value: unknown): HeaderBag | undefined {
@@ -102,7 +138,8 @@ export function gatherEvidence(input: unknown, context: FailureContext = {}): Ev
       const v = record[key];
       if (!requestId && typeof v === 'string' && v) requestId = v;
     }
-    if (!requestId && topLevel && typeof record.id === 'string' && PROVIDER_ID.test(record.id)) requestId = record.id;
+    if (!requestId && topLevel && typeof record.id === 'string' && PROVIDER_ID.test(record.id))
+      requestId = record.id;
     if (!headers && record.headers) headers = toHeaderBag(record.headers);
     for (const key of NEST_KEYS) {
       const v = record[key];
@@ -113,7 +150,8 @@ export function gatherEvidence(input: unknown, context: FailureContext = {}): Ev
     if (depth < 3 && !(value instanceof Error)) {
       for (const [key, v] of Object.entries(record)) {
         if (NEST_KEYS.includes(key) || MESSAGE_KEYS.includes(key)) continue;
-        if (v && typeof v === 'object' && !Array.isArray(v) && /^[0-9a-f-]{1,36}$/i.test(key)) walk(v, depth + 1, false);
+        if (v && typeof v === 'object' && !Array.isArray(v) && /^[0-9a-f-]{1,36}$/i.test(key))
+          walk(v, depth + 1, false);
       }
     }
     if (value instanceof AggregateError) walk(value.errors, depth + 1, false);
@@ -124,7 +162,9 @@ export function gatherEvidence(input: unknown, context: FailureContext = {}): Ev
 
   if (!requestId) {
     requestId =
-      headerValue(headers, 'x-request-id') ?? headerValue(headers, 'request-id') ?? headerValue(headers, 'openai-request-id');
+      headerValue(headers, 'x-request-id') ??
+      headerValue(headers, 'request-id') ??
+      headerValue(headers, 'openai-request-id');
   }
   const all = [...messages, ...texts].join('\n');
   if (!requestId) requestId = /\b(req_[A-Za-z0-9]{6,})/.exec(all)?.[1];

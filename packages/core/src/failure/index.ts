@@ -1,5 +1,15 @@
-export { FailureType, FailureReason, type FailureContext, type FailureClassification } from './types.js';
-export { FailureClassifier, isRetryable, RETRYABLE_BY_TYPE, RETRYABLE_OVERRIDES } from './classifier.js';
+export {
+  FailureType,
+  FailureReason,
+  type FailureContext,
+  type FailureClassification,
+} from './types.js';
+export {
+  FailureClassifier,
+  isRetryable,
+  RETRYABLE_BY_TYPE,
+  RETRYABLE_OVERRIDES,
+} from './classifier.js';
 export { redactSecrets } from './redact.js';
 export { parseRetryAfter, parseDuration, retryAfterFrom } from './retry-after.js';
 export {

@@ -6,7 +6,10 @@
  */
 const RULES: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   // Credentials in URLs: scheme://user:password@host
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):([^\s/@]+)@/gi, (_m, scheme, user) => `${scheme}${user}:***@`],
+  [
+    /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):([^\s/@]+)@/gi,
+    (_m, scheme, user) => `${scheme}${user}:***@`,
+  ],
   // Authorization headers
   [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/g, (_m, scheme) => `${scheme} ***`],
   // key=value, "key": "value", key: value for names that carry secrets
@@ -27,7 +30,10 @@ const RULES: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
 export function redactSecrets(text: string): string {
   let out = text;
   for (const [pattern, replacement] of RULES) {
-    out = typeof replacement === 'string' ? out.replace(pattern, replacement) : out.replace(pattern, replacement);
+    out =
+      typeof replacement === 'string'
+        ? out.replace(pattern, replacement)
+        : out.replace(pattern, replacement);
   }
   return out;
 }

@@ -17,11 +17,15 @@ describe('Retry-After', () => {
     expect(parseDuration('1.5s')).toBe(1_500);
     expect(parseDuration('120ms')).toBe(120);
     expect(parseDuration('later')).toBeUndefined();
-    expect(retryAfterFrom({ 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-reset-tokens': '6s' }, '')).toBe(6_000);
+    expect(
+      retryAfterFrom({ 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-reset-tokens': '6s' }, ''),
+    ).toBe(6_000);
   });
 
   it('prefers retry-after-ms, then Retry-After, then the message text', () => {
-    expect(retryAfterFrom({ 'retry-after-ms': '250', 'retry-after': '9' }, 'try again in 20s')).toBe(250);
+    expect(
+      retryAfterFrom({ 'retry-after-ms': '250', 'retry-after': '9' }, 'try again in 20s'),
+    ).toBe(250);
     expect(retryAfterFrom({ 'Retry-After': ['4'] }, 'try again in 20s')).toBe(4_000);
     expect(retryAfterFrom(undefined, 'Please try again in 824ms.')).toBe(824);
     expect(retryAfterFrom(undefined, 'Please retry after 1 minute')).toBe(60_000);

@@ -14,9 +14,13 @@ function header(headers: HeaderBag | undefined, name: string): string | undefine
  * `Retry-After` is either delta-seconds (RFC 9110) or an HTTP date; some providers send
  * fractional seconds. Returns milliseconds, or undefined when absent or unparseable.
  */
-export function parseRetryAfter(value: string | number | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | number | undefined,
+  now = Date.now(),
+): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
+  if (typeof value === 'number')
+    return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
@@ -36,7 +40,8 @@ export function parseDuration(value: string): number | undefined {
     consumed += m[0].length;
     const n = Number(m[1]);
     const unit = m[2];
-    total += unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+    total +=
+      unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
   }
   if (!matched || consumed !== value.trim().length) return undefined;
   return Math.round(total);
@@ -46,7 +51,11 @@ export function parseDuration(value: string): number | undefined {
  * When to come back, from what the upstream said: `retry-after-ms`, `Retry-After`,
  * `x-ratelimit-reset-*`, or the text of the message ("Please try again in 20s").
  */
-export function retryAfterFrom(headers: HeaderBag | undefined, text: string, now = Date.now()): number | undefined {
+export function retryAfterFrom(
+  headers: HeaderBag | undefined,
+  text: string,
+  now = Date.now(),
+): number | undefined {
   const ms = header(headers, 'retry-after-ms');
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
   const retryAfter = parseRetryAfter(header(headers, 'retry-after'), now);
@@ -56,7 +65,10 @@ export function retryAfterFrom(headers: HeaderBag | undefined, text: string, now
     .map((value) => (value === undefined ? undefined : parseDuration(value)))
     .filter((value): value is number => value !== undefined);
   if (resets.length > 0) return Math.max(...resets);
-  const inText = /(?:try again|retry)(?: after| in)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec(?:ond)?s?|m|min(?:ute)?s?)\b/i.exec(text);
+  const inText =
+    /(?:try again|retry)(?: after| in)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec(?:ond)?s?|m|min(?:ute)?s?)\b/i.exec(
+      text,
+    );
   if (inText) {
     const n = Number(inText[1]);
     const unit = (inText[2] ?? 's').toLowerCase();

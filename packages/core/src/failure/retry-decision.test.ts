@@ -3,11 +3,21 @@ import { FailureClassifier } from './classifier.js';
 import { decideRetry } from './retry-decision.js';
 import { FailureReason, FailureType } from './types.js';
 
-const transient = { retryable: true, failure_type: FailureType.RATE_LIMIT, failure_reason: FailureReason.REQUESTS_PER_MINUTE };
+const transient = {
+  retryable: true,
+  failure_type: FailureType.RATE_LIMIT,
+  failure_reason: FailureReason.REQUESTS_PER_MINUTE,
+};
 
 describe('decideRetry', () => {
   it('retries a transient failure while attempts remain, carrying the upstream delay', () => {
-    expect(decideRetry({ classification: { ...transient, retry_after_ms: 7_000 }, attempt: 1, maxAttempts: 3 })).toEqual({
+    expect(
+      decideRetry({
+        classification: { ...transient, retry_after_ms: 7_000 },
+        attempt: 1,
+        maxAttempts: 3,
+      }),
+    ).toEqual({
       decision: 'retry',
       why: 'rate_limit/requests_per_minute is transient: attempt 2 of 3 follows',
       retry_after_ms: 7_000,
@@ -21,12 +31,19 @@ describe('decideRetry', () => {
   });
 
   it('fails a permanent failure on the first attempt', () => {
-    const classification = FailureClassifier.classify('Incorrect API key provided', { httpStatus: 401 });
+    const classification = FailureClassifier.classify('Incorrect API key provided', {
+      httpStatus: 401,
+    });
     expect(decideRetry({ classification, attempt: 1, maxAttempts: 5 }).decision).toBe('fail');
   });
 
   it('fails when the upstream asks to wait longer than the limit', () => {
-    const d = decideRetry({ classification: { ...transient, retry_after_ms: 3_600_000 }, attempt: 1, maxAttempts: 3, maxRetryAfterMs: 60_000 });
+    const d = decideRetry({
+      classification: { ...transient, retry_after_ms: 3_600_000 },
+      attempt: 1,
+      maxAttempts: 3,
+      maxRetryAfterMs: 60_000,
+    });
     expect(d).toMatchObject({ decision: 'fail' });
     expect(d.why).toContain('3600 s, longer than the 60 s limit');
   });
@@ -36,11 +53,21 @@ describe('decideRetry', () => {
       ['Service Unavailable', { httpStatus: 503 }, 'retry'],
       [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), {}, 'retry'],
       ['aborted', { timeout: true }, 'retry'],
-      [{ error: { code: 'moderation_blocked', message: 'rejected by the safety system' } }, { httpStatus: 200 }, 'fail'],
+      [
+        { error: { code: 'moderation_blocked', message: 'rejected by the safety system' } },
+        { httpStatus: 200 },
+        'fail',
+      ],
       ["Invalid value for 'size'", { httpStatus: 400 }, 'fail'],
     ];
     for (const [error, context, expected] of cases) {
-      expect(decideRetry({ classification: FailureClassifier.classify(error, context), attempt: 1, maxAttempts: 3 }).decision).toBe(expected);
+      expect(
+        decideRetry({
+          classification: FailureClassifier.classify(error, context),
+          attempt: 1,
+          maxAttempts: 3,
+        }).decision,
+      ).toBe(expected);
     }
   });
 });

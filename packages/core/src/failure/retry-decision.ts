@@ -11,7 +11,10 @@ export interface RetryDecision {
 }
 
 export interface RetryDecisionInput {
-  classification: Pick<FailureClassification, 'retryable' | 'retry_after_ms' | 'failure_type' | 'failure_reason'>;
+  classification: Pick<
+    FailureClassification,
+    'retryable' | 'retry_after_ms' | 'failure_type' | 'failure_reason'
+  >;
   /** The attempt that just failed, 1-based (the job's `attempts` after its claim). */
   attempt: number;
   maxAttempts: number;
@@ -29,15 +32,26 @@ export function decideRetry(input: RetryDecisionInput): RetryDecision {
   const { classification: c, attempt, maxAttempts } = input;
   const limit = input.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const what = `${c.failure_type}/${c.failure_reason}`;
-  if (!c.retryable) return { decision: 'fail', why: `${what} is permanent: another attempt would fail the same way` };
-  if (attempt >= maxAttempts) return { decision: 'fail', why: `${what} is transient but attempts are exhausted (${attempt}/${maxAttempts})` };
+  if (!c.retryable)
+    return {
+      decision: 'fail',
+      why: `${what} is permanent: another attempt would fail the same way`,
+    };
+  if (attempt >= maxAttempts)
+    return {
+      decision: 'fail',
+      why: `${what} is transient but attempts are exhausted (${attempt}/${maxAttempts})`,
+    };
   if (c.retry_after_ms !== undefined && c.retry_after_ms > limit) {
     return {
       decision: 'fail',
       why: `${what}: the upstream asked to wait ${Math.round(c.retry_after_ms / 1000)} s, longer than the ${Math.round(limit / 1000)} s limit`,
     };
   }
-  const decision: RetryDecision = { decision: 'retry', why: `${what} is transient: attempt ${attempt + 1} of ${maxAttempts} follows` };
+  const decision: RetryDecision = {
+    decision: 'retry',
+    why: `${what} is transient: attempt ${attempt + 1} of ${maxAttempts} follows`,
+  };
   if (c.retry_after_ms !== undefined) decision.retry_after_ms = c.retry_after_ms;
   return decision;
 }

@@ -9,7 +9,12 @@ export interface ComfyScript {
   stepDelayMs?: number;
   images?: number;
   /** End with `execution_error` from this node instead of success (e.g. CUDA out of memory). */
-  fail?: { exception_type: string; exception_message: string; node_type?: string; node_id?: string };
+  fail?: {
+    exception_type: string;
+    exception_message: string;
+    node_type?: string;
+    node_id?: string;
+  };
   /** Never finish (until interrupted or the fake closes): for job-timeout and shutdown tests. */
   neverFinish?: boolean;
   /** Close the client's websocket after this many progress steps (the connector must fall back to /history). */
@@ -80,11 +85,21 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
       ws.on('close', () => {
         if (clients.get(clientId) === ws) clients.delete(clientId);
       });
-      send(ws, 'status', { status: { exec_info: { queue_remaining: [...prompts.values()].filter((p) => !p.done).length } }, sid: clientId });
+      send(ws, 'status', {
+        status: {
+          exec_info: { queue_remaining: [...prompts.values()].filter((p) => !p.done).length },
+        },
+        sid: clientId,
+      });
     });
   });
 
-  const finish = (state: PromptState, status: 'success' | 'error', messages: unknown[], nodeOutputs: Record<string, unknown>): void => {
+  const finish = (
+    state: PromptState,
+    status: 'success' | 'error',
+    messages: unknown[],
+    nodeOutputs: Record<string, unknown>,
+  ): void => {
     state.done = true;
     state.history = {
       [state.id]: {
@@ -98,7 +113,8 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
 
   const run = async (state: PromptState): Promise<void> => {
     const { script, id } = state;
-    const ws = (): WebSocket | undefined => (state.clientId ? clients.get(state.clientId) : undefined);
+    const ws = (): WebSocket | undefined =>
+      state.clientId ? clients.get(state.clientId) : undefined;
     const steps = script.steps ?? 4;
     const delay = script.stepDelayMs ?? 5;
     const messages: unknown[] = [['execution_start', { prompt_id: id, timestamp: Date.now() }]];
@@ -108,7 +124,13 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
     for (let step = 1; ; step++) {
       if (closed) return;
       if (state.interrupted) {
-        const data = { prompt_id: id, node_id: '3', node_type: 'KSampler', executed: [], timestamp: Date.now() };
+        const data = {
+          prompt_id: id,
+          node_id: '3',
+          node_type: 'KSampler',
+          executed: [],
+          timestamp: Date.now(),
+        };
         messages.push(['execution_interrupted', data]);
         send(ws(), 'execution_interrupted', data);
         finish(state, 'error', messages, {});
@@ -116,7 +138,12 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
       }
       if (!script.neverFinish && step > steps) break;
       await fake.sleep(delay);
-      send(ws(), 'progress', { value: Math.min(step, steps), max: steps, prompt_id: id, node: '3' });
+      send(ws(), 'progress', {
+        value: Math.min(step, steps),
+        max: steps,
+        prompt_id: id,
+        node: '3',
+      });
       if (script.dropWebsocketAfterStep === step) ws()?.terminate();
     }
     if (script.fail) {
@@ -127,7 +154,10 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
         executed: [],
         exception_message: script.fail.exception_message,
         exception_type: script.fail.exception_type,
-        traceback: ['  File "/comfyui/execution.py", line 323, in execute\n', '    output_data, output_ui, has_subgraph = get_output_data(obj, input_data_all)\n'],
+        traceback: [
+          '  File "/comfyui/execution.py", line 323, in execute\n',
+          '    output_data, output_ui, has_subgraph = get_output_data(obj, input_data_all)\n',
+        ],
         current_inputs: {},
         current_outputs: {},
         timestamp: Date.now(),
@@ -137,7 +167,11 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
       finish(state, 'error', messages, {});
       return;
     }
-    const images = Array.from({ length: script.images ?? 1 }, (_, i) => ({ filename: `ComfyUI_${String(++counter).padStart(5, '0')}_${i}.png`, subfolder: '', type: 'output' }));
+    const images = Array.from({ length: script.images ?? 1 }, (_, i) => ({
+      filename: `ComfyUI_${String(++counter).padStart(5, '0')}_${i}.png`,
+      subfolder: '',
+      type: 'output',
+    }));
     if (!script.missingOutput) for (const image of images) outputs.add(image.filename);
     send(ws(), 'executing', { node: '9', display_node: '9', prompt_id: id });
     send(ws(), 'executed', { node: '9', display_node: '9', output: { images }, prompt_id: id });
@@ -148,9 +182,23 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
   };
 
   fake.route('POST', '/prompt', (req) => {
-    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { prompt?: unknown; client_id?: unknown };
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as {
+      prompt?: unknown;
+      client_id?: unknown;
+    };
     if (!body.prompt || typeof body.prompt !== 'object' || Array.isArray(body.prompt)) {
-      return { status: 400, json: { error: { type: 'invalid_prompt', message: 'Cannot execute because the prompt is not a valid workflow graph.', details: '', extra_info: {} }, node_errors: {} } };
+      return {
+        status: 400,
+        json: {
+          error: {
+            type: 'invalid_prompt',
+            message: 'Cannot execute because the prompt is not a valid workflow graph.',
+            details: '',
+            extra_info: {},
+          },
+          node_errors: {},
+        },
+      };
     }
     const id = randomUUID();
     const state: PromptState = {
@@ -167,23 +215,47 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
     return { status: 200, json: { prompt_id: id, number: order.length, node_errors: {} } };
   });
 
-  fake.route('GET', '/history/:id', (_req, params) => ({ json: prompts.get(params.id ?? '')?.history ?? {} }));
-  fake.route('GET', '/history', () => ({ json: Object.assign({}, ...[...prompts.values()].map((p) => p.history ?? {})) as unknown }));
+  fake.route('GET', '/history/:id', (_req, params) => ({
+    json: prompts.get(params.id ?? '')?.history ?? {},
+  }));
+  fake.route('GET', '/history', () => ({
+    json: Object.assign({}, ...[...prompts.values()].map((p) => p.history ?? {})) as unknown,
+  }));
   fake.route('GET', '/view', (req) => {
     const filename = req.query.get('filename') ?? '';
-    if (!outputs.has(filename) || req.query.get('type') !== 'output') return { status: 404, text: '404: Not Found' };
+    if (!outputs.has(filename) || req.query.get('type') !== 'output')
+      return { status: 404, text: '404: Not Found' };
     return { status: 200, headers: { 'content-type': 'image/png' }, bytes: TINY_PNG };
   });
   fake.route('GET', '/queue', () => ({
     json: {
-      queue_running: [...prompts.values()].filter((p) => !p.done).slice(0, 1).map((p) => [0, p.id, {}, {}, []]),
-      queue_pending: [...prompts.values()].filter((p) => !p.done).slice(1).map((p, i) => [i + 1, p.id, {}, {}, []]),
+      queue_running: [...prompts.values()]
+        .filter((p) => !p.done)
+        .slice(0, 1)
+        .map((p) => [0, p.id, {}, {}, []]),
+      queue_pending: [...prompts.values()]
+        .filter((p) => !p.done)
+        .slice(1)
+        .map((p, i) => [i + 1, p.id, {}, {}, []]),
     },
   }));
   fake.route('GET', '/system_stats', () => ({
     json: {
-      system: { os: 'posix', python_version: '3.11.9', comfyui_version: '0.3.40', embedded_python: false },
-      devices: [{ name: 'cuda:0 NVIDIA L4 : cudaMallocAsync', type: 'cuda', index: 0, vram_total: 23_580_639_232, vram_free: 22_000_000_000 }],
+      system: {
+        os: 'posix',
+        python_version: '3.11.9',
+        comfyui_version: '0.3.40',
+        embedded_python: false,
+      },
+      devices: [
+        {
+          name: 'cuda:0 NVIDIA L4 : cudaMallocAsync',
+          type: 'cuda',
+          index: 0,
+          vram_total: 23_580_639_232,
+          vram_free: 22_000_000_000,
+        },
+      ],
     },
   }));
   fake.route('POST', '/interrupt', () => {

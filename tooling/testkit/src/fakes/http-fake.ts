@@ -19,11 +19,21 @@ export interface RecordedRequest {
  * never answers until the fake closes.
  */
 export type FakeReply =
-  | { status?: number; headers?: Record<string, string>; json?: unknown; text?: string; bytes?: Buffer; delayMs?: number }
+  | {
+      status?: number;
+      headers?: Record<string, string>;
+      json?: unknown;
+      text?: string;
+      bytes?: Buffer;
+      delayMs?: number;
+    }
   | { drop: true; afterMs?: number; afterHeaders?: boolean }
   | { hang: true };
 
-export type ReplyFn = (request: RecordedRequest, params: Record<string, string>) => FakeReply | Promise<FakeReply>;
+export type ReplyFn = (
+  request: RecordedRequest,
+  params: Record<string, string>,
+) => FakeReply | Promise<FakeReply>;
 
 interface Route {
   method: string;
@@ -84,7 +94,11 @@ export class HttpFake implements AsyncDisposable {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) {
           res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { message: `${this.name} fake crashed: ${(error as Error).message}` } }));
+          res.end(
+            JSON.stringify({
+              error: { message: `${this.name} fake crashed: ${(error as Error).message}` },
+            }),
+          );
         }
       });
     });
@@ -117,7 +131,8 @@ export class HttpFake implements AsyncDisposable {
    * these replies, in order, before the default behaviour resumes.
    */
   enqueue(route: string, ...replies: FakeReply[]): void {
-    const key = route === '*' ? '*' : route.replace(/\s+/, ' ').replace(/^(\w+)/, (m) => m.toUpperCase());
+    const key =
+      route === '*' ? '*' : route.replace(/\s+/, ' ').replace(/^(\w+)/, (m) => m.toUpperCase());
     const queue = this.scripted.get(key) ?? [];
     queue.push(...replies);
     this.scripted.set(key, queue);
@@ -162,7 +177,9 @@ export class HttpFake implements AsyncDisposable {
       if (route.method !== recorded.method) continue;
       const match = route.pattern.exec(url.pathname);
       if (!match) continue;
-      params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+      params = Object.fromEntries(
+        route.names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
+      );
       handler = route.handler;
       break;
     }
@@ -171,7 +188,14 @@ export class HttpFake implements AsyncDisposable {
       await this.sleep(scripted.delayMs ?? 0);
       scripted = undefined;
     }
-    const reply: FakeReply = scripted ?? (handler ? await handler(recorded, params) : { status: 404, json: { error: { message: `no route ${recorded.method} ${url.pathname}` } } });
+    const reply: FakeReply =
+      scripted ??
+      (handler
+        ? await handler(recorded, params)
+        : {
+            status: 404,
+            json: { error: { message: `no route ${recorded.method} ${url.pathname}` } },
+          });
     await this.send(res, reply);
   }
 

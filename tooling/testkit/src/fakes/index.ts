@@ -1,4 +1,14 @@
 export { HttpFake, type FakeReply, type RecordedRequest, type ReplyFn } from './http-fake.js';
-export { startFakeOpenAI, openaiReplies, type FakeOpenAI, type FakeOpenAIOptions } from './fake-openai.js';
-export { startFakeComfyUI, type ComfyScript, type FakeComfyUI, type FakeComfyUIOptions } from './fake-comfyui.js';
+export {
+  startFakeOpenAI,
+  openaiReplies,
+  type FakeOpenAI,
+  type FakeOpenAIOptions,
+} from './fake-openai.js';
+export {
+  startFakeComfyUI,
+  type ComfyScript,
+  type FakeComfyUI,
+  type FakeComfyUIOptions,
+} from './fake-comfyui.js';
 export { TINY_PNG } from './png.js';

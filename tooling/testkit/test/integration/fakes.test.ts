@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { openaiReplies, startFakeComfyUI, startFakeOpenAI, TINY_PNG, waitFor } from '../../src/index.js';
+import {
+  openaiReplies,
+  startFakeComfyUI,
+  startFakeOpenAI,
+  TINY_PNG,
+  waitFor,
+} from '../../src/index.js';
 
 describe('fake OpenAI', () => {
   it('answers chat completions and refuses a wrong key the way OpenAI does', async () => {
@@ -13,7 +19,10 @@ describe('fake OpenAI', () => {
       });
     const ok = await call('sk-test-right');
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe('echo: hi');
+    expect(
+      ((await ok.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]
+        ?.message.content,
+    ).toBe('echo: hi');
     const denied = await call('sk-wrong');
     expect(denied.status).toBe(401);
     expect(await denied.json()).toMatchObject({ error: { code: 'invalid_api_key' } });
@@ -22,9 +31,16 @@ describe('fake OpenAI', () => {
 
   it('plays scripted replies in order, then returns to normal', async () => {
     await using fake = await startFakeOpenAI();
-    fake.enqueue('POST /v1/chat/completions', openaiReplies.rateLimited(3), openaiReplies.unavailable());
+    fake.enqueue(
+      'POST /v1/chat/completions',
+      openaiReplies.rateLimited(3),
+      openaiReplies.unavailable(),
+    );
     const post = (): Promise<Response> =>
-      fetch(`${fake.baseUrl}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: [] }) });
+      fetch(`${fake.baseUrl}/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'm', messages: [] }),
+      });
     const first = await post();
     expect([first.status, first.headers.get('retry-after')]).toEqual([429, '3']);
     expect((await post()).status).toBe(503);
@@ -52,12 +68,20 @@ describe('fake OpenAI', () => {
 
   it('runs a background response to a moderation_blocked failure inside an HTTP 200', async () => {
     await using fake = await startFakeOpenAI();
-    const created = (await (await fetch(`${fake.baseUrl}/responses`, { method: 'POST', body: JSON.stringify({ model: 'gpt-image-1', input: 'x', background: true }) })).json()) as { id: string; status: string };
+    const created = (await (
+      await fetch(`${fake.baseUrl}/responses`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'gpt-image-1', input: 'x', background: true }),
+      })
+    ).json()) as { id: string; status: string };
     expect(created.status).toBe('queued');
     fake.enqueue('GET /v1/responses/:id', openaiReplies.moderationBlocked('req_abc123456789'));
     const polled = await fetch(`${fake.baseUrl}/responses/${created.id}`);
     expect(polled.status).toBe(200);
-    expect(await polled.json()).toMatchObject({ status: 'failed', error: { code: 'moderation_blocked' } });
+    expect(await polled.json()).toMatchObject({
+      status: 'failed',
+      error: { code: 'moderation_blocked' },
+    });
   });
 });
 
@@ -66,25 +90,58 @@ describe('fake ComfyUI', () => {
     await using comfy = await startFakeComfyUI();
     const ws = new WebSocket(`${comfy.origin.replace('http', 'ws')}/ws?clientId=c1`);
     const messages: Array<{ type: string; data: Record<string, unknown> }> = [];
-    ws.on('message', (raw: Buffer) => messages.push(JSON.parse(raw.toString()) as { type: string; data: Record<string, unknown> }));
+    ws.on('message', (raw: Buffer) =>
+      messages.push(JSON.parse(raw.toString()) as { type: string; data: Record<string, unknown> }),
+    );
     await new Promise((resolve) => ws.once('open', resolve));
     comfy.enqueuePrompt({ steps: 3 });
-    const res = await fetch(`${comfy.origin}/prompt`, { method: 'POST', body: JSON.stringify({ prompt: { '3': { class_type: 'KSampler', inputs: {} } }, client_id: 'c1' }) });
+    const res = await fetch(`${comfy.origin}/prompt`, {
+      method: 'POST',
+      body: JSON.stringify({
+        prompt: { '3': { class_type: 'KSampler', inputs: {} } },
+        client_id: 'c1',
+      }),
+    });
     const { prompt_id } = (await res.json()) as { prompt_id: string };
     await waitFor(() => messages.some((m) => m.type === 'execution_success'));
-    expect(messages.filter((m) => m.type === 'progress').map((m) => m.data.value)).toEqual([1, 2, 3]);
-    const history = (await (await fetch(`${comfy.origin}/history/${prompt_id}`)).json()) as Record<string, { outputs: Record<string, { images: Array<{ filename: string }> }> }>;
+    expect(messages.filter((m) => m.type === 'progress').map((m) => m.data.value)).toEqual([
+      1, 2, 3,
+    ]);
+    const history = (await (await fetch(`${comfy.origin}/history/${prompt_id}`)).json()) as Record<
+      string,
+      { outputs: Record<string, { images: Array<{ filename: string }> }> }
+    >;
     const image = history[prompt_id]?.outputs['9']?.images[0];
-    const view = await fetch(`${comfy.origin}/view?filename=${image?.filename}&subfolder=&type=output`);
+    const view = await fetch(
+      `${comfy.origin}/view?filename=${image?.filename}&subfolder=&type=output`,
+    );
     expect(Buffer.from(await view.arrayBuffer())).toEqual(TINY_PNG);
     ws.close();
   });
 
   it('reports a CUDA out-of-memory execution_error in history', async () => {
     await using comfy = await startFakeComfyUI({ websocket: false });
-    comfy.enqueuePrompt({ fail: { exception_type: 'torch.OutOfMemoryError', exception_message: 'CUDA out of memory. Tried to allocate 2.00 GiB.' } });
-    const { prompt_id } = (await (await fetch(`${comfy.origin}/prompt`, { method: 'POST', body: JSON.stringify({ prompt: { '3': {} } }) })).json()) as { prompt_id: string };
-    const entry = await waitFor(async () => ((await (await fetch(`${comfy.origin}/history/${prompt_id}`)).json()) as Record<string, { status: { status_str: string } }>)[prompt_id]);
+    comfy.enqueuePrompt({
+      fail: {
+        exception_type: 'torch.OutOfMemoryError',
+        exception_message: 'CUDA out of memory. Tried to allocate 2.00 GiB.',
+      },
+    });
+    const { prompt_id } = (await (
+      await fetch(`${comfy.origin}/prompt`, {
+        method: 'POST',
+        body: JSON.stringify({ prompt: { '3': {} } }),
+      })
+    ).json()) as { prompt_id: string };
+    const entry = await waitFor(
+      async () =>
+        (
+          (await (await fetch(`${comfy.origin}/history/${prompt_id}`)).json()) as Record<
+            string,
+            { status: { status_str: string } }
+          >
+        )[prompt_id],
+    );
     expect(entry.status.status_str).toBe('error');
     expect(JSON.stringify(entry)).toContain('CUDA out of memory');
   });
