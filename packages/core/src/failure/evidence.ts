@@ -24,9 +24,9 @@ const MESSAGE_KEYS = [
   'error_description',
   'reason',
   'refusal',
+  'details',
 ];
 const TEXT_KEYS = [
-  'details',
   'type',
   'exception_type',
   'node_type',

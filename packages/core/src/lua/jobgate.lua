@@ -61,7 +61,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 2
+local LIBRARY_VERSION = 3
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -105,11 +105,15 @@ local function emit(keys, maxlen, kind, st, now, data)
     'data', cjson.encode(data or {}))
 end
 
-local function wake(keys)
-  -- Capped so a queue nobody waits on does not grow a list without bound.
-  if redis.call('LLEN', keys[K_WAKE]) < WAKE_CAP then
-    redis.call('LPUSH', keys[K_WAKE], '1')
-  end
+-- One token per new claimable job, up to WAKE_CAP waiting tokens, so a queue nobody waits on
+-- does not grow a list without bound.
+local function wake(keys, n)
+  local room = WAKE_CAP - redis.call('LLEN', keys[K_WAKE])
+  if n > room then n = room end
+  if n <= 0 then return end
+  local tokens = {}
+  for i = 1, n do tokens[i] = '1' end
+  redis.call('LPUSH', keys[K_WAKE], unpack(tokens))
 end
 
 local function bucket_of(st)
@@ -409,7 +413,7 @@ local function requeue(keys, st)
   st.run_at = nil
   set_status(keys, st, 'pending')
   index_pending(keys, st)
-  wake(keys)
+  wake(keys, 1)
 end
 
 local function reap(keys, now, maxlen, limit)
@@ -446,7 +450,7 @@ local function reap(keys, now, maxlen, limit)
       st.run_at = nil
       index_pending(keys, st)
       save_job(keys, st)
-      wake(keys)
+      wake(keys, 1)
     end
   end
   return #expired, #due
@@ -536,6 +540,7 @@ redis.register_function('jobgate_submit', function(keys, args)
     if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
   end
   local out = {}
+  local woken = 0
   for i = 0, n - 1 do
     local b = 3 + i * F
     local id = args[b + 1]
@@ -570,7 +575,7 @@ redis.register_function('jobgate_submit', function(keys, args)
       else
         redis.call('HSETNX', keys[K_SPECS], st.sig, cjson.encode({ r = r, c = customer }))
         index_pending(keys, st)
-        wake(keys)
+        woken = woken + 1
       end
       redis.call('HSET', keys[K_PAYLOADS], id, args[b + 11])
       redis.call('ZADD', keys[K_ALL], tonumber(seq), id)
@@ -585,6 +590,7 @@ redis.register_function('jobgate_submit', function(keys, args)
       out[#out + 1] = 1
     end
   end
+  wake(keys, woken)
   return out
 end)
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, JobNotFoundError, JobNotHeldError, type EventType } from '../../src/index.js';
+import {
+  backoffDelay,
+  JobNotFoundError,
+  JobNotHeldError,
+  type EventType,
+} from '../../src/index.js';
 import { testQueue, worker } from './helpers.js';
 
 const failure = (retryable: boolean, extra: Record<string, unknown> = {}) => ({
@@ -23,7 +28,10 @@ describe('leases', () => {
     t.clock.advance(1);
     const second = await t.queue.claim(b, { leaseMs: 10_000 });
     expect(second).toMatchObject({ id, attempts: 2, worker_id: 'b', status: 'active' });
-    await expect(t.queue.complete(id, 'a', {})).rejects.toMatchObject({ name: 'JobNotHeldError', reason: 'other_worker' });
+    await expect(t.queue.complete(id, 'a', {})).rejects.toMatchObject({
+      name: 'JobNotHeldError',
+      reason: 'other_worker',
+    });
     await t.queue.complete(id, 'b', { ok: 1 });
     expect((await t.queue.get(id))?.result).toEqual({ ok: 1 });
   });
@@ -38,7 +46,9 @@ describe('leases', () => {
       expect(await t.queue.claim(worker())).toBeNull();
     }
     t.clock.advance(1_000);
-    await expect(t.queue.heartbeat(id, 'a', 1_000)).rejects.toMatchObject({ reason: 'lease_expired' });
+    await expect(t.queue.heartbeat(id, 'a', 1_000)).rejects.toMatchObject({
+      reason: 'lease_expired',
+    });
     expect((await t.queue.reapExpired()).expired).toBe(1);
     expect((await t.queue.get(id))?.status).toBe('pending');
   });
@@ -55,13 +65,22 @@ describe('leases', () => {
     expect(job).toMatchObject({ status: 'failed', attempts: 2 });
     expect(job?.last_failure).toMatchObject({ failure_reason: 'stalled', retryable: false });
     const types = (await t.queue.readEvents()).map((e) => e.type);
-    expect(types).toEqual(['job.received', 'job.claimed', 'job.stalled', 'job.claimed', 'job.failed']);
+    expect(types).toEqual([
+      'job.received',
+      'job.claimed',
+      'job.stalled',
+      'job.claimed',
+      'job.failed',
+    ]);
   });
 });
 
 describe('retries and backoff', () => {
   it('waits the exponential backoff with jitter, computed like backoffDelay, then returns to pending', async () => {
-    await using t = await testQueue({ random: () => 0.25, backoff: { baseMs: 1_000, maxMs: 60_000 } });
+    await using t = await testQueue({
+      random: () => 0.25,
+      backoff: { baseMs: 1_000, maxMs: 60_000 },
+    });
     const { id } = await t.queue.submit({ service_required: 'svc', max_attempts: 3 });
     const w = worker({ worker_id: 'w' });
     await t.queue.claim(w);
@@ -74,14 +93,20 @@ describe('retries and backoff', () => {
     t.clock.advance(1);
     expect((await t.queue.claim(w))?.attempts).toBe(2);
     const retry2 = await t.queue.fail(id, 'w', failure(true));
-    expect(retry2.run_at! - t.clock.now).toBe(backoffDelay(2, { baseMs: 1_000, maxMs: 60_000 }, 0.25));
+    expect(retry2.run_at! - t.clock.now).toBe(
+      backoffDelay(2, { baseMs: 1_000, maxMs: 60_000 }, 0.25),
+    );
     t.clock.advance(retry2.run_at! - t.clock.now);
     expect((await t.queue.claim(w))?.attempts).toBe(3);
     // Attempts exhausted: a retryable failure now ends the job.
     const last = await t.queue.fail(id, 'w', failure(true));
     expect(last.status).toBe('failed');
     const events = await t.queue.readEvents();
-    expect(events.at(-1)).toMatchObject({ type: 'job.failed', attempt: 3, data: { retries_exhausted: true } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'job.failed',
+      attempt: 3,
+      data: { retries_exhausted: true },
+    });
   });
 
   it('honours retry_after_ms exactly', async () => {
@@ -102,7 +127,11 @@ describe('retries and backoff', () => {
     const { id } = await t.queue.submit({ service_required: 'svc', max_attempts: 5 });
     await t.queue.claim(worker({ worker_id: 'w' }));
     const job = await t.queue.fail(id, 'w', failure(false));
-    expect(job).toMatchObject({ status: 'failed', attempts: 1, last_failure: { failure_type: 'VALIDATION_ERROR' } });
+    expect(job).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      last_failure: { failure_type: 'VALIDATION_ERROR' },
+    });
     t.clock.advance(10 * 60_000);
     expect(await t.queue.claim(worker())).toBeNull();
   });
@@ -171,20 +200,32 @@ describe('calls on jobs the worker does not hold', () => {
       () => t.queue.complete(id, 'intruder', {}),
       () => t.queue.fail(id, 'intruder', failure(false)),
     ]) {
-      await expect(call()).rejects.toMatchObject({ name: 'JobNotHeldError', jobId: id, workerId: 'intruder', reason: 'other_worker' });
+      await expect(call()).rejects.toMatchObject({
+        name: 'JobNotHeldError',
+        jobId: id,
+        workerId: 'intruder',
+        reason: 'other_worker',
+      });
     }
     await expect(t.queue.complete('missing', 'w', {})).rejects.toBeInstanceOf(JobNotFoundError);
     expect(await t.queue.get(id)).toEqual(before);
     expect((await t.queue.readEvents()).length).toBe(eventsBefore);
     await t.queue.complete(id, 'w', {});
-    await expect(t.queue.complete(id, 'w', {})).rejects.toMatchObject({ reason: 'status:completed' });
+    await expect(t.queue.complete(id, 'w', {})).rejects.toMatchObject({
+      reason: 'status:completed',
+    });
   });
 });
 
 describe('events', () => {
   it('appends exactly one event per transition, in order, with the documented fields', async () => {
     await using t = await testQueue();
-    const { id } = await t.queue.submit({ service_required: 'svc', customer_id: 'acme', workflow_id: 'wf-1', step: 2 });
+    const { id } = await t.queue.submit({
+      service_required: 'svc',
+      customer_id: 'acme',
+      workflow_id: 'wf-1',
+      step: 2,
+    });
     const w = worker({ worker_id: 'w' });
     await t.queue.claim(w);
     t.clock.advance(10);
@@ -237,13 +278,21 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
     expect((await t.queue.completeAndClaim(a!.id, 'w', { r: 1 }, w))?.id).toBe(b!.id);
     expect(await t.queue.completeAndClaim(b!.id, 'w', { r: 2 }, w)).toBeNull();
     expect((await t.queue.get(a!.id))?.result).toEqual({ r: 1 });
-    await expect(t.queue.completeAndClaim(b!.id, 'w', {}, w)).rejects.toBeInstanceOf(JobNotHeldError);
+    await expect(t.queue.completeAndClaim(b!.id, 'w', {}, w)).rejects.toBeInstanceOf(
+      JobNotHeldError,
+    );
   });
 
   it('submitting an existing id is idempotent', async () => {
     await using t = await testQueue();
-    expect(await t.queue.submit({ id: 'fixed', service_required: 'svc' })).toEqual({ id: 'fixed', created: true });
-    expect(await t.queue.submit({ id: 'fixed', service_required: 'svc' })).toEqual({ id: 'fixed', created: false });
+    expect(await t.queue.submit({ id: 'fixed', service_required: 'svc' })).toEqual({
+      id: 'fixed',
+      created: true,
+    });
+    expect(await t.queue.submit({ id: 'fixed', service_required: 'svc' })).toEqual({
+      id: 'fixed',
+      created: false,
+    });
     expect((await t.queue.counts()).pending).toBe(1);
   });
 
@@ -251,7 +300,11 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
     await using t = await testQueue();
     const ids = (
       await t.queue.submitMany(
-        Array.from({ length: 7 }, (_, i) => ({ service_required: 'svc', customer_id: i % 2 ? 'acme' : 'globex', workflow_id: `wf-${i % 3}` })),
+        Array.from({ length: 7 }, (_, i) => ({
+          service_required: 'svc',
+          customer_id: i % 2 ? 'acme' : 'globex',
+          workflow_id: `wf-${i % 3}`,
+        })),
       )
     ).map((r) => r.id);
     await t.queue.claim(worker());
@@ -261,7 +314,9 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
     expect(acme2.jobs.map((j) => j.id)).toEqual([ids[1]]);
     expect(acme2.cursor).toBeNull();
     expect((await t.queue.list({ status: 'active' })).jobs.map((j) => j.id)).toEqual([ids[0]]);
-    expect((await t.queue.list({ workflow_id: 'wf-0', status: 'pending' })).jobs.map((j) => j.id)).toEqual([ids[6], ids[3]]);
+    expect(
+      (await t.queue.list({ workflow_id: 'wf-0', status: 'pending' })).jobs.map((j) => j.id),
+    ).toEqual([ids[6], ids[3]]);
     expect((await t.queue.list()).jobs).toHaveLength(7);
     expect(await t.queue.counts()).toMatchObject({ pending: 6, active: 1, by_service: { svc: 6 } });
   });
@@ -272,5 +327,20 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
     const waiting = t.queue.waitForWork(5_000);
     await t.queue.submit({ service_required: 'svc' });
     expect(await waiting).toBe(true);
+  });
+
+  it('one batch of three jobs wakes three waiting workers', async () => {
+    await using t = await testQueue();
+    const waiting = [
+      t.queue.waitForWork(5_000),
+      t.queue.waitForWork(5_000),
+      t.queue.waitForWork(5_000),
+    ];
+    await t.queue.submitMany([
+      { service_required: 'svc' },
+      { service_required: 'svc' },
+      { service_required: 'svc' },
+    ]);
+    expect(await Promise.all(waiting)).toEqual([true, true, true]);
   });
 });
