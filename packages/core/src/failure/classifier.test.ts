@@ -472,6 +472,7 @@ const CASES: Case[] = [
     type: T.VALIDATION_ERROR,
     reason: R.MODEL_NOT_FOUND,
     retryable: false,
+    description: /sdxl_turbo\.safetensors/,
   },
   {
     name: 'missing required parameter',
