@@ -123,6 +123,8 @@ export function parseArgs(argv: readonly string[]): Options {
     throw new UsageError('gate run needs at least one task, e.g. `gate run test:e2e --affected`.');
   }
   if (options.command === 'pr') options.affected = true;
+  // `pnpm test` means every test level: one failing level must not hide the others' results.
+  if (options.command === 'test') options.keepGoing = true;
   if (options.base !== undefined && options.command !== 'pr') options.affected = true;
   return options;
 }

@@ -1,0 +1,121 @@
+/**
+ * `pnpm --filter @jobgate/gate bench`: what the gate costs on top of Turbo, on this repository.
+ *
+ *  1. overhead: warm (fully cached) `gate release` against the bare warm `turbo run` of the same
+ *     tasks (target: at most 1 s or 5 % more);
+ *  2. a warm no-change `gate release` (target: at most 10 s);
+ *  3. `gate precommit` with one staged source file (target: at most 8 s). The change is staged in
+ *     a private copy of the index (GIT_INDEX_FILE), so the shared working tree and index are never
+ *     touched.
+ *
+ * Not a test: numbers depend on the machine. Run it when the machine is quiet.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROFILES } from '../src/levels.js';
+import { findTurbo } from '../src/turbo.js';
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const GATE = join(ROOT, 'tooling/gate/bin/gate.mjs');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const env: NodeJS.ProcessEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
+for (const key of Object.keys(env))
+  if (/^(TURBO_SCM|GITHUB_STEP_SUMMARY$)/.test(key)) delete env[key];
+
+function time(
+  command: string,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): { ms: number; code: number | null; last: string } {
+  const started = performance.now();
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const ms = Math.round(performance.now() - started);
+  const last = `${result.stdout}${result.stderr}`.trimEnd().split('\n').at(-1) ?? '';
+  return { ms, code: result.status, last };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function series(
+  label: string,
+  run: () => { ms: number; code: number | null; last: string },
+): number {
+  const samples: number[] = [];
+  let last = '';
+  for (let i = 0; i < RUNS; i++) {
+    const result = run();
+    samples.push(result.ms);
+    last = `exit ${result.code}: ${result.last}`;
+  }
+  const value = median(samples);
+  console.log(
+    `${label.padEnd(44)} median ${(value / 1000).toFixed(2)} s  (${samples.map((ms) => (ms / 1000).toFixed(2)).join(', ')})  ${last}`,
+  );
+  return value;
+}
+
+function redisMajor(): string {
+  const out = execFileSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return /v=(\d+)/.exec(out)?.[1] ?? '7';
+}
+
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+);
+
+console.log('priming: gate release (cold or partly cached)…');
+const prime = time(process.execPath, [GATE, 'release', '--keep-going']);
+console.log(`  prime run ${(prime.ms / 1000).toFixed(1)} s, exit ${prime.code}: ${prime.last}`);
+
+const warmGate = series('warm gate release (no change)', () =>
+  time(process.execPath, [GATE, 'release', '--keep-going']),
+);
+const [turbo, ...turboArgs] = findTurbo(ROOT);
+// Same cache keys as the gate's run: the hashed Redis major must match.
+const bare = series('bare warm turbo run (same tasks)', () =>
+  time(
+    turbo!,
+    [...turboArgs, 'run', ...PROFILES.release, '--summarize', '--output-logs=errors-only'],
+    { JOBGATE_REDIS_MAJOR: redisMajor() },
+  ),
+);
+const overhead = warmGate - bare;
+console.log(
+  `gate overhead over bare turbo: ${(overhead / 1000).toFixed(2)} s (${((overhead / bare) * 100).toFixed(1)} %)  target ≤ 1 s or ≤ 5 %`,
+);
+
+// One-file change staged in a private index.
+const file = process.env.BENCH_FILE ?? 'packages/core/src/backoff.ts';
+const scratch = mkdtempSync(join(tmpdir(), 'gate-bench-'));
+try {
+  const index = join(scratch, 'index');
+  copyFileSync(join(ROOT, '.git/index'), index);
+  const changed = `${readFileSync(join(ROOT, file), 'utf8')}\n// bench: one-line change\n`;
+  const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], {
+    cwd: ROOT,
+    input: changed,
+    encoding: 'utf8',
+  }).trim();
+  execFileSync('git', ['update-index', '--cacheinfo', `100644,${blob},${file}`], {
+    cwd: ROOT,
+    env: { ...env, GIT_INDEX_FILE: index },
+  });
+  series(`gate precommit (${file} staged)`, () =>
+    time(process.execPath, [GATE, 'precommit'], { GIT_INDEX_FILE: index }),
+  );
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
