@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@jobgate/testkit';
+import { describe, expect, it } from 'vitest';
+import { createSimulationConnector } from '../../src/connectors/simulation.js';
+import { listWorkers } from '../../src/registry.js';
+import { harness, type Harness } from '../helpers.js';
+
+const appDir = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Child extends AsyncDisposable {
+  process: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The real worker entry point as its own process (`node --import tsx src/main.ts`, one process, so a signal reaches the worker itself). */
+function spawnWorker(h: Harness, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: appDir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: process.env.REDIS_URL ?? '',
+      JOBGATE_NAMESPACE: h.namespace,
+      WORKER_CONNECTORS: 'simulation',
+      WORKER_LEASE_MS: '1500',
+      WORKER_IDLE_WAIT_MS: '200',
+      WORKER_REGISTRY_INTERVAL_MS: '200',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    process: child,
+    output: () => output,
+    exited,
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+async function activeOn(h: Harness, id: string, workerId: string, child: Child): Promise<void> {
+  try {
+    await h.waitForJob(
+      id,
+      (j) => j.status === 'active' && j.worker_id === workerId && (j.progress?.percent ?? 0) > 0,
+      20_000,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nworker output:\n${child.output()}`, {
+      cause: error,
+    });
+  }
+}
+
+describe('the worker process', () => {
+  it('killed with SIGKILL mid-job: the lease expires and another worker completes the job exactly once', async () => {
+    await using h = await harness();
+    await using a = spawnWorker(h, { WORKER_ID: 'worker-a' });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 3,
+      payload: { duration_ms: 2_000, steps: 10 },
+    });
+    await activeOn(h, id, 'worker-a', a);
+    a.process.kill('SIGKILL');
+    expect(await a.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    const b = await h.startWorker([createSimulationConnector()], { leaseMs: 1_500 });
+    const job = await h.waitForJob(id, (j) => j.status === 'completed', 20_000);
+    expect(job).toMatchObject({ attempts: 2, worker_id: b.id });
+    const events = (await h.queue.readEvents()).filter((e) => e.job_id === id).map((e) => e.type);
+    expect(events.filter((t) => t === 'job.completed')).toHaveLength(1);
+    expect(events.filter((t) => t === 'job.claimed')).toHaveLength(2);
+    expect(events.filter((t) => t === 'job.stalled')).toHaveLength(1);
+    // The killed worker could not deregister; its record expires by itself.
+    await waitFor(
+      async () =>
+        !(await listWorkers(h.redis, h.namespace)).some((w) => w.worker_id === 'worker-a'),
+      { timeoutMs: 5_000 },
+    );
+  });
+
+  it('sent SIGTERM during a job longer than the grace period: releases it, exits 0, and the job is completed elsewhere', async () => {
+    await using h = await harness();
+    await using a = spawnWorker(h, { WORKER_ID: 'worker-a', WORKER_SHUTDOWN_GRACE_MS: '300' });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 3,
+      payload: { duration_ms: 3_000, steps: 30 },
+    });
+    await activeOn(h, id, 'worker-a', a);
+    a.process.kill('SIGTERM');
+    const exit = await a.exited;
+    expect(exit, a.output()).toEqual({ code: 0, signal: null });
+    expect(a.output()).toContain('job released on shutdown');
+    const released = await h.queue.get(id);
+    expect(released).toMatchObject({ status: 'pending', worker_id: null });
+    expect(await listWorkers(h.redis, h.namespace)).toEqual([]);
+
+    const b = await h.startWorker([createSimulationConnector()]);
+    const done = await h.waitForJob(id, (j) => j.status === 'completed', 20_000);
+    expect(done).toMatchObject({ worker_id: b.id, attempts: 2 });
+  });
+
+  it('sent SIGTERM during a job that fits the grace period: finishes it, then exits 0', async () => {
+    await using h = await harness();
+    await using a = spawnWorker(h, { WORKER_ID: 'worker-a', WORKER_SHUTDOWN_GRACE_MS: '15000' });
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 3,
+      payload: { duration_ms: 1_500, steps: 10 },
+    });
+    await activeOn(h, id, 'worker-a', a);
+    a.process.kill('SIGTERM');
+    expect(await a.exited, a.output()).toEqual({ code: 0, signal: null });
+    expect(await h.queue.get(id)).toMatchObject({
+      status: 'completed',
+      attempts: 1,
+      worker_id: 'worker-a',
+    });
+  });
+
+  it('refuses to start on invalid configuration, naming the variable', async () => {
+    await using h = await harness();
+    await using a = spawnWorker(h, { WORKER_CONCURRENCY: 'many' });
+    expect((await a.exited).code).toBe(2);
+    expect(a.output()).toContain('WORKER_CONCURRENCY');
+  });
+});
