@@ -14,8 +14,11 @@ import { dirname, relative, resolve } from 'node:path';
 
 const MAX_ERROR_CHARS = 2_000;
 
-/** @param {unknown} error */
-function describeError(error) {
+/**
+ * @param {unknown} error
+ * @param {string} root frames are shown relative to the package, as the rerun command is
+ */
+function describeError(error, root) {
   if (!error || typeof error !== 'object') return String(error);
   const { name, message, stack } =
     /** @type {{ name?: string, message?: string, stack?: string }} */ (error);
@@ -24,6 +27,7 @@ function describeError(error) {
     .split('\n')
     .filter((line) => /^\s+at .*\.[cm]?[jt]sx?:\d+/.test(line) && !line.includes('node_modules'))
     .slice(0, 3)
+    .map((line) => line.replaceAll(`${root}/`, ''))
     .join('\n');
   return `${head}${frames ? `\n${frames}` : ''}`.slice(0, MAX_ERROR_CHARS);
 }
@@ -53,7 +57,8 @@ export default class GateReporter {
     for (const module of testModules) {
       const file = relative(this.root, module.moduleId);
       const errors = module.errors();
-      if (errors.length > 0) moduleErrors.push({ file, errors: errors.map(describeError) });
+      if (errors.length > 0)
+        moduleErrors.push({ file, errors: errors.map((error) => describeError(error, this.root)) });
       for (const test of module.children.allTests()) {
         const result = test.result();
         const diagnostic = test.diagnostic();
@@ -66,7 +71,7 @@ export default class GateReporter {
           retries: diagnostic?.retryCount ?? 0,
           flaky: diagnostic?.flaky ?? false,
           durationMs: Math.round(diagnostic?.duration ?? 0),
-          errors: (result.errors ?? []).map(describeError),
+          errors: (result.errors ?? []).map((error) => describeError(error, this.root)),
         });
       }
     }
@@ -81,7 +86,7 @@ export default class GateReporter {
           finishedAt: new Date().toISOString(),
           tests,
           moduleErrors,
-          unhandledErrors: unhandledErrors.map(describeError),
+          unhandledErrors: unhandledErrors.map((error) => describeError(error, this.root)),
         },
         null,
         1,
