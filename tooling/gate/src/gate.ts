@@ -211,10 +211,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         // Turbo itself failed (bad arguments, unknown base ref, broken turbo.json): say what it said.
         record.status = 'failed';
         record.message = `turbo exited ${result.exitCode ?? 'by signal'}: ${
-          result.turboLines
-            .filter((line) => /error|ERROR|×/.test(line))
-            .slice(-5)
-            .join(' / ') || result.turboLines.slice(-5).join(' / ')
+          turboErrors(result.turboLines).join(' / ') || result.turboLines.slice(-5).join(' / ')
         }`;
       }
       if (record.overBudget && options.budget === 'fail' && record.status === 'passed') {
@@ -277,6 +274,14 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   record.proposals = proposeReleases(quarantine, [record, ...readHistory(root, 200)]);
   publish(root, record, options, out);
   return record;
+}
+
+/** Turbo's own error lines (`x Could not find task ...`), without its box-drawing. */
+function turboErrors(lines: readonly string[]): string[] {
+  return lines
+    .map((line) => /^[\s`|>-]*(?:x|×|ERROR)\s+(.*)$/.exec(line)?.[1]?.trim())
+    .filter((line): line is string => Boolean(line))
+    .slice(-5);
 }
 
 export function publish(
