@@ -78,7 +78,11 @@ describe('gate run', () => {
     const result = await runGate(
       fx.root,
       ['run', 'test:unit'],
-      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch, GATE_QUARANTINE_FILE: 'quarantine.json' }),
+      cleanEnv({
+        GATE_FIXTURE_STATE: fx.scratch,
+        GATE_QUARANTINE_FILE: 'quarantine.json',
+        GITHUB_STEP_SUMMARY: join(fx.scratch, 'step-summary.md'),
+      }),
     );
 
     expect(result.code).toBe(1);
@@ -93,6 +97,10 @@ describe('gate run', () => {
     expect(failed).toMatchObject({ state: 'failed', retries: 0, flaky: false });
     const junit = readFileSync(join(fx.root, '.gate/last/junit.xml'), 'utf8');
     expect(junit).toContain('<failure message="read ECONNRESET">');
+    const summary = readFileSync(join(fx.scratch, 'step-summary.md'), 'utf8');
+    expect(summary).toContain('## gate run test:unit: ❌ failed');
+    expect(summary).toContain('| unit | 1 | 0 | 1 | 1 | 0 |');
+    expect(summary).toContain('rerun: pnpm --filter @fx/a test:unit src/net.test.ts:3');
   });
 
   it('passes a run whose integration test fails once on a network error, reports it flaky, and a warm rerun is fully cached with the same counts', async () => {
