@@ -87,7 +87,7 @@ async function benchBullmq(url: string): Promise<{ submitMs: number; processMs: 
   const t1 = performance.now();
   const workers = services.map(
     (name) =>
-      new BullWorker(name, async () => null, {
+      new BullWorker(name, () => Promise.resolve(null), {
         connection,
         prefix: 'bench-bull',
         concurrency: BULLMQ_CONCURRENCY,

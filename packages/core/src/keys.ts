@@ -22,6 +22,7 @@ export const KEY_NAMES = [
   'by-customer',
   'by-workflow',
   'by-status',
+  'heads',
 ] as const;
 
 export type KeyName = (typeof KEY_NAMES)[number];

@@ -5,7 +5,7 @@ src/installer.ts. The installer reads LIBRARY_VERSION below and compares it with
 `jobgate_version` answers on the server: older -> replace, equal -> keep, newer -> refuse.
 Bump LIBRARY_VERSION with every change to this file.
 
-KEYS: every function receives the same 19 keys, in this order, all of one namespace and so all
+KEYS: every function receives the same 20 keys, in this order, all of one namespace and so all
 with the hash tag {ns} (one cluster slot). No function touches any other key, so every key is
 declared and the library is Redis Cluster / Valkey cluster safe. Variable parts (service,
 requirement signature, workflow, customer, job id) live inside members and fields, never in key
@@ -15,7 +15,8 @@ names; that is what makes a fixed key list possible.
   KEYS[3]  {ns}:results      hash   job id -> result JSON (opaque to Lua)
   KEYS[4]  {ns}:pending      zset   score 0, lex member svc \0 sig \0 PK \0 id   (runnable-now jobs)
   KEYS[5]  {ns}:buckets      zset   score 0, lex member svc \0 sig   (buckets with pending jobs)
-  KEYS[6]  {ns}:bucket-len   hash   svc \0 sig -> number of pending jobs in the bucket
+  KEYS[6]  {ns}:bucket-len   hash   svc \0 sig -> number of pending jobs in the bucket;
+                                    \1 svc \0 sig -> the bucket's head H = PK \0 id
   KEYS[7]  {ns}:specs        hash   sig -> {"r": requirements, "c": customer_id} JSON
   KEYS[8]  {ns}:wf-pending   zset   score 0, lex member wf \0 PK \0 svc \0 sig \0 id
   KEYS[9]  {ns}:active       zset   score lease expiry (ms), member job id
@@ -29,13 +30,15 @@ names; that is what makes a fixed key list possible.
   KEYS[17] {ns}:by-customer  zset   score 0, lex member customer \0 SEQ \0 id
   KEYS[18] {ns}:by-workflow  zset   score 0, lex member workflow \0 SEQ \0 id
   KEYS[19] {ns}:by-status    zset   score 0, lex member status \0 SEQ \0 id
+  KEYS[20] {ns}:heads        zset   score 0, lex member PK \0 id \0 svc \0 sig: each bucket's head
 
 PK (33 bytes) = P (17 digits: 10^16 - priority, so higher priority sorts first) .. SEQ (16
 digits, zero padded). Lexicographic order of PK is exactly (priority desc, submit order asc) for
 every safe integer priority: no float ever holds both parts. sig = requirement signature: jobs of
 one service with identical requirements and customer share a bucket; a claim evaluates each
-bucket's requirements once and reads only the bucket's head, so its cost grows with the number
-of buckets of the worker's services, not with the number of jobs it cannot run.
+bucket's requirements once and looks only at bucket heads ({ns}:heads, in PK order), so its cost
+grows with the number of buckets ahead of the first runnable one, never with the number of jobs
+the worker cannot run. With many buckets it reads the heads of the worker's services only.
 
 Common ARGV for every function: ARGV[1] now (ms, the client's clock), ARGV[2] events MAXLEN.
 
@@ -61,12 +64,12 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 3
+local LIBRARY_VERSION = 5
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
-local K_UNRUNNABLE, K_ALL, K_BY_CUSTOMER, K_BY_WORKFLOW, K_BY_STATUS = 15, 16, 17, 18, 19
-local NKEYS = 19
+local K_UNRUNNABLE, K_ALL, K_BY_CUSTOMER, K_BY_WORKFLOW, K_BY_STATUS, K_HEADS = 15, 16, 17, 18, 19, 20
+local NKEYS = 20
 local SEP = '\0'
 local SEP_NEXT = '\1'
 local PKLEN = 33
@@ -136,11 +139,31 @@ local function set_status(keys, st, status)
   st.status = status
 end
 
+local function head_of(st)
+  return st.pk .. SEP .. st.id
+end
+
+-- Moves a bucket's entry in {ns}:heads from head `old` to head `new` (either may be nil).
+local function set_head(keys, bucket, old, new)
+  if old then redis.call('ZREM', keys[K_HEADS], old .. SEP .. bucket) end
+  if new then
+    redis.call('ZADD', keys[K_HEADS], 0, new .. SEP .. bucket)
+    redis.call('HSET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket, new)
+  else
+    redis.call('HDEL', keys[K_BUCKET_LEN], SEP_NEXT .. bucket)
+  end
+end
+
 local function index_pending(keys, st)
   redis.call('ZADD', keys[K_PENDING], 0, pending_member(st))
   local bucket = bucket_of(st)
+  local head = head_of(st)
   if redis.call('HINCRBY', keys[K_BUCKET_LEN], bucket, 1) == 1 then
     redis.call('ZADD', keys[K_BUCKETS], 0, bucket)
+    set_head(keys, bucket, nil, head)
+  else
+    local current = redis.call('HGET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket)
+    if not current or head < current then set_head(keys, bucket, current or nil, head) end
   end
   redis.call('HINCRBY', keys[K_DEPTH], st.service_required, 1)
   if st.workflow_id then
@@ -151,9 +174,15 @@ end
 local function unindex_pending(keys, st)
   if redis.call('ZREM', keys[K_PENDING], pending_member(st)) == 0 then return end
   local bucket = bucket_of(st)
+  local current = redis.call('HGET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket) or nil
   if redis.call('HINCRBY', keys[K_BUCKET_LEN], bucket, -1) <= 0 then
     redis.call('HDEL', keys[K_BUCKET_LEN], bucket)
     redis.call('ZREM', keys[K_BUCKETS], bucket)
+    set_head(keys, bucket, current, nil)
+  elseif current == head_of(st) then
+    local next_member = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
+      'BYLEX', 'LIMIT', 0, 1)[1]
+    set_head(keys, bucket, current, next_member and string.sub(next_member, #bucket + 2) or nil)
   end
   if redis.call('HINCRBY', keys[K_DEPTH], st.service_required, -1) <= 0 then
     redis.call('HDEL', keys[K_DEPTH], st.service_required)
@@ -336,52 +365,69 @@ local function load_spec(keys, sig)
   return spec
 end
 
--- One verdict per bucket per call; a spec that fails to decode or evaluate counts as "no".
+-- One verdict per (worker, bucket); a spec that is missing, fails to decode or fails to evaluate
+-- counts as "no" (a missing one is not remembered: it may be written later).
 local function bucket_ok(ctx, keys, svc, sig)
-  local key = svc .. SEP .. sig
+  local key = keys[K_SPECS] .. SEP .. svc .. SEP .. sig
   local verdict = ctx.verdicts[key]
   if verdict == nil then
     local spec = load_spec(keys, sig)
-    verdict = false
-    if spec then
-      local ok, result = pcall(runnable, ctx, svc, spec)
-      verdict = ok and result == true
-    end
+    if not spec then return false end
+    local ok, result = pcall(runnable, ctx, svc, spec)
+    verdict = ok and result == true
     ctx.verdicts[key] = verdict
   end
   return verdict
 end
 
-local function consider(ctx, keys, bucket, svc, best)
-  local sig = string.sub(bucket, #svc + 2)
-  if not bucket_ok(ctx, keys, svc, sig) then return end
-  local head = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
-    'BYLEX', 'LIMIT', 0, 1)[1]
-  if head then
-    local pk = string.sub(head, #bucket + 2, #bucket + 1 + PKLEN)
-    if best.pk == nil or pk < best.pk then
-      best.pk = pk
-      best.id = string.sub(head, #bucket + PKLEN + 3)
+local HEADS_BATCH = 64
+
+-- Walks all bucket heads in PK order: the first runnable one is the answer. Used when the whole
+-- namespace has few buckets compared with the worker's services.
+local function find_in_heads(ctx, keys)
+  local start = '-'
+  while true do
+    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, HEADS_BATCH)
+    for _, member in ipairs(batch) do
+      local a = string.find(member, SEP, PKLEN + 2, true)
+      local b = string.find(member, SEP, a + 1, true)
+      local svc = string.sub(member, a + 1, b - 1)
+      if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, b + 1)) then
+        return string.sub(member, PKLEN + 2, a - 1)
+      end
     end
+    if #batch < HEADS_BATCH then return nil end
+    start = '(' .. batch[#batch]
   end
 end
 
-local function find_in_buckets(ctx, keys)
-  local best = {}
-  local services = ctx.service_list
-  -- With few buckets overall, one read of the whole bucket index beats one read per service.
-  if #services > 1 and redis.call('ZCARD', keys[K_BUCKETS]) <= 4 * #services then
-    for _, bucket in ipairs(redis.call('ZRANGE', keys[K_BUCKETS], 0, -1)) do
-      local svc = string.sub(bucket, 1, string.find(bucket, SEP, 1, true) - 1)
-      if ctx.services[svc] then consider(ctx, keys, bucket, svc, best) end
+-- Reads only the buckets of the worker's services and their heads (one HMGET per service).
+local function find_in_services(ctx, keys)
+  local best
+  for _, svc in ipairs(ctx.service_list) do
+    local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+    local runnable_buckets = {}
+    for _, bucket in ipairs(buckets) do
+      if bucket_ok(ctx, keys, svc, string.sub(bucket, #svc + 2)) then
+        runnable_buckets[#runnable_buckets + 1] = SEP_NEXT .. bucket
+      end
     end
-  else
-    for _, svc in ipairs(services) do
-      local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
-      for _, bucket in ipairs(buckets) do consider(ctx, keys, bucket, svc, best) end
+    -- In slices: unpack() has a stack limit of a few thousand values.
+    for from = 1, #runnable_buckets, 1000 do
+      local to = math.min(from + 999, #runnable_buckets)
+      for _, head in ipairs(redis.call('HMGET', keys[K_BUCKET_LEN], unpack(runnable_buckets, from, to))) do
+        if head and (best == nil or head < best) then best = head end
+      end
     end
   end
-  return best.id
+  return best and string.sub(best, PKLEN + 2) or nil
+end
+
+local function find_in_buckets(ctx, keys)
+  if redis.call('ZCARD', keys[K_HEADS]) <= 4 * #ctx.service_list + HEADS_BATCH then
+    return find_in_heads(ctx, keys)
+  end
+  return find_in_services(ctx, keys)
 end
 
 -- A workflow-pinned worker walks its workflow's pending jobs in (priority, FIFO) order: the cost
@@ -456,9 +502,29 @@ local function reap(keys, now, maxlen, limit)
   return #expired, #due
 end
 
+-- Prepared workers by their JSON, kept between calls with their bucket verdicts: a worker spec
+-- and a bucket spec are both immutable, so a verdict once computed stays right. A worker that
+-- changes capabilities sends different JSON and gets a fresh entry. Bounded by WORKER_CACHE_MAX.
+local worker_cache = {}
+local worker_cache_size = 0
+local WORKER_CACHE_MAX = 1000
+
+local function worker_context(worker_json)
+  local ctx = worker_cache[worker_json]
+  if ctx then return ctx end
+  ctx = prepare_worker(cjson.decode(worker_json))
+  if worker_cache_size >= WORKER_CACHE_MAX then
+    worker_cache = {}
+    worker_cache_size = 0
+  end
+  worker_cache[worker_json] = ctx
+  worker_cache_size = worker_cache_size + 1
+  return ctx
+end
+
 local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   if reap_limit > 0 then reap(keys, now, maxlen, reap_limit) end
-  local ctx = prepare_worker(cjson.decode(worker_json))
+  local ctx = worker_context(worker_json)
   local id
   if ctx.workflow_id then
     id = find_in_workflow(ctx, keys)
@@ -541,6 +607,7 @@ redis.register_function('jobgate_submit', function(keys, args)
   end
   local out = {}
   local woken = 0
+  local seen = {}
   for i = 0, n - 1 do
     local b = 3 + i * F
     local id = args[b + 1]
@@ -565,15 +632,23 @@ redis.register_function('jobgate_submit', function(keys, args)
         attempts = 0,
         created_at = now,
       }
-      local ok, r = pcall(cjson.decode, st.requirements)
-      local problem
-      if not ok then problem = 'requirements are not valid JSON' else problem = spec_problem(r, customer) end
+      -- Jobs of one batch usually share requirements: check and store each distinct set once.
+      local seen_key = st.sig .. SEP .. (customer or '') .. SEP .. st.requirements
+      local problem = seen[seen_key]
+      if problem == nil then
+        local ok, r = pcall(cjson.decode, st.requirements)
+        if not ok then problem = 'requirements are not valid JSON' else problem = spec_problem(r, customer) end
+        if not problem then
+          redis.call('HSETNX', keys[K_SPECS], st.sig, cjson.encode({ r = r, c = customer }))
+          problem = false
+        end
+        seen[seen_key] = problem
+      end
       set_status(keys, st, 'pending')
       if problem then
         st.unrunnable_reason = problem
         redis.call('ZADD', keys[K_UNRUNNABLE], tonumber(seq), id)
       else
-        redis.call('HSETNX', keys[K_SPECS], st.sig, cjson.encode({ r = r, c = customer }))
         index_pending(keys, st)
         woken = woken + 1
       end

@@ -24,13 +24,22 @@ describe('malformed input', () => {
 
   it('refuses a malformed worker, lease or failure with a ValidationError', async () => {
     await using t = await testQueue();
-    await expect(t.queue.claim({ worker_id: 'w', services: [] })).rejects.toThrow(/services must list at least one service/);
+    await expect(t.queue.claim({ worker_id: 'w', services: [] })).rejects.toThrow(
+      /services must list at least one service/,
+    );
     await expect(t.queue.claim(worker(), { leaseMs: -5 })).rejects.toThrow(/leaseMs/);
-    await expect(t.queue.fail('x', 'w', { retryable: 'yes' } as never)).rejects.toThrow(/retryable/);
+    await expect(t.queue.fail('x', 'w', { retryable: 'yes' } as never)).rejects.toThrow(
+      /retryable/,
+    );
     await expect(t.queue.list({ limit: 0 })).rejects.toThrow(/limit/);
   });
 
-  function rawSubmit(t: Awaited<ReturnType<typeof testQueue>>, id: string, requirements: string, customer = '') {
+  function rawSubmit(
+    t: Awaited<ReturnType<typeof testQueue>>,
+    id: string,
+    requirements: string,
+    customer = '',
+  ) {
     return t.redis.fcall(
       'jobgate_submit',
       t.queue.keys.list.length,
@@ -60,8 +69,12 @@ describe('malformed input', () => {
     await rawSubmit(t, 'bad-models', '{"models":"sdxl"}');
     await rawSubmit(t, 'bad-custom', '{"region":{"nested":true}}');
     await rawSubmit(t, 'bad-strict', '{"customer_isolation":"strict"}');
-    expect((await t.queue.get('bad-json'))?.unrunnable_reason).toBe('requirements are not valid JSON');
-    expect((await t.queue.get('bad-hardware'))?.unrunnable_reason).toBe('requirements.hardware.gpu_memory_gb must be a number');
+    expect((await t.queue.get('bad-json'))?.unrunnable_reason).toBe(
+      'requirements are not valid JSON',
+    );
+    expect((await t.queue.get('bad-hardware'))?.unrunnable_reason).toBe(
+      'requirements.hardware.gpu_memory_gb must be a number',
+    );
     expect((await t.queue.get('bad-models'))?.unrunnable_reason).toMatch(/requirements\.models/);
     expect((await t.queue.get('bad-custom'))?.unrunnable_reason).toMatch(/requirements\.region/);
     expect((await t.queue.get('bad-strict'))?.unrunnable_reason).toMatch(/customer_id/);
@@ -76,7 +89,11 @@ describe('malformed input', () => {
 
   it('a corrupted bucket spec is skipped, not fatal', async () => {
     await using t = await testQueue();
-    const a = await t.queue.submit({ service_required: 'svc', priority: 9, requirements: { region: 'eu' } });
+    const a = await t.queue.submit({
+      service_required: 'svc',
+      priority: 9,
+      requirements: { region: 'eu' },
+    });
     const b = await t.queue.submit({ service_required: 'svc', priority: 1 });
     const specs = await t.redis.hgetall(t.queue.keys.specs);
     const sigOfA = Object.entries(specs).find(([, spec]) => spec.includes('eu'))![0];
@@ -89,9 +106,20 @@ describe('malformed input', () => {
   it('the library refuses a raw call with wrong fields and changes nothing', async () => {
     await using t = await testQueue();
     await expect(
-      t.redis.fcall('jobgate_submit', t.queue.keys.list.length, ...t.queue.keys.list, '1', '10', '1', 'id', 'svc'),
+      t.redis.fcall(
+        'jobgate_submit',
+        t.queue.keys.list.length,
+        ...t.queue.keys.list,
+        '1',
+        '10',
+        '1',
+        'id',
+        'svc',
+      ),
     ).rejects.toThrow(/JG_INVALID expected 11 fields per job/);
-    await expect(t.redis.fcall('jobgate_claim', 1, t.queue.keys.jobs, '1', '10')).rejects.toThrow(/JG_INVALID expected 19 keys/);
+    await expect(t.redis.fcall('jobgate_claim', 1, t.queue.keys.jobs, '1', '10')).rejects.toThrow(
+      /JG_INVALID expected 20 keys/,
+    );
     expect(await t.redis.exists(...t.queue.keys.list)).toBe(0);
   });
 });

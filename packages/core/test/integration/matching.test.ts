@@ -10,28 +10,113 @@ interface Rule {
 }
 
 const rules: Rule[] = [
-  { name: 'service_required is one of the worker services', job: { service_required: 'comfyui' }, yes: { services: ['openai', 'comfyui'] }, no: { services: ['openai'] } },
-  { name: 'hardware minimum met (gpu_memory_gb)', job: { requirements: { hardware: { gpu_memory_gb: 24 } } }, yes: { hardware: { gpu_memory_gb: 24 } }, no: { hardware: { gpu_memory_gb: 16 } } },
-  { name: 'every hardware minimum met', job: { requirements: { hardware: { cpu_cores: 8, ram_gb: 32 } } }, yes: { hardware: { cpu_cores: 16, ram_gb: 32 } }, no: { hardware: { cpu_cores: 16 } } },
-  { name: 'every model present for the service', job: { requirements: { models: ['sdxl', 'flux'] } }, yes: { models: { svc: ['flux', 'sdxl', 'x'] } }, no: { models: { svc: ['sdxl'], other: ['flux'] } } },
-  { name: 'strict isolation needs a strict worker', job: { customer_id: 'acme', requirements: { customer_isolation: 'strict' } }, yes: { customer_access: { isolation: 'strict' } }, no: { customer_access: { isolation: 'loose' } } },
-  { name: 'customer in allowed_customers', job: { customer_id: 'acme' }, yes: { customer_access: { isolation: 'loose', allowed_customers: ['acme'] } }, no: { customer_access: { isolation: 'loose', allowed_customers: ['globex'] } } },
-  { name: 'a job without customer is not in an allow list', job: {}, yes: { customer_access: { isolation: 'none' } }, no: { customer_access: { isolation: 'none', allowed_customers: ['acme'] } } },
-  { name: 'customer not in denied_customers', job: { customer_id: 'acme' }, yes: { customer_access: { isolation: 'loose', denied_customers: ['globex'] } }, no: { customer_access: { isolation: 'loose', denied_customers: ['acme'] } } },
-  { name: 'workflow-pinned worker takes only its workflow', job: { workflow_id: 'wf-1' }, yes: { workflow_id: 'wf-1' }, no: { workflow_id: 'wf-2' } },
-  { name: 'custom array: worker has all items', job: { requirements: { features: ['lora', 'upscale'] } }, yes: { capabilities: { features: ['upscale', 'lora', 'video'] } }, no: { capabilities: { features: ['lora'] } } },
-  { name: 'custom number: worker has at least', job: { requirements: { max_resolution: 2048 } }, yes: { capabilities: { max_resolution: 4096 } }, no: { capabilities: { max_resolution: 1024 } } },
-  { name: 'custom string: equal', job: { requirements: { region: 'eu' } }, yes: { capabilities: { region: 'eu' } }, no: { capabilities: { region: 'us' } } },
-  { name: 'custom boolean: equal', job: { requirements: { nsfw_filter: true } }, yes: { capabilities: { nsfw_filter: true } }, no: { capabilities: { nsfw_filter: false } } },
-  { name: 'custom requirement missing on the worker', job: { requirements: { region: 'eu' } }, yes: { capabilities: { region: 'eu' } }, no: {} },
-  { name: 'negative requirement must not match', job: { requirements: { not: { provider: 'spot' } } }, yes: { capabilities: { provider: 'on-demand' } }, no: { capabilities: { provider: 'spot' } } },
-  { name: 'negative array requirement', job: { requirements: { not: { tags: ['preemptible'] } } }, yes: { capabilities: { tags: ['gpu'] } }, no: { capabilities: { tags: ['gpu', 'preemptible'] } } },
+  {
+    name: 'service_required is one of the worker services',
+    job: { service_required: 'comfyui' },
+    yes: { services: ['openai', 'comfyui'] },
+    no: { services: ['openai'] },
+  },
+  {
+    name: 'hardware minimum met (gpu_memory_gb)',
+    job: { requirements: { hardware: { gpu_memory_gb: 24 } } },
+    yes: { hardware: { gpu_memory_gb: 24 } },
+    no: { hardware: { gpu_memory_gb: 16 } },
+  },
+  {
+    name: 'every hardware minimum met',
+    job: { requirements: { hardware: { cpu_cores: 8, ram_gb: 32 } } },
+    yes: { hardware: { cpu_cores: 16, ram_gb: 32 } },
+    no: { hardware: { cpu_cores: 16 } },
+  },
+  {
+    name: 'every model present for the service',
+    job: { requirements: { models: ['sdxl', 'flux'] } },
+    yes: { models: { svc: ['flux', 'sdxl', 'x'] } },
+    no: { models: { svc: ['sdxl'], other: ['flux'] } },
+  },
+  {
+    name: 'strict isolation needs a strict worker',
+    job: { customer_id: 'acme', requirements: { customer_isolation: 'strict' } },
+    yes: { customer_access: { isolation: 'strict' } },
+    no: { customer_access: { isolation: 'loose' } },
+  },
+  {
+    name: 'customer in allowed_customers',
+    job: { customer_id: 'acme' },
+    yes: { customer_access: { isolation: 'loose', allowed_customers: ['acme'] } },
+    no: { customer_access: { isolation: 'loose', allowed_customers: ['globex'] } },
+  },
+  {
+    name: 'a job without customer is not in an allow list',
+    job: {},
+    yes: { customer_access: { isolation: 'none' } },
+    no: { customer_access: { isolation: 'none', allowed_customers: ['acme'] } },
+  },
+  {
+    name: 'customer not in denied_customers',
+    job: { customer_id: 'acme' },
+    yes: { customer_access: { isolation: 'loose', denied_customers: ['globex'] } },
+    no: { customer_access: { isolation: 'loose', denied_customers: ['acme'] } },
+  },
+  {
+    name: 'workflow-pinned worker takes only its workflow',
+    job: { workflow_id: 'wf-1' },
+    yes: { workflow_id: 'wf-1' },
+    no: { workflow_id: 'wf-2' },
+  },
+  {
+    name: 'custom array: worker has all items',
+    job: { requirements: { features: ['lora', 'upscale'] } },
+    yes: { capabilities: { features: ['upscale', 'lora', 'video'] } },
+    no: { capabilities: { features: ['lora'] } },
+  },
+  {
+    name: 'custom number: worker has at least',
+    job: { requirements: { max_resolution: 2048 } },
+    yes: { capabilities: { max_resolution: 4096 } },
+    no: { capabilities: { max_resolution: 1024 } },
+  },
+  {
+    name: 'custom string: equal',
+    job: { requirements: { region: 'eu' } },
+    yes: { capabilities: { region: 'eu' } },
+    no: { capabilities: { region: 'us' } },
+  },
+  {
+    name: 'custom boolean: equal',
+    job: { requirements: { nsfw_filter: true } },
+    yes: { capabilities: { nsfw_filter: true } },
+    no: { capabilities: { nsfw_filter: false } },
+  },
+  {
+    name: 'custom requirement missing on the worker',
+    job: { requirements: { region: 'eu' } },
+    yes: { capabilities: { region: 'eu' } },
+    no: {},
+  },
+  {
+    name: 'negative requirement must not match',
+    job: { requirements: { not: { provider: 'spot' } } },
+    yes: { capabilities: { provider: 'on-demand' } },
+    no: { capabilities: { provider: 'spot' } },
+  },
+  {
+    name: 'negative array requirement',
+    job: { requirements: { not: { tags: ['preemptible'] } } },
+    yes: { capabilities: { tags: ['gpu'] } },
+    no: { capabilities: { tags: ['gpu', 'preemptible'] } },
+  },
 ];
 
 describe('matching rules (jobgate_claim)', () => {
   it.each(rules)('$name', async (rule) => {
     await using t = await testQueue();
-    const { id } = await t.queue.submit({ service_required: 'svc', priority: 1, payload: { n: 1 }, ...rule.job });
+    const { id } = await t.queue.submit({
+      service_required: 'svc',
+      priority: 1,
+      payload: { n: 1 },
+      ...rule.job,
+    });
     // The non-matching worker first: it must get nothing and leave the job pending.
     expect(await t.queue.claim(worker(rule.no))).toBeNull();
     expect((await t.queue.get(id))?.status).toBe('pending');
@@ -44,7 +129,13 @@ describe('matching rules (jobgate_claim)', () => {
   it('a strict worker still takes jobs that do not ask for isolation (only allow/deny lists restrict it)', async () => {
     await using t = await testQueue();
     const { id } = await t.queue.submit({ service_required: 'svc', customer_id: 'acme' });
-    expect((await t.queue.claim(worker({ customer_access: { isolation: 'strict', allowed_customers: ['acme'] } })))?.id).toBe(id);
+    expect(
+      (
+        await t.queue.claim(
+          worker({ customer_access: { isolation: 'strict', allowed_customers: ['acme'] } }),
+        )
+      )?.id,
+    ).toBe(id);
   });
 
   it('a worker without the workflow pin takes workflow jobs too', async () => {
@@ -80,6 +171,36 @@ describe('matching rules (jobgate_claim)', () => {
     expect(got).toEqual(expected);
   });
 
+  it('keeps exact order with hundreds of buckets (the per-service head lookup)', async () => {
+    await using t = await testQueue();
+    // 300 customers -> 300 buckets: more than the bucket-head walk is used for.
+    const inputs: SubmitInput[] = Array.from({ length: 1_200 }, (_, i) => ({
+      service_required: i % 2 ? 'svc' : 'svc2',
+      priority: (i * 31) % 7,
+      customer_id: `c-${i % 300}`,
+      payload: { i },
+    }));
+    await t.queue.submitMany(inputs);
+    // Denying c-0 makes its bucket unrunnable; everything else must come out in exact order.
+    const w = worker({
+      services: ['svc', 'svc2'],
+      customer_access: { isolation: 'loose', denied_customers: ['c-0'] },
+    });
+    const expected = inputs
+      .map((input, i) => ({ i, priority: input.priority!, customer: input.customer_id }))
+      .filter((x) => x.customer !== 'c-0')
+      .sort((a, b) => b.priority - a.priority || a.i - b.i)
+      .map((x) => x.i);
+    const got: number[] = [];
+    for (;;) {
+      const job = await t.queue.claim(w);
+      if (!job) break;
+      got.push((job.payload as { i: number }).i);
+    }
+    expect(got).toEqual(expected);
+    expect((await t.queue.counts()).pending).toBe(4);
+  });
+
   it('keeps priorities beyond 2^53 apart and FIFO within them', async () => {
     await using t = await testQueue();
     const max = Number.MAX_SAFE_INTEGER;
@@ -105,8 +226,16 @@ describe('matching rules (jobgate_claim)', () => {
       );
     }
     await t.queue.submitMany(blockers);
-    const target = await t.queue.submit({ service_required: 'svc', priority: 1, customer_id: 'acme', payload: { deep: true } });
-    const w = worker({ models: { svc: ['small-model'] }, customer_access: { isolation: 'loose', allowed_customers: ['acme'] } });
+    const target = await t.queue.submit({
+      service_required: 'svc',
+      priority: 1,
+      customer_id: 'acme',
+      payload: { deep: true },
+    });
+    const w = worker({
+      models: { svc: ['small-model'] },
+      customer_access: { isolation: 'loose', allowed_customers: ['acme'] },
+    });
     const job = await t.queue.claim(w);
     expect(job?.id).toBe(target.id);
     expect((await t.queue.counts()).pending).toBe(10_000);
@@ -115,10 +244,21 @@ describe('matching rules (jobgate_claim)', () => {
   it('a workflow-pinned worker finds its job behind 2,000 jobs of its workflow it cannot run', async () => {
     await using t = await testQueue();
     await t.queue.submitMany(
-      Array.from({ length: 2_000 }, () => ({ service_required: 'svc', priority: 5, workflow_id: 'wf', requirements: { gpu: 'h100' } })),
+      Array.from({ length: 2_000 }, () => ({
+        service_required: 'svc',
+        priority: 5,
+        workflow_id: 'wf',
+        requirements: { gpu: 'h100' },
+      })),
     );
     await t.queue.submit({ service_required: 'svc', priority: 9, workflow_id: 'other' });
-    const target = await t.queue.submit({ service_required: 'svc', priority: 1, workflow_id: 'wf' });
-    expect((await t.queue.claim(worker({ workflow_id: 'wf', capabilities: { gpu: 'a10' } })))?.id).toBe(target.id);
+    const target = await t.queue.submit({
+      service_required: 'svc',
+      priority: 1,
+      workflow_id: 'wf',
+    });
+    expect(
+      (await t.queue.claim(worker({ workflow_id: 'wf', capabilities: { gpu: 'a10' } })))?.id,
+    ).toBe(target.id);
   });
 });
