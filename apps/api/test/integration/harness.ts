@@ -193,7 +193,10 @@ export async function connectWs(
     close: async () => {
       if (socket.readyState === socket.CLOSED) return;
       socket.close();
+      // A client that stopped reading never sees the closing handshake: end it after a moment.
+      const timer = setTimeout(() => socket.terminate(), 1_000);
       await closed;
+      clearTimeout(timer);
     },
     [Symbol.asyncDispose]: async () => client.close(),
   };
