@@ -13,7 +13,11 @@ export interface StreamEvent {
 
 export interface Subscriber {
   customerId: string;
-  deliver(event: StreamEvent): void;
+  /**
+   * `batch` numbers the stream reads: events of one read arrive synchronously, so a subscriber
+   * judges back-pressure between batches, when its socket has had a chance to drain.
+   */
+  deliver(event: StreamEvent, batch: number): void;
 }
 
 export interface HubLogger {
@@ -89,6 +93,7 @@ export class EventHub {
   /** Resolves `waitForNext`-style pollers in tests and health: the reader is alive. */
   lastReadAt = 0;
   delivered = 0;
+  private batch = 0;
 
   constructor(
     private readonly reader: Redis,
@@ -149,7 +154,7 @@ export class EventHub {
     if (!set) return;
     for (const subscriber of [...set]) {
       try {
-        subscriber.deliver(event);
+        subscriber.deliver(event, this.batch);
         this.delivered++;
       } catch (error) {
         this.logger.error({ err: error }, 'event subscriber threw');
@@ -159,7 +164,7 @@ export class EventHub {
 
   private async run(): Promise<void> {
     const blockMs = this.options.blockMs ?? 5_000;
-    const count = this.options.count ?? 1_000;
+    const count = this.options.count ?? 500;
     let failures = 0;
     while (!this.stopped) {
       try {
@@ -177,6 +182,7 @@ export class EventHub {
         if (this.stopped) return;
         failures = 0;
         this.lastReadAt = Date.now();
+        this.batch++;
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             this.lastId = id;
@@ -201,22 +207,19 @@ export class EventHub {
   }
 }
 
-/** Reads the stream after `afterId` (exclusive) in pages, for a client that resumes. */
+/** Reads the stream after `afterId` (exclusive) page by page, for a client that resumes. */
 export async function* readStreamAfter(
   redis: Redis,
   streamKey: string,
   afterId: string,
   pageSize = 500,
-): AsyncGenerator<StreamEvent> {
+): AsyncGenerator<StreamEvent[]> {
   let cursor = afterId;
   for (;;) {
-    const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', pageSize)) as [
-      string,
-      string[],
-    ][];
-    for (const [id, fields] of page) {
-      cursor = id;
-      yield parseStreamEntry(id, fields);
+    const page = await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', pageSize);
+    if (page.length > 0) {
+      cursor = page[page.length - 1]![0];
+      yield page.map(([id, fields]) => parseStreamEntry(id, fields));
     }
     if (page.length < pageSize) return;
   }

@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { WebSocket } from 'ws';
-import { compareStreamIds, readStreamAfter, resumeHasGap, type EventHub, type StreamEvent, type Subscriber } from './event-hub.js';
+import {
+  compareStreamIds,
+  readStreamAfter,
+  resumeHasGap,
+  type EventHub,
+  type StreamEvent,
+  type Subscriber,
+} from './event-hub.js';
 import type { ApiQueue } from './server.js';
 import { parseClientMessage, type ClientMessage } from './ws-protocol.js';
 
@@ -34,6 +41,8 @@ export class ClientConnection implements Subscriber {
   /** Non-null while catching up: live events wait here. */
   private pending: StreamEvent[] | null = null;
   private closed = false;
+  /** The read batch whose first event last checked the send buffer. */
+  private checkedBatch = Number.NaN;
   private unsubscribe: () => void;
   /** Serialises client messages, so a resume finishes before the next subscribe starts. */
   private work: Promise<void> = Promise.resolve();
@@ -46,11 +55,20 @@ export class ClientConnection implements Subscriber {
     this.unsubscribe = options.hub.subscribe(this);
     this.lastSentId = options.hub.position;
     socket.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
-      this.work = this.work.then(() => this.handle(text)).catch((error: unknown) => {
-        options.log.warn({ err: error }, 'websocket message failed');
-        this.send({ type: 'error', error: { code: 'internal_error', message: 'could not process the message; try again' } });
-      });
+      const text = isBinary
+        ? ''
+        : Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : Buffer.concat(data as Buffer[]).toString('utf8');
+      this.work = this.work
+        .then(() => this.handle(text))
+        .catch((error: unknown) => {
+          options.log.warn({ err: error }, 'websocket message failed');
+          this.send({
+            type: 'error',
+            error: { code: 'internal_error', message: 'could not process the message; try again' },
+          });
+        });
     });
     socket.on('pong', () => {
       this.alive = true;
@@ -67,29 +85,45 @@ export class ClientConnection implements Subscriber {
     this.pending = null;
   }
 
-  deliver(event: StreamEvent): void {
+  deliver(event: StreamEvent, batch: number): void {
     if (this.closed) return;
     if (this.pending) {
       if (this.pending.length >= MAX_CATCHUP_BUFFER) return this.dropSlow();
       this.pending.push(event);
       return;
     }
-    this.sendEvent(event);
+    this.sendEvent(event, batch);
+  }
+
+  /**
+   * A client still holding more than the limit from earlier batches is not keeping up. Checking
+   * once per batch (not per frame) lets a healthy client take a burst: memory per client stays
+   * below the limit plus one batch.
+   */
+  private keepingUp(batch: number): boolean {
+    if (batch === this.checkedBatch) return true;
+    this.checkedBatch = batch;
+    if (this.socket.bufferedAmount <= this.options.maxBufferedBytes) return true;
+    this.dropSlow();
+    return false;
   }
 
   private matches(event: StreamEvent): boolean {
     return event.customer_id === this.customerId && (this.all || this.jobIds.has(event.job_id));
   }
 
-  private sendEvent(event: StreamEvent): void {
+  private sendEvent(event: StreamEvent, batch: number): void {
     if (compareStreamIds(event.id, this.lastSentId) <= 0) return;
+    if (!this.keepingUp(batch)) return;
     if (!this.matches(event)) {
       // Still advance: a later resume from lastSentId must not replay what this client skipped.
       this.lastSentId = event.id;
       return;
     }
     this.lastSentId = event.id;
-    if (this.send({ type: 'event', id: event.id, event: event.event })) this.options.onSent();
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(JSON.stringify({ type: 'event', id: event.id, event: event.event }));
+    this.options.onSent();
   }
 
   /** Sends a frame unless the client is not reading: then it is dropped rather than buffered without bound. */
@@ -116,7 +150,15 @@ export class ClientConnection implements Subscriber {
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       const first = parsed.issues[0]!;
-      this.send({ type: 'error', error: { code: 'invalid_message', message: `${first.field} ${first.message}`, field: first.field, issues: parsed.issues } });
+      this.send({
+        type: 'error',
+        error: {
+          code: 'invalid_message',
+          message: `${first.field} ${first.message}`,
+          field: first.field,
+          issues: parsed.issues,
+        },
+      });
       return;
     }
     await this.apply(parsed.message);
@@ -134,7 +176,10 @@ export class ClientConnection implements Subscriber {
       } else {
         for (const id of message.job_ids) this.jobIds.delete(id);
       }
-      this.send({ type: 'unsubscribed', ...('all' in message ? { all: true } : { job_ids: message.job_ids }) });
+      this.send({
+        type: 'unsubscribed',
+        ...('all' in message ? { all: true } : { job_ids: message.job_ids }),
+      });
       return;
     }
     const added: string[] = [];
@@ -150,12 +195,27 @@ export class ClientConnection implements Subscriber {
         else added.push(id);
       });
       if (this.jobIds.size + added.length > MAX_JOB_SUBSCRIPTIONS) {
-        this.send({ type: 'error', error: { code: 'too_many_subscriptions', field: 'job_ids', message: `at most ${MAX_JOB_SUBSCRIPTIONS} job subscriptions per connection; subscribe to all instead` } });
+        this.send({
+          type: 'error',
+          error: {
+            code: 'too_many_subscriptions',
+            field: 'job_ids',
+            message: `at most ${MAX_JOB_SUBSCRIPTIONS} job subscriptions per connection; subscribe to all instead`,
+          },
+        });
         return;
       }
       for (const id of added) this.jobIds.add(id);
       for (const id of missing) {
-        this.send({ type: 'error', error: { code: 'not_found', field: 'job_ids', message: `job ${id} not found`, job_id: id } });
+        this.send({
+          type: 'error',
+          error: {
+            code: 'not_found',
+            field: 'job_ids',
+            message: `job ${id} not found`,
+            job_id: id,
+          },
+        });
       }
       for (let i = 0; i < jobs.length; i++) {
         const job = jobs[i];
@@ -176,18 +236,29 @@ export class ClientConnection implements Subscriber {
     this.pending = [];
     try {
       if (await resumeHasGap(redis, streamKey, since)) {
-        this.send({ type: 'gap', since, message: 'some events after this id were trimmed from the stream; read the jobs over HTTP' });
+        this.send({
+          type: 'gap',
+          since,
+          message:
+            'some events after this id were trimmed from the stream; read the jobs over HTTP',
+        });
       }
       // Replay from the resume point even if live delivery already passed it for other jobs.
       this.lastSentId = since;
-      for await (const event of readStreamAfter(redis, streamKey, since)) {
-        if (this.closed) return;
-        this.sendEvent(event);
+      let page = 0;
+      for await (const events of readStreamAfter(redis, streamKey, since)) {
+        page--;
+        for (const event of events) {
+          if (this.closed) return;
+          // Replay pages count as batches of their own (negative, never equal to a live one).
+          this.sendEvent(event, page);
+        }
       }
     } finally {
       const held = this.pending ?? [];
       this.pending = null;
-      for (const event of held) this.sendEvent(event);
+      const batch = Number.MIN_SAFE_INTEGER;
+      for (const event of held) this.sendEvent(event, batch);
     }
   }
 }

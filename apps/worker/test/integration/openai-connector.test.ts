@@ -129,6 +129,13 @@ describe('openai connector against a fake OpenAI-compatible server', () => {
       retry: true,
     },
     {
+      name: 'connection dropped in the middle of the body',
+      reply: { drop: true, afterHeaders: true },
+      type: 'network_error',
+      reason: 'connection_failed',
+      retry: true,
+    },
+    {
       name: 'slow answer hits the request timeout',
       reply: openaiReplies.slow(2_000),
       type: 'timeout',
