@@ -64,7 +64,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 5
+local LIBRARY_VERSION = 6
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -304,6 +304,7 @@ local function prepare_worker(w)
     denied = to_set(access.denied_customers),
     workflow_id = w.workflow_id,
     verdicts = {},
+    verdict_count = 0,
   }
   if type(w.models) == 'table' then
     for svc, list in pairs(w.models) do ctx.models[svc] = to_set(list) end
@@ -347,6 +348,7 @@ end
 local spec_cache = {}
 local spec_cache_size = 0
 local SPEC_CACHE_MAX = 10000
+local VERDICTS_MAX = 10000
 
 local function load_spec(keys, sig)
   local cache_key = keys[K_SPECS] .. SEP .. sig
@@ -355,7 +357,9 @@ local function load_spec(keys, sig)
   local raw = redis.call('HGET', keys[K_SPECS], sig)
   if not raw then return false end
   local ok, decoded = pcall(cjson.decode, raw)
-  spec = ok and type(decoded) == 'table' and type(decoded.r) == 'table' and decoded or false
+  -- A damaged spec is not remembered: someone may repair it.
+  if not ok or type(decoded) ~= 'table' or type(decoded.r) ~= 'table' then return false end
+  spec = decoded
   if spec_cache_size >= SPEC_CACHE_MAX then
     spec_cache = {}
     spec_cache_size = 0
@@ -366,7 +370,8 @@ local function load_spec(keys, sig)
 end
 
 -- One verdict per (worker, bucket); a spec that is missing, fails to decode or fails to evaluate
--- counts as "no" (a missing one is not remembered: it may be written later).
+-- counts as "no" (only a verdict on a readable spec is remembered: a missing or damaged spec
+-- may be written or repaired later).
 local function bucket_ok(ctx, keys, svc, sig)
   local key = keys[K_SPECS] .. SEP .. svc .. SEP .. sig
   local verdict = ctx.verdicts[key]
@@ -374,8 +379,14 @@ local function bucket_ok(ctx, keys, svc, sig)
     local spec = load_spec(keys, sig)
     if not spec then return false end
     local ok, result = pcall(runnable, ctx, svc, spec)
-    verdict = ok and result == true
+    if not ok then return false end
+    verdict = result == true
+    if ctx.verdict_count >= VERDICTS_MAX then
+      ctx.verdicts = {}
+      ctx.verdict_count = 0
+    end
     ctx.verdicts[key] = verdict
+    ctx.verdict_count = ctx.verdict_count + 1
   end
   return verdict
 end

@@ -96,11 +96,14 @@ describe('malformed input', () => {
     });
     const b = await t.queue.submit({ service_required: 'svc', priority: 1 });
     const specs = await t.redis.hgetall(t.queue.keys.specs);
-    const sigOfA = Object.entries(specs).find(([, spec]) => spec.includes('eu'))![0];
+    const [sigOfA, original] = Object.entries(specs).find(([, spec]) => spec.includes('eu'))!;
     await t.redis.hset(t.queue.keys.specs, sigOfA, '{"r":{"hardware":"broken"');
     const w = worker({ capabilities: { region: 'eu' } });
     expect((await t.queue.claim(w))?.id).toBe(b.id);
     expect((await t.queue.get(a.id))?.status).toBe('pending');
+    // Once repaired, the bucket is claimable again: a damaged spec's verdict is not cached.
+    await t.redis.hset(t.queue.keys.specs, sigOfA, original);
+    expect((await t.queue.claim(w))?.id).toBe(a.id);
   });
 
   it('the library refuses a raw call with wrong fields and changes nothing', async () => {
