@@ -86,11 +86,9 @@ const warmGate = series('warm gate release (no change)', () =>
 const [turbo, ...turboArgs] = findTurbo(ROOT);
 // Same cache keys as the gate's run: the hashed Redis major must match.
 const bare = series('bare warm turbo run (same tasks)', () =>
-  time(
-    turbo!,
-    [...turboArgs, 'run', ...PROFILES.release, '--summarize', '--output-logs=errors-only'],
-    { JOBGATE_REDIS_MAJOR: redisMajor() },
-  ),
+  time(turbo!, [...turboArgs, 'run', ...PROFILES.release, '--summarize'], {
+    JOBGATE_REDIS_MAJOR: redisMajor(),
+  }),
 );
 const overhead = warmGate - bare;
 console.log(

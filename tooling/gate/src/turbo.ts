@@ -82,10 +82,6 @@ export function findTurbo(root: string): string[] {
   return ['pnpm', 'exec', 'turbo'];
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 function readSummary(
   root: string,
   announced: string | undefined,
@@ -108,6 +104,15 @@ function readSummary(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `<package>:<task>: <text>` -> `{ taskId: '<package>#<task>', text }`. Task names contain colons,
+ * package names neither colons nor `#` (turbo's own `pkg#task` warnings are not task output).
+ */
+export function parseTaskLine(line: string): { taskId: string; text: string } | undefined {
+  const match = /^(@?[^:\s#]+):(\S+?):(?: (.*))?$/.exec(line);
+  return match ? { taskId: `${match[1]}#${match[2]}`, text: match[3] ?? '' } : undefined;
 }
 
 /**
@@ -137,14 +142,12 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   const seen = new Map<string, string[]>();
   const turboLines: string[] = [];
   let announced: string | undefined;
-  const prefix = new RegExp(`^(\\S+?):(${options.tasks.map(escapeRegExp).join('|')}): ?(.*)$`);
 
   const handle = (raw: string): void => {
     const line = raw.replace(ANSI, '');
-    const match = prefix.exec(line);
+    const match = parseTaskLine(line);
     if (match) {
-      const taskId = `${match[1]}#${match[2]}`;
-      const text = match[3] ?? '';
+      const { taskId, text } = match;
       let tail = seen.get(taskId);
       if (!tail) {
         tail = [];

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { parseTaskLine } from './turbo.js';
+
+describe('parseTaskLine', () => {
+  it.each([
+    [
+      '@jobgate/core:test:unit: cache miss, executing 0af7',
+      '@jobgate/core#test:unit',
+      'cache miss, executing 0af7',
+    ],
+    ['@jobgate/core:test:unit: a: b: c', '@jobgate/core#test:unit', 'a: b: c'],
+    ['@jobgate/core:test:unit:', '@jobgate/core#test:unit', ''],
+    ['web:build: done', 'web#build', 'done'],
+  ])('reads %j as a line of its task', (line, taskId, text) => {
+    expect(parseTaskLine(line)).toEqual({ taskId, text });
+  });
+
+  it.each([
+    '@jobgate/core#test:unit:  WARNING  command finished with error, but continuing...',
+    ' Tasks:    3 successful, 3 total',
+    'Summary:    /repo/.turbo/runs/3Ma.json',
+    '   • Packages in scope: @jobgate/core',
+  ])('treats %j as turbo output, not a task line', (line) => {
+    expect(parseTaskLine(line)).toBeUndefined();
+  });
+});
