@@ -16,7 +16,7 @@ import {
 } from './record.js';
 import { closingLine, junit, markdown, problemsText, terminalTable } from './report.js';
 import { readTaskTests, type TestRecord } from './results.js';
-import { startServices, type Services } from './services.js';
+import type { Services } from './services.js';
 import { runTurbo } from './turbo.js';
 
 export interface GateInput {
@@ -84,7 +84,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       const env: NodeJS.ProcessEnv = { ...process.env };
       if (level.needsRedis) {
         try {
-          services ??= await startServices();
+          // Loaded on demand: the Redis client is the heaviest import, and most runs need no Redis.
+          services ??= await (await import('./services.js')).startServices();
           Object.assign(env, services.env);
         } catch (error) {
           record.status = 'infra';
