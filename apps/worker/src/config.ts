@@ -66,6 +66,7 @@ const schema = z.object({
   COMFYUI_REQUEST_TIMEOUT_MS: int(100).default(30_000),
   COMFYUI_POLL_INTERVAL_MS: int(10).default(1_000),
   COMFYUI_WEBSOCKET: bool.default(true),
+  npm_package_version: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -114,6 +115,8 @@ export interface WorkerConfig {
       }
     | undefined;
   logLevel: RawConfig['LOG_LEVEL'];
+  /** Reported in the registry; set by pnpm when started through a package script. */
+  version: string;
 }
 
 function json<T>(
@@ -240,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           }
         : undefined,
     logLevel: c.LOG_LEVEL,
+    version: c.npm_package_version ?? '0.0.0',
   };
 }
 

@@ -16,7 +16,13 @@ try {
 const log = pino({ name: 'jobgate-worker', level: config.logLevel });
 log.info({ config: describeConfig(config) }, 'configuration loaded');
 
-const app = await startWorkerApp(config, log, process.env.npm_package_version);
+let app: Awaited<ReturnType<typeof startWorkerApp>>;
+try {
+  app = await startWorkerApp(config, log, config.version);
+} catch (error) {
+  log.fatal({ err: (error as Error).message }, 'worker failed to start');
+  process.exit(1);
+}
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals): void => {
   signals += 1;
