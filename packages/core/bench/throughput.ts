@@ -16,12 +16,16 @@ const SERVICES = Number(process.env.SERVICES ?? 10);
 const WORKERS = Number(process.env.WORKERS ?? 8);
 const BULLMQ_CONCURRENCY = Number(process.env.BULLMQ_CONCURRENCY ?? 8);
 const LATENCY_SAMPLES = 2_000;
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
 
 const services = Array.from({ length: SERVICES }, (_, i) => `svc-${i}`);
 const rate = (jobs: number, ms: number): number => Math.round((jobs / ms) * 1_000);
 
-async function benchJobgate(url: string): Promise<{ submitMs: number; processMs: number }> {
-  const namespace = 'bench-jg';
+async function benchJobgate(
+  url: string,
+  round: number,
+): Promise<{ submitMs: number; processMs: number }> {
+  const namespace = `bench-jg-${round}`;
   const admin = new Redis(url);
   const submitter = await createQueue({ redis: admin, namespace });
   const inputs: SubmitInput[] = Array.from({ length: JOBS }, (_, i) => ({
@@ -60,10 +64,14 @@ async function benchJobgate(url: string): Promise<{ submitMs: number; processMs:
   return { submitMs, processMs };
 }
 
-async function benchBullmq(url: string): Promise<{ submitMs: number; processMs: number }> {
+async function benchBullmq(
+  url: string,
+  round: number,
+): Promise<{ submitMs: number; processMs: number }> {
+  const prefix = `bench-bull-${round}`;
   const { hostname, port } = new URL(url);
   const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
-  const queues = services.map((name) => new BullQueue(name, { connection, prefix: 'bench-bull' }));
+  const queues = services.map((name) => new BullQueue(name, { connection, prefix }));
   await Promise.all(queues.map((q) => q.waitUntilReady()));
   const perService = services.map(
     () => [] as Array<{ name: string; data: unknown; opts: { priority?: number } }>,
@@ -89,7 +97,7 @@ async function benchBullmq(url: string): Promise<{ submitMs: number; processMs: 
     (name) =>
       new BullWorker(name, () => Promise.resolve(null), {
         connection,
-        prefix: 'bench-bull',
+        prefix,
         concurrency: BULLMQ_CONCURRENCY,
       }),
   );
@@ -109,13 +117,17 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function claimLatency(
-  url: string,
-  unrunnable: number,
-): Promise<{ p50: number; p99: number }> {
-  const namespace = `bench-lat-${unrunnable}`;
+interface LatencyCase {
+  unrunnable: number;
+  samples: number[];
+  claim: () => Promise<void>;
+  check: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+async function latencyCase(url: string, unrunnable: number): Promise<LatencyCase> {
   const redis = new Redis(url);
-  const queue = await createQueue({ redis, namespace });
+  const queue = await createQueue({ redis, namespace: `bench-lat-${unrunnable}` });
   const blockers: SubmitInput[] = [];
   for (let i = 0; i < unrunnable; i++) {
     // Higher priority than anything runnable, spread over 10 model requirements the worker lacks,
@@ -126,8 +138,9 @@ async function claimLatency(
       requirements: { models: [`missing-${i % 10}`] },
     });
   }
-  for (let i = 0; i < blockers.length; i += 5_000)
+  for (let i = 0; i < blockers.length; i += 5_000) {
     await queue.submitMany(blockers.slice(i, i + 5_000));
+  }
   await queue.submitMany(
     Array.from({ length: LATENCY_SAMPLES }, () => ({ service_required: 'svc-0', priority: 1 })),
   );
@@ -136,57 +149,107 @@ async function claimLatency(
     services: ['svc-0', 'svc-1'],
     models: { 'svc-0': ['present'] },
   };
-  const samples: number[] = [];
-  for (let i = 0; i < LATENCY_SAMPLES; i++) {
-    const t = performance.now();
-    const job = await queue.claim(w);
-    samples.push(performance.now() - t);
-    if (!job) throw new Error('claim found no runnable job');
-  }
-  if ((await queue.counts()).pending !== unrunnable) throw new Error('a blocker was claimed');
-  await queue.close();
-  redis.disconnect();
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  return {
+    unrunnable,
+    samples: [],
+    claim: async () => {
+      if (!(await queue.claim(w))) throw new Error('claim found no runnable job');
+    },
+    check: async () => {
+      if ((await queue.counts()).pending !== unrunnable) throw new Error('a blocker was claimed');
+    },
+    close: async () => {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
 }
+
+/** Claims alternate between the cases, so a load spike from other processes hits both alike. */
+async function claimLatency(
+  url: string,
+  depths: number[],
+): Promise<Array<{ unrunnable: number; p50: number; p99: number }>> {
+  const cases: LatencyCase[] = [];
+  for (const depth of depths) cases.push(await latencyCase(url, depth));
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    for (const c of cases) {
+      const t = performance.now();
+      await c.claim();
+      c.samples.push(performance.now() - t);
+    }
+  }
+  const out = [];
+  for (const c of cases) {
+    await c.check();
+    await c.close();
+    const sorted = [...c.samples].sort((a, b) => a - b);
+    out.push({
+      unrunnable: c.unrunnable,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+    });
+  }
+  return out;
+}
+
+type Run = { submitMs: number; processMs: number };
+
+const row = (name: string, r: Run): string =>
+  `${name.padEnd(8)} submit ${String(rate(JOBS, r.submitMs)).padStart(7)} jobs/s   ` +
+  `claim+complete ${String(rate(JOBS, r.processMs)).padStart(7)} jobs/s   ` +
+  `end-to-end ${String(rate(JOBS, r.submitMs + r.processMs)).padStart(7)} jobs/s`;
+const ratio = (a: number, b: number): string => (b / a).toFixed(2);
+const ratios = (jg: Run, bull: Run): string =>
+  `ratio jobgate/bullmq: end-to-end ${ratio(jg.submitMs + jg.processMs, bull.submitMs + bull.processMs)}x, ` +
+  `claim+complete ${ratio(jg.processMs, bull.processMs)}x, submit ${ratio(jg.submitMs, bull.submitMs)}x (target >= 1.2x)`;
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const server = await startRedis({ own: true });
 try {
   console.log(
-    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Redis ${server.version}; ` +
-      `load average before: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ` +
+      `Redis ${server.version}; load average before: ${load()}`,
   );
   console.log(
-    `workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers; BullMQ: one queue + worker (concurrency ${BULLMQ_CONCURRENCY}) per service`,
+    `workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers; ` +
+      `BullMQ: one queue + worker (concurrency ${BULLMQ_CONCURRENCY}) per service; ${ROUNDS} alternating rounds`,
   );
-  const jg = await benchJobgate(server.url);
-  const bull = await benchBullmq(server.url);
-  const row = (name: string, r: { submitMs: number; processMs: number }): string =>
-    `${name.padEnd(8)} submit ${String(rate(JOBS, r.submitMs)).padStart(7)} jobs/s   claim+complete ${String(rate(JOBS, r.processMs)).padStart(7)} jobs/s   end-to-end ${String(rate(JOBS, r.submitMs + r.processMs)).padStart(7)} jobs/s`;
-  console.log(row('jobgate', jg));
-  console.log(row('bullmq', bull));
-  const ratio = (a: number, b: number): string => (b / a).toFixed(2);
-  console.log(
-    `ratio jobgate/bullmq: end-to-end ${ratio(jg.submitMs + jg.processMs, bull.submitMs + bull.processMs)}x, ` +
-      `claim+complete ${ratio(jg.processMs, bull.processMs)}x, submit ${ratio(jg.submitMs, bull.submitMs)}x (target >= 1.2x)`,
-  );
-  const small = await claimLatency(server.url, 1_000);
-  const large = await claimLatency(server.url, 100_000);
+  // Alternating rounds on fresh namespaces: other processes on a shared machine slow a run down,
+  // never speed it up, so the best round of each is the fairest comparison.
+  const rounds: Array<{ jg: Run; bull: Run }> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const jg = await benchJobgate(server.url, round);
+    const bull = await benchBullmq(server.url, round);
+    rounds.push({ jg, bull });
+    console.log(`round ${round} (load after: ${load()}):`);
+    console.log(`  ${row('jobgate', jg)}`);
+    console.log(`  ${row('bullmq', bull)}`);
+    console.log(`  ${ratios(jg, bull)}`);
+  }
+  const best = (runs: Run[]): Run => ({
+    submitMs: Math.min(...runs.map((r) => r.submitMs)),
+    processMs: Math.min(...runs.map((r) => r.processMs)),
+  });
+  const jgBest = best(rounds.map((r) => r.jg));
+  const bullBest = best(rounds.map((r) => r.bull));
+  console.log(`best of ${ROUNDS}:`);
+  console.log(`  ${row('jobgate', jgBest)}`);
+  console.log(`  ${row('bullmq', bullBest)}`);
+  console.log(`  ${ratios(jgBest, bullBest)}`);
+  const [small, large] = await claimLatency(server.url, [1_000, 100_000]);
   const ms = (v: number): string => `${v.toFixed(3)} ms`;
   console.log(
-    `claim latency, 1,000 unrunnable pending:   p50 ${ms(small.p50)}  p99 ${ms(small.p99)}`,
+    `claim latency, 1,000 unrunnable pending:   p50 ${ms(small!.p50)}  p99 ${ms(small!.p99)}`,
   );
   console.log(
-    `claim latency, 100,000 unrunnable pending: p50 ${ms(large.p50)}  p99 ${ms(large.p99)}`,
+    `claim latency, 100,000 unrunnable pending: p50 ${ms(large!.p50)}  p99 ${ms(large!.p99)}`,
   );
-  console.log(`p99 ratio 100k/1k: ${(large.p99 / small.p99).toFixed(2)} (target <= 1.5)`);
-  console.log(
-    `load average after: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`p99 ratio 100k/1k: ${(large!.p99 / small!.p99).toFixed(2)} (target <= 1.5)`);
+  console.log(`load average after: ${load()}`);
 } finally {
   await server.stop();
 }
