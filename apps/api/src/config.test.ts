@@ -29,7 +29,13 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'warn',
       SERVICES: 'simulation, gpu-a ,simulation',
     });
-    expect(config).toMatchObject({ port: 8080, namespace: 'prod', bodyLimitBytes: 2048, logLevel: 'warn', services: ['simulation', 'gpu-a'] });
+    expect(config).toMatchObject({
+      port: 8080,
+      namespace: 'prod',
+      bodyLimitBytes: 2048,
+      logLevel: 'warn',
+      services: ['simulation', 'gpu-a'],
+    });
   });
 
   it('treats an empty variable as unset', () => {
@@ -39,7 +45,13 @@ describe('loadConfig', () => {
   it('names every bad value in one error and never echoes the Redis URL', () => {
     let error: unknown;
     try {
-      loadConfig({ REDIS_URL: 'http://user:hunter2@x', PORT: '70000', LOG_LEVEL: 'loud', BODY_LIMIT_BYTES: '1kb', QUEUE_NAMESPACE: 'a b' });
+      loadConfig({
+        REDIS_URL: 'http://user:hunter2@x',
+        PORT: '70000',
+        LOG_LEVEL: 'loud',
+        BODY_LIMIT_BYTES: '1kb',
+        QUEUE_NAMESPACE: 'a b',
+      });
     } catch (e) {
       error = e;
     }
@@ -47,7 +59,9 @@ describe('loadConfig', () => {
     const message = (error as ConfigError).message;
     expect(message).toContain('REDIS_URL must be a redis:// or rediss:// URL');
     expect(message).toContain('PORT must be at most 65535');
-    expect(message).toContain('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(message).toContain(
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    );
     expect(message).toContain('BODY_LIMIT_BYTES must be a whole number between 1024 and 67108864');
     expect(message).toContain('QUEUE_NAMESPACE must be 1-64 characters');
     expect(message).not.toContain('hunter2');
@@ -58,6 +72,8 @@ describe('loadConfig', () => {
   });
 
   it('rejects a service list with bad names', () => {
-    expect(() => loadConfig({ ...base, SERVICES: 'ok,Not OK' })).toThrow(/SERVICES must be a comma-separated list/);
+    expect(() => loadConfig({ ...base, SERVICES: 'ok,Not OK' })).toThrow(
+      /SERVICES must be a comma-separated list/,
+    );
   });
 });

@@ -29,7 +29,13 @@ const intIn = (min: number, max: number) =>
     .trim()
     .regex(/^\d+$/, { message: `must be a whole number between ${min} and ${max}` })
     .transform(Number)
-    .pipe(z.number().int().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
 
 const SERVICE_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
@@ -45,7 +51,9 @@ const schema = z.object({
   QUEUE_NAMESPACE: z
     .string()
     .trim()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of letters, digits, _ . -' })
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+      message: 'must be 1-64 characters of letters, digits, _ . -',
+    })
     .default('jq'),
   BODY_LIMIT_BYTES: intIn(1_024, 64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z
@@ -56,7 +64,12 @@ const schema = z.object({
   SERVICES: z
     .string()
     .default('simulation,openai,comfyui')
-    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.length > 0, { message: 'must name at least one service' })
     .refine((list) => list.every((s) => SERVICE_NAME.test(s)), {
       message: 'must be a comma-separated list of lower-case service names',
@@ -73,10 +86,14 @@ const schema = z.object({
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   // An empty variable means "unset" (a common `FOO=` in .env files), not "invalid".
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`),
+    );
   }
   const v = parsed.data;
   return {

@@ -8,7 +8,9 @@ import { apiKeys, type ApiRedisKeys } from './keys.js';
  * retry after a crash or timeout at any point never creates a second job.
  */
 export function idempotentJobId(customerId: string, idempotencyKey: string): string {
-  const hex = createHash('sha256').update(`jobgate-idempotency\0${customerId}\0${idempotencyKey}`).digest('hex');
+  const hex = createHash('sha256')
+    .update(`jobgate-idempotency\0${customerId}\0${idempotencyKey}`)
+    .digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
@@ -29,7 +31,10 @@ export class IdempotencyStore {
 
   /** True when the key is new or was used with this same body. */
   async matches(customerId: string, idempotencyKey: string, body: unknown): Promise<boolean> {
-    const key = this.keys.idempotency(customerId, createHash('sha256').update(idempotencyKey).digest('hex'));
+    const key = this.keys.idempotency(
+      customerId,
+      createHash('sha256').update(idempotencyKey).digest('hex'),
+    );
     const bodyHash = createHash('sha256').update(stableStringify(body)).digest('hex');
     const reserved = await this.redis.set(key, bodyHash, 'EX', this.ttlSeconds, 'NX');
     if (reserved === 'OK') return true;

@@ -15,13 +15,21 @@ export interface CliIo {
 }
 
 /** The `keys` admin command; returns the process exit code. */
-export async function runKeysCommand(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+export async function runKeysCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { customer: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        customer: { type: 'string' },
+        label: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     io.err(`${(error as Error).message}\n${USAGE}`);
@@ -52,7 +60,11 @@ export async function runKeysCommand(argv: string[], env: NodeJS.ProcessEnv, io:
     io.err(error instanceof ConfigError ? error.message : String(error));
     return 2;
   }
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 });
+  const redis = new Redis(config.redisUrl, {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    connectTimeout: 5_000,
+  });
   redis.on('error', () => {});
   try {
     await redis.connect();

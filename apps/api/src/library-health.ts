@@ -29,7 +29,11 @@ export async function checkLibrary(redis: Redis): Promise<LibraryHealth> {
     await installLibrary(redis);
     reinstalled = true;
     version = await serverVersion(redis);
-    if (version === null) return { ok: false, reason: 'the jobgate functions library is not loaded and could not be loaded' };
+    if (version === null)
+      return {
+        ok: false,
+        reason: 'the jobgate functions library is not loaded and could not be loaded',
+      };
   }
   if (version !== LIBRARY_VERSION) {
     return {

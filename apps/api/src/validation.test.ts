@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDepth, listJobsQuery, parseOrThrow, RequestValidationError, submitJobSchema } from './validation.js';
+import {
+  jsonDepth,
+  listJobsQuery,
+  parseOrThrow,
+  RequestValidationError,
+  submitJobSchema,
+} from './validation.js';
 
 const schema = submitJobSchema(['simulation', 'openai']);
 
@@ -15,7 +21,11 @@ function issues(body: unknown) {
 
 describe('submit body', () => {
   it('accepts a full body and fills defaults', () => {
-    expect(parseOrThrow(schema, { service_required: 'simulation' })).toEqual({ service_required: 'simulation', priority: 0, payload: {} });
+    expect(parseOrThrow(schema, { service_required: 'simulation' })).toEqual({
+      service_required: 'simulation',
+      priority: 0,
+      payload: {},
+    });
     const full = {
       service_required: 'openai',
       priority: 10,
@@ -23,7 +33,13 @@ describe('submit body', () => {
       workflow_id: 'wf-1',
       step: 2,
       max_attempts: 3,
-      requirements: { models: ['sdxl'], hardware: { gpu_memory_gb: 24 }, customer_isolation: 'strict', region: 'eu', not: { spot: true } },
+      requirements: {
+        models: ['sdxl'],
+        hardware: { gpu_memory_gb: 24 },
+        customer_isolation: 'strict',
+        region: 'eu',
+        not: { spot: true },
+      },
     };
     expect(parseOrThrow(schema, full)).toEqual(full);
   });
@@ -37,11 +53,31 @@ describe('submit body', () => {
     [{ service_required: 'simulation', priority: '5' }, 'priority', 'must be a number'],
     [{ service_required: 'simulation', payload: [] }, 'payload', 'must be a JSON object'],
     [{ service_required: 'simulation', max_attempts: 0 }, 'max_attempts', 'must be at least 1'],
-    [{ service_required: 'simulation', workflow_id: 'has space' }, 'workflow_id', 'must be 1-128 characters'],
-    [{ service_required: 'simulation', requirements: { hardware: { gpu_memory_gb: -2 } } }, 'requirements.hardware.gpu_memory_gb', 'must not be negative'],
-    [{ service_required: 'simulation', requirements: { hardware: { vram: 2 } } }, 'requirements.hardware.vram', 'is not a known field'],
-    [{ service_required: 'simulation', requirements: { 'Bad Name': 1 } }, 'requirements.Bad Name', 'lower_snake_case'],
-    [{ service_required: 'simulation', requirements: { customer_isolation: 'maybe' } }, 'requirements.customer_isolation', 'must be one of strict, loose, none'],
+    [
+      { service_required: 'simulation', workflow_id: 'has space' },
+      'workflow_id',
+      'must be 1-128 characters',
+    ],
+    [
+      { service_required: 'simulation', requirements: { hardware: { gpu_memory_gb: -2 } } },
+      'requirements.hardware.gpu_memory_gb',
+      'must not be negative',
+    ],
+    [
+      { service_required: 'simulation', requirements: { hardware: { vram: 2 } } },
+      'requirements.hardware.vram',
+      'is not a known field',
+    ],
+    [
+      { service_required: 'simulation', requirements: { 'Bad Name': 1 } },
+      'requirements.Bad Name',
+      'lower_snake_case',
+    ],
+    [
+      { service_required: 'simulation', requirements: { customer_isolation: 'maybe' } },
+      'requirements.customer_isolation',
+      'must be one of strict, loose, none',
+    ],
   ])('rejects %j naming %s', (body, field, message) => {
     const found = issues(body);
     expect(found.map((i) => i.field)).toContain(field);
@@ -70,7 +106,9 @@ describe('jsonDepth', () => {
 
 describe('list query', () => {
   it('parses limit and cursor', () => {
-    expect(parseOrThrow(listJobsQuery, { limit: '10', cursor: '0000000000000042', status: 'failed' })).toEqual({ limit: 10, cursor: '0000000000000042', status: 'failed' });
+    expect(
+      parseOrThrow(listJobsQuery, { limit: '10', cursor: '0000000000000042', status: 'failed' }),
+    ).toEqual({ limit: 10, cursor: '0000000000000042', status: 'failed' });
     expect(parseOrThrow(listJobsQuery, {})).toEqual({ limit: 50 });
   });
   it.each([

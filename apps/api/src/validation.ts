@@ -28,7 +28,11 @@ export function issuesOf(error: z.ZodError, prefix = ''): FieldIssue[] {
   return out;
 }
 
-export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.output<T> {
+export function parseOrThrow<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  prefix = '',
+): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new RequestValidationError(issuesOf(parsed.error, prefix));
   return parsed.data;
@@ -42,7 +46,8 @@ export function jsonDepth(value: unknown, limit: number): number {
     const next: unknown[] = [];
     for (const item of level) {
       if (item !== null && typeof item === 'object') {
-        for (const child of Object.values(item)) if (child !== null && typeof child === 'object') next.push(child);
+        for (const child of Object.values(item))
+          if (child !== null && typeof child === 'object') next.push(child);
       }
     }
     depth++;
@@ -60,11 +65,19 @@ const idString = (what: string) =>
     .regex(ID, { message: `must be 1-128 characters of letters, digits, _ . : - (${what})` });
 
 const nonNegative = (what: string) =>
-  z.number({ message: `must be a number (${what})` }).finite().min(0, { message: `must not be negative (${what})` });
+  z
+    .number({ message: `must be a number (${what})` })
+    .finite()
+    .min(0, { message: `must not be negative (${what})` });
 
 const hardware = z.strictObject({
   gpu_memory_gb: nonNegative('GiB').max(4096).optional(),
-  cpu_cores: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number' }).min(0).max(4096).optional(),
+  cpu_cores: z
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(0)
+    .max(4096)
+    .optional(),
   ram_gb: nonNegative('GiB').max(65_536).optional(),
 });
 
@@ -81,20 +94,33 @@ const RESERVED_REQUIREMENTS = new Set(['hardware', 'models', 'customer_isolation
 const requirements = z
   .object({
     hardware: hardware.optional(),
-    models: z.array(z.string().min(1).max(256), { message: 'must be an array of model names' }).max(64).optional(),
+    models: z
+      .array(z.string().min(1).max(256), { message: 'must be an array of model names' })
+      .max(64)
+      .optional(),
     customer_isolation: z
       .enum(['strict', 'loose', 'none'], { message: 'must be one of strict, loose, none' })
       .optional(),
-    not: z.record(z.string().regex(capabilityName, { message: 'capability names are lower_snake_case' }), capabilityValue).optional(),
+    not: z
+      .record(
+        z.string().regex(capabilityName, { message: 'capability names are lower_snake_case' }),
+        capabilityValue,
+      )
+      .optional(),
   })
   .catchall(capabilityValue)
   .superRefine((value, ctx) => {
     for (const key of Object.keys(value)) {
       if (!RESERVED_REQUIREMENTS.has(key) && !capabilityName.test(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: 'custom requirement names are lower_snake_case' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'custom requirement names are lower_snake_case',
+        });
       }
     }
-    if (Object.keys(value).length > 64) ctx.addIssue({ code: 'custom', message: 'at most 64 requirements' });
+    if (Object.keys(value).length > 64)
+      ctx.addIssue({ code: 'custom', message: 'at most 64 requirements' });
   });
 
 /** The body of `POST /api/jobs`: core's submit input minus `customer_id`, which comes from the API key. */
@@ -117,7 +143,12 @@ export function submitJobSchema(services: readonly string[]) {
       })
       .default({}),
     workflow_id: idString('workflow id').optional(),
-    step: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number' }).min(0).max(100_000).optional(),
+    step: z
+      .number({ message: 'must be a number' })
+      .int({ message: 'must be a whole number' })
+      .min(0)
+      .max(100_000)
+      .optional(),
     max_attempts: z
       .number({ message: 'must be a number' })
       .int({ message: 'must be a whole number' })
@@ -143,9 +174,17 @@ export const listJobsQuery = z.strictObject({
     .string()
     .regex(/^\d{1,4}$/, { message: 'must be a whole number from 1 to 200' })
     .transform(Number)
-    .pipe(z.number().min(1, { message: 'must be at least 1' }).max(200, { message: 'must be at most 200' }))
+    .pipe(
+      z
+        .number()
+        .min(1, { message: 'must be at least 1' })
+        .max(200, { message: 'must be at most 200' }),
+    )
     .default(50),
-  cursor: z.string().regex(/^\d{16}$/, { message: 'must be a next_cursor value returned by a previous page' }).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{16}$/, { message: 'must be a next_cursor value returned by a previous page' })
+    .optional(),
 });
 
 export const idempotencyKeyHeader = z

@@ -5,9 +5,18 @@ import { parseClientMessage } from './ws-protocol.js';
 
 describe('parseClientMessage', () => {
   it('accepts each message type', () => {
-    expect(parseClientMessage('{"type":"subscribe","all":true,"since":"17-2"}')).toEqual({ ok: true, message: { type: 'subscribe', all: true, since: '17-2' } });
-    expect(parseClientMessage('{"type":"subscribe","job_ids":["a"]}')).toEqual({ ok: true, message: { type: 'subscribe', job_ids: ['a'] } });
-    expect(parseClientMessage('{"type":"unsubscribe","all":true}')).toEqual({ ok: true, message: { type: 'unsubscribe', all: true } });
+    expect(parseClientMessage('{"type":"subscribe","all":true,"since":"17-2"}')).toEqual({
+      ok: true,
+      message: { type: 'subscribe', all: true, since: '17-2' },
+    });
+    expect(parseClientMessage('{"type":"subscribe","job_ids":["a"]}')).toEqual({
+      ok: true,
+      message: { type: 'subscribe', job_ids: ['a'] },
+    });
+    expect(parseClientMessage('{"type":"unsubscribe","all":true}')).toEqual({
+      ok: true,
+      message: { type: 'unsubscribe', all: true },
+    });
     expect(parseClientMessage('{"type":"ping"}')).toEqual({ ok: true, message: { type: 'ping' } });
   });
 
@@ -36,25 +45,53 @@ describe('stream ids and entries', () => {
   });
 
   it('parses an entry into the QueueEvent shape', () => {
-    const event = parseStreamEntry('5-0', ['type', 'job.progress', 'job_id', 'j1', 'workflow_id', '', 'customer_id', 'acme', 'attempt', '2', 'timestamp', '1700', 'data', '{"percent":50}']);
+    const event = parseStreamEntry('5-0', [
+      'type',
+      'job.progress',
+      'job_id',
+      'j1',
+      'workflow_id',
+      '',
+      'customer_id',
+      'acme',
+      'attempt',
+      '2',
+      'timestamp',
+      '1700',
+      'data',
+      '{"percent":50}',
+    ]);
     expect(event).toEqual({
       id: '5-0',
       type: 'job.progress',
       job_id: 'j1',
       customer_id: 'acme',
       workflow_id: null,
-      event: { event_id: '5-0', type: 'job.progress', job_id: 'j1', customer_id: 'acme', workflow_id: null, attempt: 2, timestamp: 1700, data: { percent: 50 } },
+      event: {
+        event_id: '5-0',
+        type: 'job.progress',
+        job_id: 'j1',
+        customer_id: 'acme',
+        workflow_id: null,
+        attempt: 2,
+        timestamp: 1700,
+        data: { percent: 50 },
+      },
     });
   });
 
   it('keeps a malformed data field readable instead of dropping the event', () => {
-    expect(parseStreamEntry('6-0', ['type', 'job.completed', 'data', '{oops']).event.data).toEqual({ raw: '{oops' });
+    expect(parseStreamEntry('6-0', ['type', 'job.completed', 'data', '{oops']).event.data).toEqual({
+      raw: '{oops',
+    });
   });
 });
 
 describe('stableStringify', () => {
   it('ignores key order and undefined fields', () => {
-    expect(stableStringify({ b: 1, a: { d: [1, { y: 1, x: 2 }], c: undefined } })).toBe(stableStringify({ a: { d: [1, { x: 2, y: 1 }] }, b: 1 }));
+    expect(stableStringify({ b: 1, a: { d: [1, { y: 1, x: 2 }], c: undefined } })).toBe(
+      stableStringify({ a: { d: [1, { x: 2, y: 1 }] }, b: 1 }),
+    );
     expect(stableStringify({ a: 1 })).not.toBe(stableStringify({ a: 2 }));
   });
 });

@@ -7,11 +7,21 @@ const jobIds = z
   .min(1, { message: 'must name at least one job id' })
   .max(1_000, { message: 'at most 1000 job ids per message' });
 
-const since = z.string().regex(STREAM_ID, { message: 'must be an event id received earlier, e.g. "1700000000000-0"' });
+const since = z
+  .string()
+  .regex(STREAM_ID, { message: 'must be an event id received earlier, e.g. "1700000000000-0"' });
 
 const schemas = {
-  subscribeJobs: z.strictObject({ type: z.literal('subscribe'), job_ids: jobIds, since: since.optional() }),
-  subscribeAll: z.strictObject({ type: z.literal('subscribe'), all: z.literal(true), since: since.optional() }),
+  subscribeJobs: z.strictObject({
+    type: z.literal('subscribe'),
+    job_ids: jobIds,
+    since: since.optional(),
+  }),
+  subscribeAll: z.strictObject({
+    type: z.literal('subscribe'),
+    all: z.literal(true),
+    since: since.optional(),
+  }),
   unsubscribeJobs: z.strictObject({ type: z.literal('unsubscribe'), job_ids: jobIds }),
   unsubscribeAll: z.strictObject({ type: z.literal('unsubscribe'), all: z.literal(true) }),
   ping: z.strictObject({ type: z.literal('ping') }),
@@ -42,13 +52,21 @@ export function parseClientMessage(text: string): Parsed {
   const hasAll = 'all' in json;
   const schema =
     type === 'subscribe'
-      ? hasAll ? schemas.subscribeAll : schemas.subscribeJobs
+      ? hasAll
+        ? schemas.subscribeAll
+        : schemas.subscribeJobs
       : type === 'unsubscribe'
-        ? hasAll ? schemas.unsubscribeAll : schemas.unsubscribeJobs
+        ? hasAll
+          ? schemas.unsubscribeAll
+          : schemas.unsubscribeJobs
         : type === 'ping'
           ? schemas.ping
           : undefined;
-  if (!schema) return { ok: false, issues: [{ field: 'type', message: 'must be one of subscribe, unsubscribe, ping' }] };
+  if (!schema)
+    return {
+      ok: false,
+      issues: [{ field: 'type', message: 'must be one of subscribe, unsubscribe, ping' }],
+    };
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { ok: false, issues: issuesOf(parsed.error) };
   return { ok: true, message: parsed.data };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeConfig, loadConfig } from './config.js';
+import { ConfigError, describeConfig, loadConfig, loadOpsConfig } from './config.js';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6390' };
 
@@ -101,5 +101,15 @@ describe('loadConfig', () => {
     const text = JSON.stringify(describeConfig(config));
     expect(text).not.toContain('pw123');
     expect(text).not.toContain('sk-secret-abcdef');
+  });
+});
+
+describe('loadOpsConfig', () => {
+  it('needs only REDIS_URL and the namespace', () => {
+    expect(loadOpsConfig({ REDIS_URL: 'redis://cache:6379', JOBGATE_NAMESPACE: 'prod' })).toEqual({
+      redisUrl: 'redis://cache:6379',
+      namespace: 'prod',
+    });
+    expect(() => loadOpsConfig({})).toThrow(/REDIS_URL/);
   });
 });

@@ -25,6 +25,12 @@ const url = z.url({ protocol: /^https?$/ });
 
 const CONNECTORS = ['simulation', 'openai', 'comfyui'] as const;
 
+/** Zod's message without the received value (it may be a secret); a missing variable says so. */
+function issueText(message: string): string {
+  if (/received undefined/.test(message)) return 'required';
+  return message.replace(/,?\s*received .*/, '').trim();
+}
+
 const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
   JOBGATE_NAMESPACE: z
@@ -152,9 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map(
-        (i) => `${i.path.join('.')}: ${i.message.replace(/received .*/, '').trim()}`,
-      ),
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${issueText(i.message)}`),
     );
   }
   const c = parsed.data;
@@ -263,4 +267,22 @@ export function describeConfig(config: WorkerConfig): Record<string, unknown> {
     redisUrl: hideUrl(config.redisUrl),
     openai: config.openai ? { ...config.openai, apiKey: '***' } : undefined,
   };
+}
+
+/** The operator commands need only the queue's Redis and namespace. */
+export function loadOpsConfig(env: Record<string, string | undefined> = process.env): {
+  redisUrl: string;
+  namespace: string;
+} {
+  const parsed = schema
+    .pick({ REDIS_URL: true, JOBGATE_NAMESPACE: true })
+    .safeParse(
+      Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
+    );
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${issueText(i.message)}`),
+    );
+  }
+  return { redisUrl: parsed.data.REDIS_URL, namespace: parsed.data.JOBGATE_NAMESPACE };
 }

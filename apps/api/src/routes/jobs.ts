@@ -14,7 +14,8 @@ import {
 /** 404 for a job that does not exist and for another customer's job alike: ids are not probeable. */
 async function ownJob(ctx: AppContext, customerId: string, id: string): Promise<Job> {
   const job = await ctx.queue.get(id);
-  if (!job || job.customer_id !== customerId) throw new HttpError(404, 'not_found', `job ${id} not found`, 'id');
+  if (!job || job.customer_id !== customerId)
+    throw new HttpError(404, 'not_found', `job ${id} not found`, 'id');
   return job;
 }
 
@@ -26,7 +27,11 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
     app.addHook('onRequest', ctx.authenticate);
 
     app.post('/api/jobs', async (request, reply) => {
-      if (request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
+      if (
+        request.body === null ||
+        typeof request.body !== 'object' ||
+        Array.isArray(request.body)
+      ) {
         throw new HttpError(400, 'validation_error', '(body) must be a JSON object', '(body)');
       }
       if ('customer_id' in request.body) {
@@ -42,10 +47,17 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
       const idempotencyKey =
         rawKey === undefined
           ? undefined
-          : parseOrThrow(idempotencyKeyHeader, Array.isArray(rawKey) ? rawKey.join(',') : rawKey, 'Idempotency-Key');
+          : parseOrThrow(
+              idempotencyKeyHeader,
+              Array.isArray(rawKey) ? rawKey.join(',') : rawKey,
+              'Idempotency-Key',
+            );
       const customerId = request.customerId;
 
-      if (idempotencyKey !== undefined && !(await ctx.idempotency.matches(customerId, idempotencyKey, body))) {
+      if (
+        idempotencyKey !== undefined &&
+        !(await ctx.idempotency.matches(customerId, idempotencyKey, body))
+      ) {
         throw new HttpError(
           422,
           'idempotency_key_reused',
@@ -56,23 +68,36 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
       const { id, created } = await ctx.queue.submit({
         ...body,
         customer_id: customerId,
-        ...(idempotencyKey !== undefined ? { id: idempotentJobId(customerId, idempotencyKey) } : {}),
+        ...(idempotencyKey !== undefined
+          ? { id: idempotentJobId(customerId, idempotencyKey) }
+          : {}),
       });
       const job = await ctx.queue.get(id);
       if (!job || job.customer_id !== customerId) {
         // Only reachable if a derived id collided with a foreign job: never hand that job out.
-        throw new HttpError(409, 'idempotency_conflict', 'choose a different Idempotency-Key', 'Idempotency-Key');
+        throw new HttpError(
+          409,
+          'idempotency_conflict',
+          'choose a different Idempotency-Key',
+          'Idempotency-Key',
+        );
       }
       if (!created) return reply.code(200).header('idempotent-replayed', 'true').send({ job });
       ctx.metrics.jobsSubmitted.inc();
-      return reply.code(201).header('location', `/api/jobs/${encodeURIComponent(id)}`).send({ job });
+      return reply
+        .code(201)
+        .header('location', `/api/jobs/${encodeURIComponent(id)}`)
+        .send({ job });
     });
 
     app.get('/api/jobs/:id', async (request) => {
       const { id } = parseOrThrow(jobIdParams, request.params);
       const job = await ownJob(ctx, request.customerId, id);
       const attestations = await readJobAttestations(ctx.redis, ctx.namespace, id);
-      return { job, attestations: attestations.filter((a) => a.customer_id === request.customerId) };
+      return {
+        job,
+        attestations: attestations.filter((a) => a.customer_id === request.customerId),
+      };
     });
 
     app.delete('/api/jobs/:id', async (request) => {
@@ -80,7 +105,12 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
       await ownJob(ctx, request.customerId, id);
       const { cancelled, job } = await ctx.queue.cancel(id);
       if (!cancelled && job.status !== 'cancelled') {
-        throw new HttpError(409, 'already_finished', `job ${id} is already ${job.status} and cannot be cancelled`, 'id');
+        throw new HttpError(
+          409,
+          'already_finished',
+          `job ${id} is already ${job.status} and cannot be cancelled`,
+          'id',
+        );
       }
       return { job };
     });
@@ -102,11 +132,17 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
       const jobs: Job[] = [];
       let cursor: string | null = null;
       do {
-        const page = await ctx.queue.list({ customer_id: request.customerId, workflow_id: id, limit: 200, ...(cursor ? { cursor } : {}) });
+        const page = await ctx.queue.list({
+          customer_id: request.customerId,
+          workflow_id: id,
+          limit: 200,
+          ...(cursor ? { cursor } : {}),
+        });
         jobs.push(...page.jobs);
         cursor = page.cursor;
       } while (cursor && jobs.length < MAX_WORKFLOW_JOBS);
-      if (jobs.length === 0) throw new HttpError(404, 'not_found', `workflow ${id} not found`, 'id');
+      if (jobs.length === 0)
+        throw new HttpError(404, 'not_found', `workflow ${id} not found`, 'id');
       jobs.sort((a, b) => (a.step ?? 0) - (b.step ?? 0) || a.created_at - b.created_at);
       // Workflow ids are chosen by customers and may collide: only this customer's jobs' records.
       const own = new Set(jobs.map((job) => job.id));
@@ -115,7 +151,9 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
       );
       const counts: Record<string, number> = {};
       for (const job of jobs) counts[job.status] = (counts[job.status] ?? 0) + 1;
-      return { workflow: { id, status_counts: counts, jobs, attestations, truncated: cursor !== null } };
+      return {
+        workflow: { id, status_counts: counts, jobs, attestations, truncated: cursor !== null },
+      };
     });
 
     done();

@@ -7,7 +7,10 @@ const HEALTH_TIMEOUT_MS = 1_000;
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${String(ms)} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not answer within ${String(ms)} ms`)),
+      ms,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -19,15 +22,23 @@ export function systemRoutes(ctx: AppContext): FastifyPluginCallback {
       const checks: Record<string, { ok: boolean; reason?: string; reinstalled?: boolean }> = {};
       try {
         const pong: string = await withTimeout(ctx.redis.ping(), HEALTH_TIMEOUT_MS, 'redis');
-        checks.redis = pong === 'PONG' ? { ok: true } : { ok: false, reason: `redis answered ${pong}` };
+        checks.redis =
+          pong === 'PONG' ? { ok: true } : { ok: false, reason: `redis answered ${pong}` };
       } catch (error) {
         checks.redis = { ok: false, reason: `redis unreachable: ${(error as Error).message}` };
       }
       if (checks.redis.ok) {
         try {
-          checks.functions = await withTimeout(checkLibrary(ctx.redis), HEALTH_TIMEOUT_MS, 'functions library check');
+          checks.functions = await withTimeout(
+            checkLibrary(ctx.redis),
+            HEALTH_TIMEOUT_MS,
+            'functions library check',
+          );
         } catch (error) {
-          checks.functions = { ok: false, reason: `functions library check failed: ${(error as Error).message}` };
+          checks.functions = {
+            ok: false,
+            reason: `functions library check failed: ${(error as Error).message}`,
+          };
         }
       } else {
         checks.functions = { ok: false, reason: 'not checked: redis unreachable' };
