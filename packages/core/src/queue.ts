@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { priorityKey, requirementSignature } from './encoding.js';
-import { JobNotFoundError, JobNotHeldError, ValidationError, type NotHeldReason } from './errors.js';
+import {
+  JobNotFoundError,
+  JobNotHeldError,
+  ValidationError,
+  type NotHeldReason,
+} from './errors.js';
 import { installLibrary, isMissingFunctionError } from './installer.js';
 import { queueKeys, type QueueKeys } from './keys.js';
 import {
@@ -69,7 +74,11 @@ export interface Queue {
   ): Promise<Job | null>;
   /** Extends the lease; returns the new expiry. */
   heartbeat(jobId: string, workerId: string, leaseMs?: number): Promise<number>;
-  progress(jobId: string, workerId: string, progress: { percent?: number; message?: string }): Promise<Job>;
+  progress(
+    jobId: string,
+    workerId: string,
+    progress: { percent?: number; message?: string },
+  ): Promise<Job>;
   complete(jobId: string, workerId: string, result?: unknown): Promise<Job>;
   fail(jobId: string, workerId: string, failure: FailureInput): Promise<Job>;
   /** Cancels a pending (incl. waiting to retry) or active job; a finished job is returned unchanged. */
@@ -77,6 +86,16 @@ export interface Queue {
   get(jobId: string): Promise<Job | null>;
   list(filter?: ListFilter): Promise<ListPage>;
   counts(): Promise<QueueCounts>;
+  /**
+   * Deletes finished jobs of `status` that finished more than `olderThanMs` ago (job, payload,
+   * result and index entries), looking at up to `limit` of the oldest-submitted ones per call.
+   * Emits no event. Run it periodically; -> how many were removed.
+   */
+  clean(options: {
+    status: 'completed' | 'failed' | 'cancelled';
+    olderThanMs: number;
+    limit?: number;
+  }): Promise<number>;
   /** Requeues or fails jobs whose lease expired and releases due retries (claim does this too). */
   reapExpired(limit?: number): Promise<{ expired: number; promoted: number }>;
   /**
@@ -129,7 +148,9 @@ function toJob(stateRaw: string, payloadRaw: string | null, resultRaw: string | 
     service_required: st.service_required,
     priority: Number(st.priority),
     payload: parseJson(payloadRaw),
-    requirements: (requirements !== null && typeof requirements === 'object' ? requirements : {}) as Requirements,
+    requirements: (requirements !== null && typeof requirements === 'object'
+      ? requirements
+      : {}) as Requirements,
     customer_id: st.customer_id ?? null,
     workflow_id: st.workflow_id ?? null,
     step: st.step ?? null,
@@ -144,7 +165,9 @@ function toJob(stateRaw: string, payloadRaw: string | null, resultRaw: string | 
     run_at: st.run_at ?? null,
     result: parseJson(resultRaw),
     last_failure: st.last_failure ?? null,
-    progress: st.progress ? { percent: st.progress.percent ?? null, message: st.progress.message ?? null } : null,
+    progress: st.progress
+      ? { percent: st.progress.percent ?? null, message: st.progress.message ?? null }
+      : null,
     unrunnable_reason: st.unrunnable_reason ?? null,
   };
 }
@@ -154,9 +177,10 @@ function toJson(value: unknown, field: string): string {
   try {
     text = JSON.stringify(value === undefined ? null : value);
   } catch (error) {
-    throw new ValidationError(`Invalid ${field}: must be JSON-serializable (${(error as Error).message})`, [
-      { path: field, message: 'must be JSON-serializable' },
-    ]);
+    throw new ValidationError(
+      `Invalid ${field}: must be JSON-serializable (${(error as Error).message})`,
+      [{ path: field, message: 'must be JSON-serializable' }],
+    );
   }
   return text ?? 'null';
 }
@@ -215,9 +239,20 @@ class RedisQueue implements Queue {
   }
 
   /** One FCALL; a library lost to a restart, failover or FUNCTION FLUSH is reinstalled once. */
-  private async call(fn: string, args: Array<string | number>, workerId?: string): Promise<unknown> {
+  private async call(
+    fn: string,
+    args: Array<string | number>,
+    workerId?: string,
+  ): Promise<unknown> {
     const run = (): Promise<unknown> =>
-      this.redis.fcall(fn, this.keys.list.length, ...this.keys.list, String(this.clock()), this.maxLen, ...args);
+      this.redis.fcall(
+        fn,
+        this.keys.list.length,
+        ...this.keys.list,
+        String(this.clock()),
+        this.maxLen,
+        ...args,
+      );
     try {
       return await run();
     } catch (error) {
@@ -265,7 +300,8 @@ class RedisQueue implements Queue {
   private static pairs(reply: unknown): Array<{ id: string; created: boolean }> {
     const flat = reply as Array<string | number>;
     const out: Array<{ id: string; created: boolean }> = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ id: String(flat[i]), created: Number(flat[i + 1]) === 1 });
+    for (let i = 0; i < flat.length; i += 2)
+      out.push({ id: String(flat[i]), created: Number(flat[i + 1]) === 1 });
     return out;
   }
 
@@ -275,10 +311,12 @@ class RedisQueue implements Queue {
   }
 
   async submitMany(inputs: SubmitInput[]): Promise<Array<{ id: string; created: boolean }>> {
-    if (!Array.isArray(inputs)) throw new ValidationError('Invalid jobs: submitMany takes an array');
+    if (!Array.isArray(inputs))
+      throw new ValidationError('Invalid jobs: submitMany takes an array');
     const fields = inputs.map((input, index) => this.submitFields(input, index));
     const chunks: string[][][] = [];
-    for (let i = 0; i < fields.length; i += SUBMIT_CHUNK) chunks.push(fields.slice(i, i + SUBMIT_CHUNK));
+    for (let i = 0; i < fields.length; i += SUBMIT_CHUNK)
+      chunks.push(fields.slice(i, i + SUBMIT_CHUNK));
     // Issued together, so ioredis pipelines them on the connection.
     const replies = await Promise.all(
       chunks.map((chunk) => this.call('jobgate_submit', [chunk.length, ...chunk.flat()])),
@@ -294,7 +332,11 @@ class RedisQueue implements Queue {
 
   async claim(worker: WorkerSpec, options: ClaimOptions = {}): Promise<Job | null> {
     const leaseMs = validateLeaseMs(options.leaseMs ?? this.defaultLeaseMs);
-    const reply = await this.call('jobgate_claim', [this.workerArg(worker), leaseMs, this.reapPerClaim]);
+    const reply = await this.call('jobgate_claim', [
+      this.workerArg(worker),
+      leaseMs,
+      this.reapPerClaim,
+    ]);
     return this.claimed(reply);
   }
 
@@ -331,7 +373,11 @@ class RedisQueue implements Queue {
     return Number(reply);
   }
 
-  async progress(jobId: string, workerId: string, progress: { percent?: number; message?: string }): Promise<Job> {
+  async progress(
+    jobId: string,
+    workerId: string,
+    progress: { percent?: number; message?: string },
+  ): Promise<Job> {
     const valid = validateProgress(progress);
     const reply = await this.call(
       'jobgate_progress',
@@ -383,7 +429,9 @@ class RedisQueue implements Queue {
   }
 
   async cancel(jobId: string): Promise<{ cancelled: boolean; job: Job }> {
-    const [cancelled, state] = (await this.call('jobgate_cancel', [validateId(jobId, 'jobId')])) as [number, string];
+    const [cancelled, state] = (await this.call('jobgate_cancel', [
+      validateId(jobId, 'jobId'),
+    ])) as [number, string];
     return { cancelled: Number(cancelled) === 1, job: toJob(state, null, null) };
   }
 
@@ -431,14 +479,33 @@ class RedisQueue implements Queue {
       let entries: Array<{ seq: string; id: string }>;
       if (index) {
         const max = cursor ? `(${index.prefix}${SEP}${cursor}` : `(${index.prefix}\x01`;
-        const members = await this.redis.zrange(index.key, max, `[${index.prefix}${SEP}`, 'BYLEX', 'REV', 'LIMIT', 0, batch);
+        const members = await this.redis.zrange(
+          index.key,
+          max,
+          `[${index.prefix}${SEP}`,
+          'BYLEX',
+          'REV',
+          'LIMIT',
+          0,
+          batch,
+        );
         entries = members.map((m) => {
           const rest = m.slice(index.prefix.length + 1);
           return { seq: rest.slice(0, 16), id: rest.slice(17) };
         });
       } else {
         const max = cursor ? `(${Number(cursor)}` : '+inf';
-        const flat = await this.redis.zrange(this.keys.all, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, batch, 'WITHSCORES');
+        const flat = await this.redis.zrange(
+          this.keys.all,
+          max,
+          '-inf',
+          'BYSCORE',
+          'REV',
+          'LIMIT',
+          0,
+          batch,
+          'WITHSCORES',
+        );
         entries = [];
         for (let i = 0; i < flat.length; i += 2) {
           entries.push({ id: flat[i]!, seq: flat[i + 1]!.padStart(16, '0') });
@@ -494,8 +561,35 @@ class RedisQueue implements Queue {
       cancelled: n(4),
       delayed: n(5),
       unrunnable: n(6),
-      by_service: Object.fromEntries(Object.entries(depth).map(([svc, count]) => [svc, Number(count)])),
+      by_service: Object.fromEntries(
+        Object.entries(depth).map(([svc, count]) => [svc, Number(count)]),
+      ),
     };
+  }
+
+  async clean(options: {
+    status: 'completed' | 'failed' | 'cancelled';
+    olderThanMs: number;
+    limit?: number;
+  }): Promise<number> {
+    const limit = options.limit ?? 1_000;
+    if (!['completed', 'failed', 'cancelled'].includes(options.status)) {
+      throw new ValidationError('Invalid status: clean takes completed, failed or cancelled', [
+        { path: 'status', message: 'must be completed, failed or cancelled' },
+      ]);
+    }
+    if (!(options.olderThanMs >= 0) || !Number.isInteger(limit) || limit < 1) {
+      throw new ValidationError(
+        'Invalid clean options: olderThanMs >= 0 and an integer limit >= 1',
+        [{ path: 'olderThanMs', message: 'must be >= 0' }],
+      );
+    }
+    const [removed] = (await this.call('jobgate_clean', [
+      options.status,
+      String(this.clock() - options.olderThanMs),
+      limit,
+    ])) as [number, number];
+    return Number(removed);
   }
 
   async reapExpired(limit = 1_000): Promise<{ expired: number; promoted: number }> {
@@ -507,7 +601,10 @@ class RedisQueue implements Queue {
     if (this.closed) return false;
     const connection = this.idleBlocking.pop() ?? this.newBlocking();
     try {
-      const reply = await (connection as Redis).blpop(this.keys.wake, Math.max(timeoutMs, 1) / 1_000);
+      const reply = await (connection as Redis).blpop(
+        this.keys.wake,
+        Math.max(timeoutMs, 1) / 1_000,
+      );
       return reply !== null;
     } catch (error) {
       if (this.closed) return false;
@@ -528,7 +625,13 @@ class RedisQueue implements Queue {
 
   async readEvents(options: { after?: string; count?: number } = {}): Promise<QueueEvent[]> {
     const start = options.after ? `(${options.after}` : '-';
-    const entries = await this.redis.xrange(this.keys.events, start, '+', 'COUNT', options.count ?? 1_000);
+    const entries = await this.redis.xrange(
+      this.keys.events,
+      start,
+      '+',
+      'COUNT',
+      options.count ?? 1_000,
+    );
     return entries.map(([id, fields]) => {
       const map: Record<string, string> = {};
       for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
@@ -557,7 +660,9 @@ class RedisQueue implements Queue {
  * Connects, installs or upgrades the Lua library (LibraryVersionError if Redis runs a newer one)
  * and returns the queue.
  */
-export async function createQueue(options: QueueOptions): Promise<Queue & { install(): Promise<void> }> {
+export async function createQueue(
+  options: QueueOptions,
+): Promise<Queue & { install(): Promise<void> }> {
   const namespace = options.namespace ?? 'jq';
   const owns = typeof options.redis === 'string';
   const client = typeof options.redis === 'string' ? new Redis(options.redis) : options.redis;

@@ -58,13 +58,16 @@ Functions and their further ARGV:
   jobgate_cancel(job_id)                         -> {1|0 cancelled, state JSON}
   jobgate_get(job_id)                            -> nil | {state JSON, payload JSON, result JSON|nil}
   jobgate_reap(limit)                            -> {expired leases handled, retries promoted}
+  jobgate_clean(status, finished_before_ms, scan_limit)
+                                                 -> {removed, scanned}: deletes finished jobs of
+                                                    that status (oldest submitted first); no event
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 6
+local LIBRARY_VERSION = 7
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -810,4 +813,34 @@ redis.register_function('jobgate_reap', function(keys, args)
   if err then return err end
   local expired, promoted = reap(keys, now, maxlen, tonumber(args[3]) or 100)
   return { expired, promoted }
+end)
+
+redis.register_function('jobgate_clean', function(keys, args)
+  local _, _, err = common(keys, args)
+  if err then return err end
+  local status, before, limit = args[3], tonumber(args[4]), tonumber(args[5])
+  if status ~= 'completed' and status ~= 'failed' and status ~= 'cancelled' then
+    return invalid('status must be completed, failed or cancelled')
+  end
+  if not before or not limit or limit < 1 then return invalid('finished_before and limit must be numbers') end
+  local members = redis.call('ZRANGE', keys[K_BY_STATUS], '[' .. status .. SEP, '(' .. status .. SEP_NEXT,
+    'BYLEX', 'LIMIT', 0, limit)
+  local removed = 0
+  for _, member in ipairs(members) do
+    local id = string.sub(member, #status + 19)
+    local st = load_job(keys, id)
+    if not st then
+      redis.call('ZREM', keys[K_BY_STATUS], member)
+    elseif st.finished_at and st.finished_at < before then
+      redis.call('ZREM', keys[K_BY_STATUS], member)
+      redis.call('HDEL', keys[K_JOBS], id)
+      redis.call('HDEL', keys[K_PAYLOADS], id)
+      redis.call('HDEL', keys[K_RESULTS], id)
+      redis.call('ZREM', keys[K_ALL], id)
+      if st.customer_id then redis.call('ZREM', keys[K_BY_CUSTOMER], st.customer_id .. SEP .. st.seq .. SEP .. id) end
+      if st.workflow_id then redis.call('ZREM', keys[K_BY_WORKFLOW], st.workflow_id .. SEP .. st.seq .. SEP .. id) end
+      removed = removed + 1
+    end
+  end
+  return { removed, #members }
 end)

@@ -344,3 +344,33 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
     expect(await Promise.all(waiting)).toEqual([true, true, true]);
   });
 });
+
+describe('clean', () => {
+  it('removes finished jobs older than the cutoff and leaves newer and unfinished ones', async () => {
+    await using t = await testQueue();
+    const [old, recent, open] = await t.queue.submitMany([
+      { service_required: 'svc', customer_id: 'acme', workflow_id: 'wf' },
+      { service_required: 'svc', customer_id: 'acme' },
+      { service_required: 'svc' },
+    ]);
+    const w = worker({ worker_id: 'w' });
+    await t.queue.claim(w);
+    await t.queue.complete(old!.id, 'w', { big: 'result' });
+    t.clock.advance(60_000);
+    await t.queue.claim(w);
+    await t.queue.complete(recent!.id, 'w', {});
+    expect(await t.queue.clean({ status: 'completed', olderThanMs: 30_000 })).toBe(1);
+    expect(await t.queue.get(old!.id)).toBeNull();
+    expect(await t.redis.hexists(t.queue.keys.results, old!.id)).toBe(0);
+    expect((await t.queue.get(recent!.id))?.status).toBe('completed');
+    expect((await t.queue.get(open!.id))?.status).toBe('pending');
+    expect((await t.queue.list({ customer_id: 'acme' })).jobs.map((j) => j.id)).toEqual([
+      recent!.id,
+    ]);
+    expect((await t.queue.list({ workflow_id: 'wf' })).jobs).toEqual([]);
+    expect((await t.queue.counts()).completed).toBe(1);
+    await expect(t.queue.clean({ status: 'pending' as 'failed', olderThanMs: 0 })).rejects.toThrow(
+      /status/,
+    );
+  });
+});
