@@ -56,7 +56,9 @@ export class ApiKeyStore {
 
   async create(customerId: string, label = ''): Promise<CreatedKey> {
     if (!CUSTOMER_ID.test(customerId)) {
-      throw new Error('customer id must be 1-128 characters of letters, digits, _ . : - (starting with a letter or digit)');
+      throw new Error(
+        'customer id must be 1-128 characters of letters, digits, _ . : - (starting with a letter or digit)',
+      );
     }
     const keyId = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -79,7 +81,12 @@ export class ApiKeyStore {
     for (const keyId of ids.sort()) {
       const record = await this.redis.hgetall(this.keys.apiKey(keyId));
       if (!record.customer_id) continue;
-      out.push({ keyId, customerId: record.customer_id, createdAt: record.created_at ?? '', label: record.label ?? '' });
+      out.push({
+        keyId,
+        customerId: record.customer_id,
+        createdAt: record.created_at ?? '',
+        label: record.label ?? '',
+      });
     }
     return out;
   }
@@ -88,7 +95,11 @@ export class ApiKeyStore {
   async revoke(keyId: string): Promise<boolean> {
     const customerId = await this.redis.hget(this.keys.apiKey(keyId), 'customer_id');
     if (!customerId) return false;
-    await this.redis.multi().del(this.keys.apiKey(keyId)).srem(this.keys.customerKeys(customerId), keyId).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.apiKey(keyId))
+      .srem(this.keys.customerKeys(customerId), keyId)
+      .exec();
     this.cache.delete(keyId);
     return true;
   }
@@ -103,10 +114,18 @@ export class ApiKeyStore {
     let entry = this.cache.get(keyId);
     if (!entry || entry.expiresAt <= this.now()) {
       this.cache.delete(keyId);
-      const record = await this.redis.hmget(this.keys.apiKey(keyId), 'customer_id', 'secret_sha256');
+      const record = await this.redis.hmget(
+        this.keys.apiKey(keyId),
+        'customer_id',
+        'secret_sha256',
+      );
       const [customerId, storedHex] = record;
       if (!customerId || !storedHex || storedHex.length !== 64) return undefined;
-      entry = { customerId, secretHash: Buffer.from(storedHex, 'hex'), expiresAt: this.now() + this.cacheTtlMs };
+      entry = {
+        customerId,
+        secretHash: Buffer.from(storedHex, 'hex'),
+        expiresAt: this.now() + this.cacheTtlMs,
+      };
       if (this.cacheTtlMs > 0) {
         if (this.cache.size >= 10_000) this.cache.clear();
         this.cache.set(keyId, entry);

@@ -1,13 +1,13 @@
 import fastifyWebsocket from '@fastify/websocket';
 import { JobNotFoundError, ValidationError, type Queue } from '@jobgate/core';
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import { ApiKeyStore, parseBearer } from './auth.js';
 import { EventHub } from './event-hub.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -33,7 +33,7 @@ export interface ServerDeps extends ServerOptions {
   /** `@jobgate/core`'s queue on the same Redis and namespace. */
   queue: ApiQueue;
   /** Pino logger, or `false` for none (tests). */
-  logger?: Logger | false;
+  logger?: FastifyBaseLogger | false;
 }
 
 /** What the API needs of `@jobgate/core`'s queue. */
@@ -102,7 +102,7 @@ const FASTIFY_CODES: Record<string, [number, string, string]> = {
  */
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
     // Let fastify reject `__proto__`/`constructor` keys in JSON with a 400 rather than parse them.
     onProtoPoisoning: 'error',
