@@ -17,6 +17,7 @@ const WORKERS = Number(process.env.WORKERS ?? 8);
 const BULLMQ_CONCURRENCY = Number(process.env.BULLMQ_CONCURRENCY ?? 8);
 const LATENCY_SAMPLES = 2_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const JG_CONNECTIONS = Number(process.env.JG_CONNECTIONS ?? 1);
 
 const services = Array.from({ length: SERVICES }, (_, i) => `svc-${i}`);
 const rate = (jobs: number, ms: number): number => Math.round((jobs / ms) * 1_000);
@@ -38,8 +39,14 @@ async function benchJobgate(
     await submitter.submitMany(inputs.slice(i, i + 5_000));
   const submitMs = performance.now() - t0;
 
-  const connections = Array.from({ length: WORKERS }, () => new Redis(url));
-  const queues = await Promise.all(connections.map((redis) => createQueue({ redis, namespace })));
+  // Workers share JG_CONNECTIONS connections round-robin (default 1: like one BullMQ Worker whose
+  // concurrency slots share its connection, so concurrent calls are pipelined together).
+  const connections = Array.from({ length: JG_CONNECTIONS }, () => new Redis(url));
+  const queues = await Promise.all(
+    Array.from({ length: WORKERS }, (_, n) =>
+      createQueue({ redis: connections[n % JG_CONNECTIONS]!, namespace }),
+    ),
+  );
   let processed = 0;
   const t1 = performance.now();
   await Promise.all(
@@ -215,7 +222,7 @@ try {
       `Redis ${server.version}; load average before: ${load()}`,
   );
   console.log(
-    `workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers; ` +
+    `workload: ${JOBS} no-op jobs over ${SERVICES} services, ${WORKERS} jobgate workers on ${JG_CONNECTIONS} connection(s); ` +
       `BullMQ: one queue + worker (concurrency ${BULLMQ_CONCURRENCY}) per service; ${ROUNDS} alternating rounds`,
   );
   // Alternating rounds on fresh namespaces: other processes on a shared machine slow a run down,
