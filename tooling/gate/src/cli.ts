@@ -1,10 +1,7 @@
 import { parseArgs, USAGE, UsageError, type Options } from './args.js';
-import { runGate } from './gate.js';
 import { defaultBase, repoRoot } from './git.js';
 import { planLevels, PROFILES } from './levels.js';
-import { runPrecommit } from './precommit.js';
 import { QuarantineFileError } from './quarantine.js';
-import { writeTrends } from './trends.js';
 
 function tasksFor(options: Options): string[] {
   switch (options.command) {
@@ -36,7 +33,9 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     return 0;
   }
   const root = repoRoot(cwd);
-  if (options.command === 'report') return writeTrends(root, options.html);
+  // Command modules load on demand: every module is transpiled at start, and start-up is overhead.
+  if (options.command === 'report')
+    return (await import('./trends.js')).writeTrends(root, options.html);
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -49,9 +48,11 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    if (options.command === 'precommit') return await runPrecommit(root, controller.signal);
+    if (options.command === 'precommit')
+      return await (await import('./precommit.js')).runPrecommit(root, controller.signal);
     if (options.command === 'pr' && options.base === undefined) options.base = defaultBase(root);
     const label = options.command === 'run' ? `run ${options.tasks.join(' ')}` : options.command;
+    const { runGate } = await import('./gate.js');
     const record = await runGate({
       root,
       label,

@@ -272,7 +272,9 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   };
   if (input.signal?.aborted) record.exitCode = 130;
   if (record.exitCode !== 0 && record.counts.failed === 0) record.counts.failed = 1;
-  record.proposals = proposeReleases(quarantine, [record, ...readHistory(root, 200)]);
+  // History is only needed to judge quarantined tests; reading it costs time on every run.
+  if (quarantine.length > 0)
+    record.proposals = proposeReleases(quarantine, [record, ...readHistory(root, 200)]);
   publish(root, record, options, out);
   return record;
 }

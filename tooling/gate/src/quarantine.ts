@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { RunRecord } from './record.js';
 
 /** Tracked in the repo so a quarantine is reviewed like code. Override with GATE_QUARANTINE_FILE. */
@@ -9,15 +8,40 @@ export const QUARANTINE_FILE = 'tooling/gate/quarantine.json';
 /** A quarantined test that passes this many fresh runs in a row is proposed for release. */
 export const RELEASE_AFTER_RUNS = 20;
 
-const entrySchema = z.object({
-  id: z.string().regex(/^.+::.+::.+$/, 'id must be "<package>::<file>::<full test name>"'),
-  reason: z.string().min(1, 'reason must say why the test is quarantined'),
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD'),
-  issue: z.string().optional(),
-});
-const fileSchema = z.object({ tests: z.array(entrySchema) });
+export interface QuarantineEntry {
+  /** `<package>::<file relative to the package>::<full test name>` */
+  id: string;
+  reason: string;
+  /** YYYY-MM-DD */
+  date: string;
+  issue?: string;
+}
 
-export type QuarantineEntry = z.infer<typeof entrySchema>;
+/** Every problem of the file, `tests.0.reason: ...`, so one edit fixes them all. */
+function validate(raw: unknown): { entries: QuarantineEntry[]; issues: string[] } {
+  const issues: string[] = [];
+  const tests = (raw as { tests?: unknown } | null)?.tests;
+  if (!Array.isArray(tests)) return { entries: [], issues: ['tests: must be an array of entries'] };
+  const entries: QuarantineEntry[] = [];
+  tests.forEach((item: unknown, index) => {
+    const entry = (item ?? {}) as Record<string, unknown>;
+    const at = `tests.${index}`;
+    const before = issues.length;
+    if (typeof entry.id !== 'string' || !/^.+::.+::.+$/.test(entry.id)) {
+      issues.push(`${at}.id: id must be "<package>::<file>::<full test name>"`);
+    }
+    if (typeof entry.reason !== 'string' || entry.reason.trim() === '') {
+      issues.push(`${at}.reason: reason must say why the test is quarantined`);
+    }
+    if (typeof entry.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(entry.date)) {
+      issues.push(`${at}.date: date must be YYYY-MM-DD`);
+    }
+    if (entry.issue !== undefined && typeof entry.issue !== 'string')
+      issues.push(`${at}.issue: must be a string`);
+    if (issues.length === before) entries.push(entry as unknown as QuarantineEntry);
+  });
+  return { entries, issues };
+}
 
 export class QuarantineFileError extends Error {
   override name = 'QuarantineFileError';
@@ -36,14 +60,9 @@ export function loadQuarantine(root: string): QuarantineEntry[] {
   } catch (error) {
     throw new QuarantineFileError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues
-      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-      .join('; ');
-    throw new QuarantineFileError(`${file} is invalid: ${issues}`);
-  }
-  return parsed.data.tests;
+  const { entries, issues } = validate(raw);
+  if (issues.length > 0) throw new QuarantineFileError(`${file} is invalid: ${issues.join('; ')}`);
+  return entries;
 }
 
 export interface ReleaseProposal {
