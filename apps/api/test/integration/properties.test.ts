@@ -116,3 +116,40 @@ describe('POST /api/jobs never answers 5xx and stores nothing on 4xx', () => {
     );
   });
 });
+
+describe('read routes never answer 5xx', () => {
+  it('for any job id and list query', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ maxLength: 300 }),
+        fc.dictionary(
+          fc.constantFrom('status', 'workflow_id', 'limit', 'cursor', 'x'),
+          fc.string({ maxLength: 40 }),
+          { maxKeys: 4 },
+        ),
+        async (id, query) => {
+          const byId = await api.app.inject({
+            method: 'GET',
+            url: `/api/jobs/${encodeURIComponent(id)}`,
+            headers: { authorization: `Bearer ${key}` },
+          });
+          expect(byId.statusCode, byId.body).toBeLessThan(500);
+          expect([200, 400, 404]).toContain(byId.statusCode);
+          const listed = await api.app.inject({
+            method: 'GET',
+            url: `/api/jobs?${new URLSearchParams(query).toString()}`,
+            headers: { authorization: `Bearer ${key}` },
+          });
+          expect(listed.statusCode, listed.body).toBeLessThan(500);
+          const workflow = await api.app.inject({
+            method: 'GET',
+            url: `/api/workflows/${encodeURIComponent(id)}`,
+            headers: { authorization: `Bearer ${key}` },
+          });
+          expect(workflow.statusCode, workflow.body).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

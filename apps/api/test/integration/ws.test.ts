@@ -1,4 +1,5 @@
 import { startRedis, waitFor } from '@jobgate/testkit';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectWs, startApi, type Api } from './harness.js';
 
@@ -125,6 +126,41 @@ describe('WebSocket /api/ws', () => {
     await client.next((m) => m.type === 'error' && m.error.field === '(message)');
     client.send({ type: 'ping' });
     await client.next((m) => m.type === 'pong');
+  });
+
+  it('answers any text frame with a reply and keeps the connection', async () => {
+    const key = await api.customer('ws-fuzz');
+    await using client = await connectWs(api.wsUrl, key);
+    const frames = fc.sample(
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.json({ maxDepth: 3 }),
+        fc
+          .record(
+            {
+              type: fc.constantFrom('subscribe', 'unsubscribe', 'ping', 'x'),
+              job_ids: fc.anything(),
+              all: fc.anything(),
+              since: fc.anything(),
+            },
+            { requiredKeys: [] },
+          )
+          .map((v) => JSON.stringify(v)),
+      ),
+      { numRuns: 200, seed: 7 },
+    );
+    for (const frame of frames) client.socket.send(frame);
+    client.send({ type: 'ping' });
+    await client.next(
+      (m) => m.type === 'pong' && client.messages.indexOf(m) >= frames.length - 1,
+      10_000,
+    );
+    // Every frame got at least one answer; none closed the connection.
+    const answers = client.messages.filter((m) =>
+      ['error', 'subscribed', 'unsubscribed', 'pong'].includes(m.type),
+    );
+    expect(answers.length).toBeGreaterThanOrEqual(frames.length + 1);
+    expect(client.socket.readyState).toBe(client.socket.OPEN);
   });
 
   it('delivers to 200 concurrent clients each its own events and only those', async () => {
