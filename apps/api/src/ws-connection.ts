@@ -182,6 +182,24 @@ export class ClientConnection implements Subscriber {
       });
       return;
     }
+    if (message.since !== undefined) {
+      const newest =
+        (
+          await this.options.redis.xrevrange(this.options.streamKey, '+', '-', 'COUNT', 1)
+        )[0]?.[0] ?? '0-0';
+      if (compareStreamIds(message.since, newest) > 0) {
+        // Resuming from an id the stream never had would silently skip every event up to it.
+        this.send({
+          type: 'error',
+          error: {
+            code: 'invalid_message',
+            field: 'since',
+            message: `since is newer than the newest event (${newest})`,
+          },
+        });
+        return;
+      }
+    }
     const added: string[] = [];
     if ('all' in message) {
       this.all = true;

@@ -116,6 +116,18 @@ describe('WebSocket /api/ws', () => {
     expect([...first.events(), ...second.events()].map((e) => e.event_id)).toEqual(mine);
   });
 
+  it('refuses to resume from an id newer than the stream', async () => {
+    const key = await api.customer('ws-future');
+    await using client = await connectWs(api.wsUrl, key);
+    client.send({ type: 'subscribe', all: true, since: '99999999999999-0' });
+    const error = await client.next((m) => m.type === 'error');
+    expect(error.error).toMatchObject({ code: 'invalid_message', field: 'since' });
+    client.send({ type: 'subscribe', all: true });
+    await client.next((m) => m.type === 'subscribed');
+    const id = await submit(api, key);
+    await client.next((m) => m.type === 'event' && m.event.job_id === id);
+  });
+
   it('names the field of a bad message and keeps the connection', async () => {
     const key = await api.customer('ws-bad');
     await using client = await connectWs(api.wsUrl, key);
