@@ -29,17 +29,42 @@ export class IdempotencyStore {
     this.keys = apiKeys(namespace);
   }
 
-  /** True when the key is new or was used with this same body. */
-  async matches(customerId: string, idempotencyKey: string, body: unknown): Promise<boolean> {
+  /**
+   * `reused`: the key was first used with another body. `release` forgets a key this call
+   * reserved, for a submission that then failed: the client may fix the body and retry.
+   */
+  async check(
+    customerId: string,
+    idempotencyKey: string,
+    body: unknown,
+  ): Promise<{ reused: boolean; release: () => Promise<void> }> {
+    const result = await this.matches(customerId, idempotencyKey, body);
+    const key = this.keys.idempotency(
+      customerId,
+      createHash('sha256').update(idempotencyKey).digest('hex'),
+    );
+    return {
+      reused: !result.ok,
+      release: async () => {
+        if (result.reserved) await this.redis.del(key);
+      },
+    };
+  }
+
+  private async matches(
+    customerId: string,
+    idempotencyKey: string,
+    body: unknown,
+  ): Promise<{ ok: boolean; reserved: boolean }> {
     const key = this.keys.idempotency(
       customerId,
       createHash('sha256').update(idempotencyKey).digest('hex'),
     );
     const bodyHash = createHash('sha256').update(stableStringify(body)).digest('hex');
     const reserved = await this.redis.set(key, bodyHash, 'EX', this.ttlSeconds, 'NX');
-    if (reserved === 'OK') return true;
+    if (reserved === 'OK') return { ok: true, reserved: true };
     const existing = await this.redis.get(key);
-    return existing === null || existing === bodyHash;
+    return { ok: existing === null || existing === bodyHash, reserved: false };
   }
 }
 

@@ -54,10 +54,11 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
             );
       const customerId = request.customerId;
 
-      if (
-        idempotencyKey !== undefined &&
-        !(await ctx.idempotency.matches(customerId, idempotencyKey, body))
-      ) {
+      const idempotency =
+        idempotencyKey === undefined
+          ? undefined
+          : await ctx.idempotency.check(customerId, idempotencyKey, body);
+      if (idempotency?.reused) {
         throw new HttpError(
           422,
           'idempotency_key_reused',
@@ -65,13 +66,20 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
           'Idempotency-Key',
         );
       }
-      const { id, created } = await ctx.queue.submit({
-        ...body,
-        customer_id: customerId,
-        ...(idempotencyKey !== undefined
-          ? { id: idempotentJobId(customerId, idempotencyKey) }
-          : {}),
-      });
+      let submitted: { id: string; created: boolean };
+      try {
+        submitted = await ctx.queue.submit({
+          ...body,
+          customer_id: customerId,
+          ...(idempotencyKey !== undefined
+            ? { id: idempotentJobId(customerId, idempotencyKey) }
+            : {}),
+        });
+      } catch (error) {
+        await idempotency?.release().catch(() => undefined);
+        throw error;
+      }
+      const { id, created } = submitted;
       const job = await ctx.queue.get(id);
       if (!job || job.customer_id !== customerId) {
         // Only reachable if a derived id collided with a foreign job: never hand that job out.
