@@ -30,6 +30,22 @@ export function parseBearer(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/**
+ * Browsers cannot set headers on a WebSocket upgrade, so the key may come as a subprotocol:
+ * `new WebSocket(url, ['jobgate', 'jobgate.bearer.<key>'])`; the server answers `jobgate`.
+ */
+export const WS_PROTOCOL = 'jobgate';
+const WS_BEARER_PREFIX = 'jobgate.bearer.';
+
+export function bearerFromProtocols(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const entry = header
+    .split(',')
+    .map((p) => p.trim())
+    .find((p) => p.startsWith(WS_BEARER_PREFIX));
+  return entry?.slice(WS_BEARER_PREFIX.length);
+}
+
 interface CachedKey {
   customerId: string;
   secretHash: Buffer;

@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Redis } from 'ioredis';
-import { ApiKeyStore, parseBearer } from './auth.js';
+import { ApiKeyStore, bearerFromProtocols, parseBearer, WS_PROTOCOL } from './auth.js';
 import { EventHub } from './event-hub.js';
 import { IdempotencyStore } from './idempotency.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
@@ -154,7 +154,10 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     wsPingIntervalMs: deps.wsPingIntervalMs ?? 30_000,
     wsMaxBufferedBytes: deps.wsMaxBufferedBytes ?? 1024 * 1024,
     authenticate: async (request, reply) => {
-      const customer = await keys.verify(parseBearer(request.headers.authorization));
+      const presented =
+        parseBearer(request.headers.authorization) ??
+        bearerFromProtocols(request.headers['sec-websocket-protocol']);
+      const customer = await keys.verify(presented);
       if (!customer) {
         await reply
           .code(401)
@@ -234,7 +237,13 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     hookDone();
   });
 
-  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: 64 * 1024,
+      // Never echo the key-carrying subprotocol back; agree on the plain one if offered.
+      handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+    },
+  });
   await app.register(systemRoutes(ctx));
   await app.register(jobRoutes(ctx));
   await app.register(wsRoutes(ctx));

@@ -37,6 +37,25 @@ describe('WebSocket /api/ws', () => {
     await expect(connectWs(api.wsUrl, 'jgk_nope')).rejects.toThrow('upgrade refused with HTTP 401');
   });
 
+  it('accepts the key as a subprotocol, for browsers that cannot send headers', async () => {
+    const { WebSocket } = await import('ws');
+    const key = await api.customer('ws-browser');
+    const socket = new WebSocket(api.wsUrl, ['jobgate', `jobgate.bearer.${key}`]);
+    const ready = await new Promise<{ type: string; customer_id: string }>((resolve, reject) => {
+      socket.once('message', (data) => resolve(JSON.parse((data as Buffer).toString('utf8'))));
+      socket.once('error', reject);
+    });
+    expect(ready).toMatchObject({ type: 'ready', customer_id: 'ws-browser' });
+    expect(socket.protocol).toBe('jobgate');
+    socket.terminate();
+    const refused = new WebSocket(api.wsUrl, ['jobgate', 'jobgate.bearer.jgk_wrong']);
+    const status = await new Promise<number>((resolve) => {
+      refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      refused.once('error', () => undefined);
+    });
+    expect(status).toBe(401);
+  });
+
   it('streams every event of all own jobs in order, and none of another customer', async () => {
     const key = await api.customer('ws-all');
     const other = await api.customer('ws-other');
