@@ -81,6 +81,13 @@ export interface Queue {
   ): Promise<Job>;
   complete(jobId: string, workerId: string, result?: unknown): Promise<Job>;
   fail(jobId: string, workerId: string, failure: FailureInput): Promise<Job>;
+  /**
+   * Hands a job this worker holds back to pending (a worker shutting down): it keeps its place
+   * among equals and the attempt is not counted, so the next claim has the same attempt number
+   * and a job on its last attempt is not failed. Emits `job.released`. Refused with
+   * JobNotHeldError (nothing changed) when the worker does not hold the job.
+   */
+  release(jobId: string, workerId: string): Promise<Job>;
   /** Cancels a pending (incl. waiting to retry) or active job; a finished job is returned unchanged. */
   cancel(jobId: string): Promise<{ cancelled: boolean; job: Job }>;
   get(jobId: string): Promise<Job | null>;
@@ -423,6 +430,15 @@ class RedisQueue implements Queue {
         this.backoff.maxMs,
         String(this.random()),
       ],
+      workerId,
+    );
+    return toJob(reply as string, null, null);
+  }
+
+  async release(jobId: string, workerId: string): Promise<Job> {
+    const reply = await this.call(
+      'jobgate_release',
+      [validateId(jobId, 'jobId'), validateId(workerId, 'workerId')],
       workerId,
     );
     return toJob(reply as string, null, null);

@@ -1,5 +1,11 @@
 export type JobStatus = 'pending' | 'active' | 'completed' | 'failed' | 'cancelled';
-export const JOB_STATUSES: readonly JobStatus[] = ['pending', 'active', 'completed', 'failed', 'cancelled'];
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'pending',
+  'active',
+  'completed',
+  'failed',
+  'cancelled',
+];
 
 /** A custom capability value: arrays mean "has every item", numbers "at least", else equality. */
 export type CapabilityValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
@@ -108,6 +114,8 @@ export type EventType =
   | 'job.progress'
   | 'job.retry_scheduled'
   | 'job.stalled'
+  /** A worker shutting down handed the job back (`data.reason: 'shutdown'`); the attempt is not counted. */
+  | 'job.released'
   | 'job.completed'
   | 'job.failed'
   | 'job.cancelled';

@@ -135,6 +135,26 @@ describe('WebSocket /api/ws', () => {
     expect([...first.events(), ...second.events()].map((e) => e.event_id)).toEqual(mine);
   });
 
+  it('says so when the events after a resume point were trimmed away', async () => {
+    await using own = await startApi();
+    const key = await own.customer('ws-gap');
+    const first = await submit(own, key);
+    const [[firstEvent]] = [
+      await own.redis.xrange(`{${own.namespace}}:events`, '-', '+', 'COUNT', 1),
+    ];
+    await submit(own, key);
+    const last = await submit(own, key);
+    await own.redis.xtrim(`{${own.namespace}}:events`, 'MAXLEN', 1);
+    await using client = await connectWs(own.wsUrl, key);
+    client.send({ type: 'subscribe', all: true, since: firstEvent![0] });
+    const gap = await client.next((m) => m.type === 'gap');
+    expect(gap.since).toBe(firstEvent![0]);
+    await client.next((m) => m.type === 'subscribed');
+    // What is still in the stream is replayed.
+    expect(client.events().map((e) => e.job_id)).toEqual([last]);
+    expect(first).not.toBe(last);
+  });
+
   it('refuses to resume from an id newer than the stream', async () => {
     const key = await api.customer('ws-future');
     await using client = await connectWs(api.wsUrl, key);

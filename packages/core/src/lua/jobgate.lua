@@ -55,6 +55,9 @@ Functions and their further ARGV:
                backoff_max_ms, jitter sample in [0,1)) -> state JSON
   jobgate_heartbeat(job_id, worker_id, lease_ms) -> new lease expiry
   jobgate_progress(job_id, worker_id, percent|'', message|'') -> state JSON
+  jobgate_release(job_id, worker_id)             -> state JSON: the holder hands the job back
+                                                    (shutdown); pending again in its original
+                                                    place, and the attempt is not counted
   jobgate_cancel(job_id)                         -> {1|0 cancelled, state JSON}
   jobgate_get(job_id)                            -> nil | {state JSON, payload JSON, result JSON|nil}
   jobgate_reap(limit)                            -> {expired leases handled, retries promoted}
@@ -67,7 +70,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 7
+local LIBRARY_VERSION = 8
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -765,6 +768,25 @@ redis.register_function('jobgate_progress', function(keys, args)
   save_job(keys, st)
   emit(keys, maxlen, 'job.progress', st, now,
     { worker_id = st.worker_id, percent = st.progress.percent, message = st.progress.message })
+  return cjson.encode(st)
+end)
+
+-- A worker shutting down hands the job back: the attempt never ran to an outcome, so it is not
+-- counted (the next claim gets the same attempt number) and a job on its last attempt is not
+-- failed. The job keeps its PK, so it goes back to its place among equals, not to the back.
+redis.register_function('jobgate_release', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local id, worker_id = args[3], args[4]
+  local st, failure = held(keys, id, worker_id, now)
+  if not st then return failure end
+  redis.call('ZREM', keys[K_ACTIVE], id)
+  st.progress = nil
+  requeue(keys, st)
+  -- The event carries the attempt that was handed back, like job.stalled does.
+  emit(keys, maxlen, 'job.released', st, now, { reason = 'shutdown', worker_id = worker_id })
+  st.attempts = st.attempts - 1
+  save_job(keys, st)
   return cjson.encode(st)
 end)
 
