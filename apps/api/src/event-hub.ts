@@ -226,8 +226,9 @@ export async function* readStreamAfter(
 }
 
 /**
- * Whether entries after `afterId` may have been trimmed away (`MAXLEN ~`): Redis 7 reports the
- * highest deleted id, and a resume point below it cannot be served without a gap.
+ * Whether entries after `afterId` may be gone: trimmed from the head (`MAXLEN ~`) past the resume
+ * point, or deleted after it. Conservative: a client resuming from exactly the last trimmed entry
+ * is told too, and re-reads its jobs over HTTP, which is always safe.
  */
 export async function resumeHasGap(
   redis: Redis,
@@ -240,11 +241,15 @@ export async function resumeHasGap(
   } catch {
     return false; // no stream yet: nothing was ever trimmed
   }
-  for (let i = 0; i + 1 < info.length; i += 2) {
-    if (info[i] === 'max-deleted-entry-id') {
-      const maxDeleted = String(info[i + 1]);
-      return maxDeleted !== '0-0' && compareStreamIds(afterId, maxDeleted) < 0;
-    }
-  }
-  return false;
+  const fields = new Map<string, unknown>();
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
+  const maxDeleted = text(fields.get('max-deleted-entry-id')) || '0-0';
+  if (maxDeleted !== '0-0' && compareStreamIds(afterId, maxDeleted) < 0) return true;
+  const length = Number(fields.get('length') ?? 0);
+  const added = Number(fields.get('entries-added') ?? length);
+  if (added <= length) return false; // nothing was ever trimmed
+  const first =
+    fields.get('recorded-first-entry-id') ?? (fields.get('first-entry') as unknown[] | null)?.[0];
+  return typeof first === 'string' && compareStreamIds(afterId, first) < 0;
 }
