@@ -460,68 +460,28 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   /**
-   * Hands a running job back to the queue. Uses `queue.release` when core offers it; otherwise a
-   * retryable failure with no delay, which sends the job back to pending at once (it costs the
-   * attempt, and on the last attempt the job fails: it is attested either way).
+   * Hands a running job back to the queue: pending again in its place, and the attempt is not
+   * counted, so a shutdown never fails a job on its last attempt. Not a failure: no attestation.
    */
   async function release(entry: Running): Promise<void> {
     entry.released = true;
     entry.controller.abort(new ShutdownAbort(`worker ${id} is shutting down`));
     const { job } = entry;
-    const withRelease = queue as Queue & {
-      release?: (jobId: string, workerId: string) => Promise<unknown>;
-    };
     try {
-      if (typeof withRelease.release === 'function') {
-        await withRelease.release(job.id, id);
-      } else {
-        const message = `Released by worker ${id} on shutdown after ${Date.now() - entry.startedAt} ms (attempt ${job.attempts} of ${job.max_attempts})`;
-        const lastAttempt = job.attempts >= job.max_attempts;
-        await attestations
-          .record({
-            job_id: job.id,
-            workflow_id: job.workflow_id,
-            step: job.step,
-            attempt: job.attempts,
-            max_attempts: job.max_attempts,
-            worker_id: id,
-            machine_id: machineId,
-            service_type: job.service_required,
-            customer_id: job.customer_id,
-            failure_type: FailureType.SYSTEM_ERROR,
-            failure_reason: FailureReason.INTERNAL_ERROR,
-            failure_description: `Worker shutdown: ${message}`,
-            message,
-            retryable: true,
-            decision: lastAttempt ? 'fail' : 'retry',
-            decision_reason: lastAttempt
-              ? 'worker shut down during the last attempt'
-              : 'worker shut down; the job goes back to pending',
-            retry_after_ms: 0,
-            started_at: entry.startedAt,
-            failed_at: Date.now(),
-          })
-          .catch((error: unknown) =>
-            log.error(
-              { job_id: job.id, err: errorChain(error) },
-              'writing the release attestation failed',
-            ),
-          );
-        await queue.fail(job.id, id, {
-          retryable: true,
-          retry_after_ms: 0,
-          failure_type: FailureType.SYSTEM_ERROR,
-          failure_reason: 'worker_shutdown',
-          message,
-        });
-      }
+      await queue.release(job.id, id);
       counters.released += 1;
       log.warn({ job_id: job.id, attempt: job.attempts }, 'job released on shutdown');
     } catch (error) {
-      log.error(
-        { job_id: job.id, err: errorChain(error) },
-        'releasing the job failed; its lease will expire and another worker will take it',
-      );
+      if (error instanceof JobNotHeldError)
+        log.warn(
+          { job_id: job.id, reason: error.reason },
+          'job not released: no longer held by this worker',
+        );
+      else
+        log.error(
+          { job_id: job.id, err: errorChain(error) },
+          'releasing the job failed; its lease will expire and another worker will take it',
+        );
     }
   }
 

@@ -106,12 +106,26 @@ describe('the worker process', () => {
     expect(exit, a.output()).toEqual({ code: 0, signal: null });
     expect(a.output()).toContain('job released on shutdown');
     const released = await h.queue.get(id);
-    expect(released).toMatchObject({ status: 'pending', worker_id: null });
+    // Handed back, not failed: the interrupted attempt is not counted.
+    expect(released).toMatchObject({
+      status: 'pending',
+      worker_id: null,
+      attempts: 0,
+      last_failure: null,
+    });
     expect(await listWorkers(h.redis, h.namespace)).toEqual([]);
 
     const b = await h.startWorker([createSimulationConnector()]);
     const done = await h.waitForJob(id, (j) => j.status === 'completed', 20_000);
-    expect(done).toMatchObject({ worker_id: b.id, attempts: 2 });
+    expect(done).toMatchObject({ worker_id: b.id, attempts: 1 });
+    const events = (await h.queue.readEvents()).filter((e) => e.job_id === id);
+    const releases = events.filter((e) => e.type === 'job.released');
+    expect(releases).toHaveLength(1);
+    expect(releases[0]).toMatchObject({
+      attempt: 1,
+      data: { reason: 'shutdown', worker_id: 'worker-a' },
+    });
+    expect(events.map((e) => e.type)).not.toContain('job.retry_scheduled');
   });
 
   it('sent SIGTERM during a job that fits the grace period: finishes it, then exits 0', async () => {

@@ -1,4 +1,4 @@
-import { readWorkflowAttestations } from '@jobgate/core';
+import { readJobAttestations, readWorkflowAttestations } from '@jobgate/core';
 import { waitFor } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { createSimulationConnector } from '../../src/connectors/simulation.js';
@@ -199,10 +199,30 @@ describe('worker with the simulation connector', () => {
     const report = await first.stop({ graceMs: 100 });
     expect(report).toEqual({ finished: [], released: [id] });
     const released = await h.queue.get(id);
-    expect(released?.status).toBe('pending');
+    expect(released).toMatchObject({ status: 'pending', attempts: 0, last_failure: null });
     const second = await h.startWorker([createSimulationConnector()]);
     const done = await h.waitForJob(id, (j) => j.status === 'completed');
-    expect(done.worker_id).toBe(second.id);
+    expect(done).toMatchObject({ worker_id: second.id, attempts: 1 });
+  });
+
+  it('on stop releases a job on its last attempt without failing it or attesting a failure', async () => {
+    await using h = await harness();
+    const first = await h.startWorker([createSimulationConnector()]);
+    const { id } = await h.queue.submit({
+      service_required: 'simulation',
+      max_attempts: 1,
+      payload: { duration_ms: 1_500, steps: 10 },
+    });
+    await h.waitForJob(id, (j) => j.status === 'active');
+    expect(await first.stop({ graceMs: 100 })).toEqual({ finished: [], released: [id] });
+    expect(first.stats()).toMatchObject({ released: 1, failed: 0 });
+    expect(await h.queue.get(id)).toMatchObject({ status: 'pending', attempts: 0 });
+    const second = await h.startWorker([createSimulationConnector()]);
+    expect(await h.waitForJob(id, (j) => j.status === 'completed')).toMatchObject({
+      worker_id: second.id,
+      attempts: 1,
+    });
+    expect(await readJobAttestations(h.redis, h.namespace, id)).toEqual([]);
   });
 
   it('runs jobs concurrently up to its concurrency', async () => {
