@@ -121,16 +121,23 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const hub = new EventHub(reader, streamKey, log);
 
   const wsClients = () => app.websocketServer?.clients.size ?? 0;
+  // Both queue gauges of one scrape share a single counts() call.
+  let scrape: { at: number; counts: ReturnType<ApiQueue['counts']> } | undefined;
+  const countsOnce = (): ReturnType<ApiQueue['counts']> => {
+    if (!scrape || Date.now() - scrape.at > 250)
+      scrape = { at: Date.now(), counts: deps.queue.counts() };
+    return scrape.counts;
+  };
   const metrics = createMetrics({
     queueDepth: async () => {
-      const counts = await deps.queue.counts();
+      const counts = await countsOnce();
       // Every configured service appears, at 0 when idle, so dashboards do not show gaps.
       const depth: Record<string, number> = {};
       for (const service of deps.services) depth[service] = 0;
       return Object.assign(depth, counts.by_service);
     },
     jobsByStatus: async () => {
-      const { pending, active, completed, failed, cancelled } = await deps.queue.counts();
+      const { pending, active, completed, failed, cancelled } = await countsOnce();
       return { pending, active, completed, failed, cancelled };
     },
     wsClients,
