@@ -144,7 +144,7 @@ export function readTaskTests(options: ReadTaskOptions): TaskTests | undefined {
     }));
     for (const moduleError of data.moduleErrors ?? []) {
       tests.push({
-        ...make(moduleError.file, '(file failed to load)', undefined),
+        ...make(moduleError.file, '(file-level error: import or hook)', undefined),
         state: 'failed',
         retries: 0,
         flaky: false,
@@ -175,7 +175,7 @@ export function readTaskTests(options: ReadTaskOptions): TaskTests | undefined {
       }
       if (assertions.length === 0 && fileResult.status === 'failed') {
         tests.push({
-          ...make(file, '(file failed to load)', undefined),
+          ...make(file, '(file-level error: import or hook)', undefined),
           state: 'failed',
           retries: 0,
           flaky: false,
