@@ -9,7 +9,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  outfile: 'dist/main.js',
+  // The bundle test builds elsewhere (inside this package, so node_modules still resolve).
+  outfile: process.env.API_BUNDLE_OUTFILE ?? 'dist/main.js',
   sourcemap: true,
   logLevel: 'info',
   plugins: [

@@ -1,0 +1,61 @@
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { expect, it } from 'vitest';
+import { redisUrl } from './harness.js';
+
+const here = new URL('../..', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+it('the esbuild bundle that `start` runs serves /health with plain node', async () => {
+  const outfile = `${here}.test-results/bundle/main.js`;
+  await promisify(execFile)(process.execPath, ['scripts/build.mjs'], {
+    cwd: here,
+    env: { ...process.env, API_BUNDLE_OUTFILE: outfile },
+  });
+  const port = await freePort();
+  const child = spawn(process.execPath, [outfile], {
+    cwd: here,
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl(),
+      QUEUE_NAMESPACE: uniqueNamespace('bundle'),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    const status = await Promise.race([
+      waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      }),
+      exited.then((code) => {
+        throw new Error(`the bundle exited with ${code}: ${output}`);
+      }),
+    ]);
+    expect(status).toBe(200);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  // SIGTERM is a clean shutdown.
+  expect(child.exitCode ?? child.signalCode).toBe(0);
+});
