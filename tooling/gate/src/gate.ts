@@ -17,7 +17,7 @@ import {
 import { closingLine, junit, markdown, problemsText, terminalTable } from './report.js';
 import { readTaskTests, type TestRecord } from './results.js';
 import type { Services } from './services.js';
-import { runTurbo } from './turbo.js';
+import { remoteCacheTrouble, runTurbo } from './turbo.js';
 
 export interface GateInput {
   root: string;
@@ -57,6 +57,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   let services: Services | undefined;
   let blocked = false;
   try {
+    let remoteCacheWarned = false;
     for (const { level, tasks: levelTasks } of input.levels) {
       const timeoutMs = options.timeoutMs ?? level.timeoutMs;
       const record: LevelRecord = {
@@ -115,6 +116,11 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         onLine: (line) => progress.line(line),
       });
       progress.done();
+      const cacheTrouble = remoteCacheWarned ? undefined : remoteCacheTrouble(result.turboLines);
+      if (cacheTrouble) {
+        remoteCacheWarned = true;
+        out(`⚠ remote cache unavailable (${cacheTrouble}): using the local cache only`);
+      }
       record.durationMs = result.durationMs;
       record.turboCommand = result.command.join(' ');
       record.overBudget = record.durationMs > level.budgetMs;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTaskLine } from './turbo.js';
+import { parseTaskLine, remoteCacheTrouble } from './turbo.js';
 
 describe('parseTaskLine', () => {
   it.each([
@@ -22,5 +22,26 @@ describe('parseTaskLine', () => {
     '   • Packages in scope: @jobgate/core',
   ])('treats %j as turbo output, not a task line', (line) => {
     expect(parseTaskLine(line)).toBeUndefined();
+  });
+});
+
+describe('remoteCacheTrouble', () => {
+  it('reads the reason from turbo lines when the remote cache is down', () => {
+    expect(
+      remoteCacheTrouble([
+        '   • Running test:unit in 2 packages',
+        ' WARNING     • Remote caching unavailable (Could not connect to "http://127.0.0.1:41998")',
+        ' WARNING  could not connect to the cache',
+      ]),
+    ).toBe('Could not connect to "http://127.0.0.1:41998"');
+    expect(remoteCacheTrouble([' WARNING  could not connect to the cache'])).toBe(
+      'could not connect to the cache',
+    );
+  });
+
+  it('says nothing when turbo did not complain', () => {
+    expect(
+      remoteCacheTrouble(['   • Remote caching enabled', ' Tasks:    3 successful, 3 total']),
+    ).toBeUndefined();
   });
 });

@@ -116,6 +116,20 @@ export function parseTaskLine(line: string): { taskId: string; text: string } | 
 }
 
 /**
+ * Turbo's own complaint that its remote cache is unreachable (it then runs on the local cache),
+ * reduced to its reason: the gate says so once per run instead of once per level.
+ */
+export function remoteCacheTrouble(lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    const unavailable = /Remote caching unavailable\s*\((.*)\)/i.exec(line);
+    if (unavailable) return unavailable[1];
+    if (/could not connect to the cache|failed to contact remote cache/i.test(line))
+      return line.replace(/^\s*WARNING\s*/, '').trim();
+  }
+  return undefined;
+}
+
+/**
  * One `turbo run <tasks> --summarize`, in its own process group so a timeout or Ctrl-C can stop
  * the whole tree: SIGINT first (turbo stops its tasks and still writes the summary), SIGKILL to
  * the group if anything is left after a grace period.
