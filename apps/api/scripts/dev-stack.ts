@@ -45,7 +45,7 @@ run('api', 'api', {
 });
 run('worker', 'worker', {
   REDIS_URL: redis.url,
-  JOBGATE_NAMESPACE: namespace,
+  QUEUE_NAMESPACE: namespace,
   WORKER_CONNECTORS: 'simulation',
   WORKER_ID: 'dev-worker-1',
 });

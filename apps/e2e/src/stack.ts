@@ -132,7 +132,7 @@ export async function startStack(
       const workerId = `${namespace}-w${++n}`;
       const worker = startApp(workerId, 'worker', {
         REDIS_URL: redisUrl,
-        JOBGATE_NAMESPACE: namespace,
+        QUEUE_NAMESPACE: namespace,
         WORKER_ID: workerId,
         WORKER_CONNECTORS: 'simulation',
         WORKER_LEASE_MS: '2000',

@@ -106,7 +106,7 @@ describe('loadConfig', () => {
 
 describe('loadOpsConfig', () => {
   it('needs only REDIS_URL and the namespace', () => {
-    expect(loadOpsConfig({ REDIS_URL: 'redis://cache:6379', JOBGATE_NAMESPACE: 'prod' })).toEqual({
+    expect(loadOpsConfig({ REDIS_URL: 'redis://cache:6379', QUEUE_NAMESPACE: 'prod' })).toEqual({
       redisUrl: 'redis://cache:6379',
       namespace: 'prod',
     });

@@ -33,7 +33,7 @@ function issueText(message: string): string {
 
 const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
-  JOBGATE_NAMESPACE: z
+  QUEUE_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, "_", ".", ":" or "-" (1-64)')
     .default('jq'),
@@ -203,7 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const host = hostname();
   return {
     redisUrl: c.REDIS_URL,
-    namespace: c.JOBGATE_NAMESPACE,
+    namespace: c.QUEUE_NAMESPACE,
     // Unique per process by default: two workers on one machine must not share leases.
     workerId: c.WORKER_ID ?? `${host}-${process.pid}-${randomBytes(3).toString('hex')}`,
     machineId: c.MACHINE_ID ?? host,
@@ -275,7 +275,7 @@ export function loadOpsConfig(env: Record<string, string | undefined> = process.
   namespace: string;
 } {
   const parsed = schema
-    .pick({ REDIS_URL: true, JOBGATE_NAMESPACE: true })
+    .pick({ REDIS_URL: true, QUEUE_NAMESPACE: true })
     .safeParse(
       Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
     );
@@ -284,5 +284,5 @@ export function loadOpsConfig(env: Record<string, string | undefined> = process.
       parsed.error.issues.map((i) => `${i.path.join('.')}: ${issueText(i.message)}`),
     );
   }
-  return { redisUrl: parsed.data.REDIS_URL, namespace: parsed.data.JOBGATE_NAMESPACE };
+  return { redisUrl: parsed.data.REDIS_URL, namespace: parsed.data.QUEUE_NAMESPACE };
 }

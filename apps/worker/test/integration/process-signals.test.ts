@@ -21,7 +21,7 @@ function spawnWorker(h: Harness, env: Record<string, string>): Child {
     env: {
       PATH: process.env.PATH ?? '',
       REDIS_URL: process.env.REDIS_URL ?? '',
-      JOBGATE_NAMESPACE: h.namespace,
+      QUEUE_NAMESPACE: h.namespace,
       WORKER_CONNECTORS: 'simulation',
       WORKER_LEASE_MS: '1500',
       WORKER_IDLE_WAIT_MS: '200',
