@@ -209,6 +209,7 @@ function mapError(error: unknown, workerId = ''): unknown {
 
 const SUBMIT_CHUNK = 500;
 const SEP = '\0';
+const SIGNATURE_CACHE_MAX = 1_000;
 
 class RedisQueue implements Queue {
   readonly keys: QueueKeys;
@@ -220,6 +221,8 @@ class RedisQueue implements Queue {
   private readonly defaultMaxAttempts: number;
   private readonly reapPerClaim: string;
   private readonly workerJson = new WeakMap<WorkerSpec, string>();
+  /** Requirement signatures by customer and requirements JSON: most jobs repeat a few sets. */
+  private readonly signatures = new Map<string, string>();
   private readonly idleBlocking: Array<Redis | Cluster> = [];
   private readonly allBlocking = new Set<Redis | Cluster>();
   private installing: Promise<unknown> | null = null;
@@ -289,19 +292,37 @@ class RedisQueue implements Queue {
   private submitFields(input: SubmitInput, index?: number): string[] {
     const job = validateSubmit(input, index);
     const requirements = job.requirements ?? {};
+    const requirementsJson = JSON.stringify(requirements);
     return [
       job.id ?? randomUUID(),
       job.service_required,
-      requirementSignature(requirements, job.customer_id),
+      this.signature(requirements, requirementsJson, job.customer_id),
       String(job.priority),
       priorityKey(job.priority),
-      JSON.stringify(requirements),
+      requirementsJson,
       job.customer_id ?? '',
       job.workflow_id ?? '',
       job.step === undefined ? '' : String(job.step),
       String(job.max_attempts ?? this.defaultMaxAttempts),
       toJson(job.payload ?? {}, 'payload'),
     ];
+  }
+
+  private signature(
+    requirements: Requirements,
+    requirementsJson: string,
+    customerId: string | undefined,
+  ): string {
+    // Equal JSON text means equal requirements, so the cached signature is the one that would be
+    // computed; the canonical (key-sorted) hash is only needed once per distinct text.
+    const key = `${customerId === undefined ? '-' : `+${customerId}`}${SEP}${requirementsJson}`;
+    let sig = this.signatures.get(key);
+    if (sig === undefined) {
+      sig = requirementSignature(requirements, customerId);
+      if (this.signatures.size >= SIGNATURE_CACHE_MAX) this.signatures.clear();
+      this.signatures.set(key, sig);
+    }
+    return sig;
   }
 
   private static pairs(reply: unknown): Array<{ id: string; created: boolean }> {

@@ -70,7 +70,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 8
+local LIBRARY_VERSION = 9
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -99,8 +99,11 @@ local function load_job(keys, id)
   return cjson.decode(raw)
 end
 
+-- Returns the stored JSON, so a call that answers with the job does not encode it twice.
 local function save_job(keys, st)
-  redis.call('HSET', keys[K_JOBS], st.id, cjson.encode(st))
+  local raw = cjson.encode(st)
+  redis.call('HSET', keys[K_JOBS], st.id, raw)
+  return raw
 end
 
 local function emit(keys, maxlen, kind, st, now, data)
@@ -403,8 +406,10 @@ local HEADS_BATCH = 64
 -- namespace has few buckets compared with the worker's services.
 local function find_in_heads(ctx, keys)
   local start = '-'
+  -- Usually the first head or one of the next few is runnable: read a few, then full batches.
+  local limit = 4
   while true do
-    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, HEADS_BATCH)
+    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, limit)
     for _, member in ipairs(batch) do
       local a = string.find(member, SEP, PKLEN + 2, true)
       local b = string.find(member, SEP, a + 1, true)
@@ -413,8 +418,9 @@ local function find_in_heads(ctx, keys)
         return string.sub(member, PKLEN + 2, a - 1)
       end
     end
-    if #batch < HEADS_BATCH then return nil end
+    if #batch < limit then return nil end
     start = '(' .. batch[#batch]
+    limit = HEADS_BATCH
   end
 end
 
@@ -558,9 +564,9 @@ local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   st.progress = nil
   set_status(keys, st, 'active')
   redis.call('ZADD', keys[K_ACTIVE], st.lease_expires_at, id)
-  save_job(keys, st)
+  local raw = save_job(keys, st)
   emit(keys, maxlen, 'job.claimed', st, now, { worker_id = ctx.id, lease_expires_at = st.lease_expires_at })
-  return { cjson.encode(st), redis.call('HGET', keys[K_PAYLOADS], id) }
+  return { raw, redis.call('HGET', keys[K_PAYLOADS], id) }
 end
 
 -- Returns the job when worker_id holds its lease, else nil and the error reply to return.
@@ -580,9 +586,9 @@ local function complete(keys, now, maxlen, id, worker_id, result_json)
   redis.call('HSET', keys[K_RESULTS], id, result_json)
   finish(keys, st, 'completed', now)
   st.progress = nil
-  save_job(keys, st)
+  local raw = save_job(keys, st)
   emit(keys, maxlen, 'job.completed', st, now, { worker_id = worker_id, duration_ms = now - st.claimed_at })
-  return st
+  return st, nil, raw
 end
 
 local function common(keys, args)
@@ -695,9 +701,9 @@ end)
 redis.register_function('jobgate_complete', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
-  local st, failure = complete(keys, now, maxlen, args[3], args[4], args[5])
+  local st, failure, raw = complete(keys, now, maxlen, args[3], args[4], args[5])
   if not st then return failure end
-  return cjson.encode(st)
+  return raw
 end)
 
 redis.register_function('jobgate_complete_and_claim', function(keys, args)
@@ -734,16 +740,16 @@ redis.register_function('jobgate_fail', function(keys, args)
     st.run_at = now + delay
     set_status(keys, st, 'pending')
     redis.call('ZADD', keys[K_DELAYED], st.run_at, id)
-    save_job(keys, st)
+    local raw = save_job(keys, st)
     emit(keys, maxlen, 'job.retry_scheduled', st, now,
       { worker_id = worker_id, failure = info, delay_ms = delay, retry_at = st.run_at })
-  else
-    finish(keys, st, 'failed', now)
-    save_job(keys, st)
-    emit(keys, maxlen, 'job.failed', st, now,
-      { worker_id = worker_id, failure = info, retries_exhausted = retryable })
+    return raw
   end
-  return cjson.encode(st)
+  finish(keys, st, 'failed', now)
+  local raw = save_job(keys, st)
+  emit(keys, maxlen, 'job.failed', st, now,
+    { worker_id = worker_id, failure = info, retries_exhausted = retryable })
+  return raw
 end)
 
 redis.register_function('jobgate_heartbeat', function(keys, args)
@@ -765,10 +771,10 @@ redis.register_function('jobgate_progress', function(keys, args)
   local st, failure = held(keys, args[3], args[4], now)
   if not st then return failure end
   st.progress = { percent = tonumber(args[5]), message = args[6] ~= '' and args[6] or nil }
-  save_job(keys, st)
+  local raw = save_job(keys, st)
   emit(keys, maxlen, 'job.progress', st, now,
     { worker_id = st.worker_id, percent = st.progress.percent, message = st.progress.message })
-  return cjson.encode(st)
+  return raw
 end)
 
 -- A worker shutting down hands the job back: the attempt never ran to an outcome, so it is not
@@ -786,8 +792,7 @@ redis.register_function('jobgate_release', function(keys, args)
   -- The event carries the attempt that was handed back, like job.stalled does.
   emit(keys, maxlen, 'job.released', st, now, { reason = 'shutdown', worker_id = worker_id })
   st.attempts = st.attempts - 1
-  save_job(keys, st)
-  return cjson.encode(st)
+  return save_job(keys, st)
 end)
 
 redis.register_function('jobgate_cancel', function(keys, args)
@@ -812,9 +817,9 @@ redis.register_function('jobgate_cancel', function(keys, args)
   local worker_id = st.worker_id
   finish(keys, st, 'cancelled', now)
   st.progress = nil
-  save_job(keys, st)
+  local raw = save_job(keys, st)
   emit(keys, maxlen, 'job.cancelled', st, now, { previous_status = previous, worker_id = worker_id })
-  return { 1, cjson.encode(st) }
+  return { 1, raw }
 end)
 
 redis.register_function {
