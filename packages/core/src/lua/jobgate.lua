@@ -15,8 +15,9 @@ names; that is what makes a fixed key list possible.
   KEYS[3]  {ns}:results      hash   job id -> result JSON (opaque to Lua)
   KEYS[4]  {ns}:pending      zset   score 0, lex member svc \0 sig \0 PK \0 id   (runnable-now jobs)
   KEYS[5]  {ns}:buckets      zset   score 0, lex member svc \0 sig   (buckets with pending jobs)
-  KEYS[6]  {ns}:bucket-len   hash   svc \0 sig -> number of pending jobs in the bucket;
-                                    \1 svc \0 sig -> the bucket's head H = PK \0 id
+  KEYS[6]  {ns}:bucket-len   hash   \1 svc \0 sig -> the bucket's head H = PK \0 id, present
+                                    exactly while the bucket has pending jobs (versions <= 9
+                                    also kept svc \0 sig -> count here)
   KEYS[7]  {ns}:specs        hash   sig -> {"r": requirements, "c": customer_id} JSON
   KEYS[8]  {ns}:wf-pending   zset   score 0, lex member wf \0 PK \0 svc \0 sig \0 id
   KEYS[9]  {ns}:active       zset   score lease expiry (ms), member job id
@@ -70,7 +71,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 9
+local LIBRARY_VERSION = 10
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -163,16 +164,18 @@ local function set_head(keys, bucket, old, new)
   end
 end
 
+-- A bucket has pending jobs exactly when it has a head field (\1 svc \0 sig), so the head alone
+-- tells an empty bucket: no per-bucket counter to keep in step.
 local function index_pending(keys, st)
   redis.call('ZADD', keys[K_PENDING], 0, pending_member(st))
   local bucket = bucket_of(st)
   local head = head_of(st)
-  if redis.call('HINCRBY', keys[K_BUCKET_LEN], bucket, 1) == 1 then
+  local current = redis.call('HGET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket)
+  if not current then
     redis.call('ZADD', keys[K_BUCKETS], 0, bucket)
     set_head(keys, bucket, nil, head)
-  else
-    local current = redis.call('HGET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket)
-    if not current or head < current then set_head(keys, bucket, current or nil, head) end
+  elseif head < current then
+    set_head(keys, bucket, current, head)
   end
   redis.call('HINCRBY', keys[K_DEPTH], st.service_required, 1)
   if st.workflow_id then
@@ -180,18 +183,23 @@ local function index_pending(keys, st)
   end
 end
 
-local function unindex_pending(keys, st)
+-- `current`: the bucket's head when the caller just read it (a claim found the job through it).
+local function unindex_pending(keys, st, current)
   if redis.call('ZREM', keys[K_PENDING], pending_member(st)) == 0 then return end
   local bucket = bucket_of(st)
-  local current = redis.call('HGET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket) or nil
-  if redis.call('HINCRBY', keys[K_BUCKET_LEN], bucket, -1) <= 0 then
-    redis.call('HDEL', keys[K_BUCKET_LEN], bucket)
-    redis.call('ZREM', keys[K_BUCKETS], bucket)
-    set_head(keys, bucket, current, nil)
-  elseif current == head_of(st) then
+  current = current or redis.call('HGET', keys[K_BUCKET_LEN], SEP_NEXT .. bucket) or nil
+  -- A job that is not its bucket's head leaves the head, and so the bucket, as it was.
+  if current == head_of(st) then
     local next_member = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
       'BYLEX', 'LIMIT', 0, 1)[1]
-    set_head(keys, bucket, current, next_member and string.sub(next_member, #bucket + 2) or nil)
+    if next_member then
+      set_head(keys, bucket, current, string.sub(next_member, #bucket + 2))
+    else
+      redis.call('ZREM', keys[K_BUCKETS], bucket)
+      set_head(keys, bucket, current, nil)
+      -- Per-bucket counter written by library versions up to 9; gone once the bucket empties.
+      redis.call('HDEL', keys[K_BUCKET_LEN], bucket)
+    end
   end
   if redis.call('HINCRBY', keys[K_DEPTH], st.service_required, -1) <= 0 then
     redis.call('HDEL', keys[K_DEPTH], st.service_required)
@@ -415,7 +423,7 @@ local function find_in_heads(ctx, keys)
       local b = string.find(member, SEP, a + 1, true)
       local svc = string.sub(member, a + 1, b - 1)
       if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, b + 1)) then
-        return string.sub(member, PKLEN + 2, a - 1)
+        return string.sub(member, PKLEN + 2, a - 1), string.sub(member, 1, a - 1)
       end
     end
     if #batch < limit then return nil end
@@ -443,7 +451,8 @@ local function find_in_services(ctx, keys)
       end
     end
   end
-  return best and string.sub(best, PKLEN + 2) or nil
+  if not best then return nil end
+  return string.sub(best, PKLEN + 2), best
 end
 
 local function find_in_buckets(ctx, keys)
@@ -548,15 +557,15 @@ end
 local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   if reap_limit > 0 then reap(keys, now, maxlen, reap_limit) end
   local ctx = worker_context(worker_json)
-  local id
+  local id, head
   if ctx.workflow_id then
     id = find_in_workflow(ctx, keys)
   else
-    id = find_in_buckets(ctx, keys)
+    id, head = find_in_buckets(ctx, keys)
   end
   if not id then return nil end
   local st = load_job(keys, id)
-  unindex_pending(keys, st)
+  unindex_pending(keys, st, head)
   st.attempts = st.attempts + 1
   st.worker_id = ctx.id
   st.claimed_at = now
@@ -631,6 +640,9 @@ redis.register_function('jobgate_submit', function(keys, args)
   local out = {}
   local woken = 0
   local seen = {}
+  -- One INCRBY reserves a sequence number per job of the batch; ids already present leave gaps,
+  -- which keep the order exact (only the order of SEQ matters, never its density).
+  local next_seq = redis.call('INCRBY', keys[K_SEQ], n) - n
   for i = 0, n - 1 do
     local b = 3 + i * F
     local id = args[b + 1]
@@ -638,7 +650,8 @@ redis.register_function('jobgate_submit', function(keys, args)
       out[#out + 1] = id
       out[#out + 1] = 0
     else
-      local seq = string.format('%016d', redis.call('INCR', keys[K_SEQ]))
+      next_seq = next_seq + 1
+      local seq = string.format('%016d', next_seq)
       local customer = args[b + 7] ~= '' and args[b + 7] or nil
       local st = {
         id = id,
