@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ApiKeyStore } from '@jobgate/api';
-import { uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { freePort, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 
@@ -83,18 +83,6 @@ export interface Stack extends AsyncDisposable {
     predicate: (job: any) => boolean,
     timeoutMs?: number,
   ): Promise<any>;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**

@@ -2,6 +2,7 @@ export { waitFor, WaitForTimeoutError, type WaitForOptions } from './wait-for.js
 export { uniqueNamespace } from './namespace.js';
 export {
   startRedis,
+  freePort,
   findRedisServer,
   redact,
   RedisBinaryNotFoundError,

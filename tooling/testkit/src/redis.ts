@@ -48,7 +48,9 @@ export function findRedisServer(binary?: string, path = process.env.PATH ?? ''):
   const explicit = binary ?? process.env.REDIS_SERVER_BIN;
   if (explicit) {
     if (isExecutable(explicit)) return explicit;
-    throw new RedisBinaryNotFoundError(`redis-server not found at ${explicit} (not an executable file). ${INSTALL_HINT}`);
+    throw new RedisBinaryNotFoundError(
+      `redis-server not found at ${explicit} (not an executable file). ${INSTALL_HINT}`,
+    );
   }
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
@@ -67,7 +69,8 @@ function isExecutable(file: string): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the OS picks it; bind soon, another process may take it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -189,13 +192,20 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'jobgate-redis-'));
     const args = [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--daemonize', 'no',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
       ...(options.args ?? []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,7 +5,9 @@ import { waitFor, WaitForTimeoutError } from './wait-for.js';
 describe('waitFor', () => {
   it('returns the first truthy value of the condition', async () => {
     let calls = 0;
-    const value = await waitFor(() => (++calls >= 3 ? `ready after ${calls}` : null), { intervalMs: 1 });
+    const value = await waitFor(() => (++calls >= 3 ? `ready after ${calls}` : null), {
+      intervalMs: 1,
+    });
     expect(value).toBe('ready after 3');
   });
 
@@ -17,12 +19,16 @@ describe('waitFor', () => {
       { timeoutMs: 30, intervalMs: 1, message: 'server up' },
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WaitForTimeoutError);
-    expect((error as Error).message).toBe('waitFor: server up not met within 30 ms; last error: still booting');
+    expect((error as Error).message).toBe(
+      'waitFor: server up not met within 30 ms; last error: still booting',
+    );
   });
 
   it('awaits async conditions', async () => {
     let n = 0;
-    await expect(waitFor(async () => Promise.resolve(++n > 1), { intervalMs: 1 })).resolves.toBe(true);
+    await expect(waitFor(async () => Promise.resolve(++n > 1), { intervalMs: 1 })).resolves.toBe(
+      true,
+    );
   });
 });
 

@@ -39,7 +39,10 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-      throw new WaitForTimeoutError(`waitFor: ${message} not met within ${timeoutMs} ms${why}`, lastError);
+      throw new WaitForTimeoutError(
+        `waitFor: ${message} not met within ${timeoutMs} ms${why}`,
+        lastError,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

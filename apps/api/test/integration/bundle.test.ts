@@ -1,22 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
-import { uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { freePort, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { expect, it } from 'vitest';
 import { redisUrl } from './harness.js';
 
 const here = new URL('../..', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 it('the esbuild bundle that `start` runs serves /health with plain node', async () => {
   const outfile = `${here}.test-results/bundle/main.js`;
