@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ApiKeyStore } from '@jobgate/api';
-import { freePort, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { dropNamespace, freePort, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 
@@ -172,12 +172,7 @@ export async function startStack(
     },
     [Symbol.asyncDispose]: async () => {
       await Promise.all([api, ...workers].map((p) => p.kill('SIGTERM')));
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${namespace}}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
+      await dropNamespace(redis, namespace);
       redis.disconnect();
     },
   };

@@ -5,7 +5,7 @@ import {
   type Job,
   type Queue,
 } from '@jobgate/core';
-import { uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import type { Connector } from '../src/connectors/types.js';
 import { createWorker, type Worker, type WorkerOptions } from '../src/worker.js';
@@ -70,12 +70,7 @@ export async function harness(): Promise<Harness> {
     async [Symbol.asyncDispose]() {
       await Promise.all(workers.map((w) => w.stop({ graceMs: 0 })));
       await queue.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${namespace}}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
+      await dropNamespace(redis, namespace);
       await redis.quit();
     },
   };

@@ -3,6 +3,7 @@ export { uniqueNamespace } from './namespace.js';
 export {
   startRedis,
   freePort,
+  dropNamespace,
   findRedisServer,
   redact,
   RedisBinaryNotFoundError,

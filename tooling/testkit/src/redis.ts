@@ -131,8 +131,8 @@ function requireRedis7(version: string, where: string): void {
   }
 }
 
-/** Removes every key of a namespace with SCAN (never KEYS), on a shared server. */
-async function dropNamespace(client: Redis, namespace: string): Promise<void> {
+/** Removes every key of a namespace (`ns:*`, `{ns}*`) with SCAN (never KEYS), on a shared server. */
+export async function dropNamespace(client: Redis, namespace: string): Promise<void> {
   for (const pattern of [`${namespace}:*`, `{${namespace}}*`, `${namespace}`]) {
     let cursor = '0';
     do {

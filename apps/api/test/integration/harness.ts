@@ -1,5 +1,5 @@
 import { createQueue, type Queue } from '@jobgate/core';
-import { uniqueNamespace } from '@jobgate/testkit';
+import { dropNamespace, uniqueNamespace } from '@jobgate/testkit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
@@ -45,15 +45,6 @@ export function redisUrl(): string {
       'REDIS_URL is not set: run through the integration preset (vitest -c vitest.integration.config.ts)',
     );
   return url;
-}
-
-async function dropNamespace(redis: Redis, namespace: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `{${namespace}}*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length > 0) await redis.unlink(...found);
-  } while (cursor !== '0');
 }
 
 /** An API on a free loopback port with its own namespace on the test Redis; removed on dispose. */
