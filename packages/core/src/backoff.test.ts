@@ -17,6 +17,7 @@ describe('backoffDelay', () => {
   });
 
   it('never returns zero or negative delays for a positive base', () => {
-    for (let attempt = 0; attempt < 50; attempt++) expect(backoffDelay(attempt, policy, 0)).toBeGreaterThan(0);
+    for (let attempt = 0; attempt < 50; attempt++)
+      expect(backoffDelay(attempt, policy, 0)).toBeGreaterThan(0);
   });
 });

@@ -28,9 +28,9 @@ describe('priorityKey', () => {
 
 describe('requirementSignature', () => {
   it('is the same for equal requirements written in a different key order', () => {
-    expect(requirementSignature({ models: ['a'], hardware: { ram_gb: 4, cpu_cores: 2 } }, 'acme')).toBe(
-      requirementSignature({ hardware: { cpu_cores: 2, ram_gb: 4 }, models: ['a'] }, 'acme'),
-    );
+    expect(
+      requirementSignature({ models: ['a'], hardware: { ram_gb: 4, cpu_cores: 2 } }, 'acme'),
+    ).toBe(requirementSignature({ hardware: { cpu_cores: 2, ram_gb: 4 }, models: ['a'] }, 'acme'));
     expect(canonicalJson({ b: 1, a: { d: 1, c: 2 } })).toBe('{"a":{"c":2,"d":1},"b":1}');
   });
 

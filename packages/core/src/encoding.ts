@@ -8,7 +8,8 @@ const OFFSET = 10n ** 16n;
  * priority never shares a float with the submit sequence (the seed's bug above 2^53).
  */
 export function priorityKey(priority: number): string {
-  if (!Number.isSafeInteger(priority)) throw new RangeError(`priority must be a safe integer (got ${priority})`);
+  if (!Number.isSafeInteger(priority))
+    throw new RangeError(`priority must be a safe integer (got ${priority})`);
   return (OFFSET - BigInt(priority)).toString().padStart(17, '0');
 }
 
@@ -35,7 +36,10 @@ function sortKeys(value: unknown): unknown {
  * whose requirements a claim evaluates once. 80 bits of SHA-1: collisions are not a concern at
  * any realistic number of distinct requirement sets.
  */
-export function requirementSignature(requirements: unknown, customerId: string | undefined): string {
+export function requirementSignature(
+  requirements: unknown,
+  customerId: string | undefined,
+): string {
   return createHash('sha1')
     .update(canonicalJson({ c: customerId ?? null, r: requirements ?? {} }))
     .digest('hex')

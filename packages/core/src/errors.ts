@@ -35,7 +35,9 @@ export class JobNotHeldError extends JobgateError {
     readonly workerId: string,
     readonly reason: NotHeldReason,
   ) {
-    super(`Worker ${workerId} does not hold job ${jobId} (${describe(reason)}); the call was refused`);
+    super(
+      `Worker ${workerId} does not hold job ${jobId} (${describe(reason)}); the call was refused`,
+    );
   }
 
   /** True when the job was cancelled: the worker should stop working on it. */

@@ -16,7 +16,9 @@ export type InstallAction = 'installed' | 'upgraded' | 'unchanged';
 
 /** True for the errors Redis gives when a function (or the whole library) is not loaded. */
 export function isMissingFunctionError(error: unknown): boolean {
-  return error instanceof Error && /Function not found|NOSCRIPT|No such library/i.test(error.message);
+  return (
+    error instanceof Error && /Function not found|NOSCRIPT|No such library/i.test(error.message)
+  );
 }
 
 async function installOn(node: Redis): Promise<InstallAction> {

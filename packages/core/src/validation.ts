@@ -102,7 +102,10 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     path: issue.path.map(String).join('.') || '(root)',
     message: issue.message,
   }));
-  throw new ValidationError(`Invalid ${what}: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
+  throw new ValidationError(
+    `Invalid ${what}: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+    issues,
+  );
 }
 
 export function validateSubmit(input: SubmitInput, index?: number): ValidSubmit {
@@ -136,9 +139,10 @@ export function validateLeaseMs(leaseMs: number): number {
 
 export function validateId(value: string, field: string): string {
   if (typeof value !== 'string' || value.length === 0 || !printable(value)) {
-    throw new ValidationError(`Invalid ${field}: must be a non-empty string without control characters`, [
-      { path: field, message: 'must be a non-empty string without control characters' },
-    ]);
+    throw new ValidationError(
+      `Invalid ${field}: must be a non-empty string without control characters`,
+      [{ path: field, message: 'must be a non-empty string without control characters' }],
+    );
   }
   return value;
 }

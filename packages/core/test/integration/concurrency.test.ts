@@ -16,7 +16,9 @@ describe('exactly-once claiming', () => {
     );
     const connections = Array.from({ length: 32 }, () => new Redis(redisUrl()));
     try {
-      const queues = await Promise.all(connections.map((redis) => createQueue({ redis, namespace: t.namespace })));
+      const queues = await Promise.all(
+        connections.map((redis) => createQueue({ redis, namespace: t.namespace })),
+      );
       const claimedBy = new Map<string, string>();
       const duplicates: string[] = [];
       await Promise.all(
@@ -27,7 +29,10 @@ describe('exactly-once claiming', () => {
           while (job) {
             if (claimedBy.has(job.id)) duplicates.push(job.id);
             claimedBy.set(job.id, w.worker_id);
-            job = n % 2 ? await queue.completeAndClaim(job.id, w.worker_id, { by: n }, w) : await queue.claim(w);
+            job =
+              n % 2
+                ? await queue.completeAndClaim(job.id, w.worker_id, { by: n }, w)
+                : await queue.claim(w);
           }
         }),
       );

@@ -4,7 +4,10 @@ import { createQueue, type Queue, type QueueOptions, type WorkerSpec } from '../
 
 export function redisUrl(): string {
   const url = process.env.REDIS_URL;
-  if (!url) throw new Error('REDIS_URL is not set: run through the integration preset (pnpm test:integration)');
+  if (!url)
+    throw new Error(
+      'REDIS_URL is not set: run through the integration preset (pnpm test:integration)',
+    );
   return url;
 }
 
@@ -25,7 +28,9 @@ export interface TestQueue extends AsyncDisposable {
 }
 
 /** A queue on its own namespace (keys removed afterwards) with a manual clock. */
-export async function testQueue(options: Partial<QueueOptions> & { url?: string } = {}): Promise<TestQueue> {
+export async function testQueue(
+  options: Partial<QueueOptions> & { url?: string } = {},
+): Promise<TestQueue> {
   const redis = new Redis(options.url ?? redisUrl());
   const namespace = uniqueNamespace('jq');
   const clock = new ManualClock();
@@ -40,5 +45,9 @@ export async function testQueue(options: Partial<QueueOptions> & { url?: string 
 }
 
 export function worker(overrides: Partial<WorkerSpec> = {}): WorkerSpec {
-  return { worker_id: `w-${Math.random().toString(36).slice(2, 8)}`, services: ['svc'], ...overrides };
+  return {
+    worker_id: `w-${Math.random().toString(36).slice(2, 8)}`,
+    services: ['svc'],
+    ...overrides,
+  };
 }
