@@ -500,21 +500,26 @@ class RedisQueue implements Queue {
       ]);
     }
     // Page through the most selective index; the remaining filters apply to the loaded jobs.
-    const index: { key: string; prefix: string } | null =
+    // Active jobs are indexed by {ns}:active alone (lease order), not by {ns}:by-status.
+    const index: { key: string; prefix: string } | 'active' | null =
       filter.workflow_id !== undefined
         ? { key: this.keys['by-workflow'], prefix: validateId(filter.workflow_id, 'workflow_id') }
         : filter.customer_id !== undefined
           ? { key: this.keys['by-customer'], prefix: validateId(filter.customer_id, 'customer_id') }
-          : filter.status !== undefined
-            ? { key: this.keys['by-status'], prefix: filter.status }
-            : null;
+          : filter.status === 'active'
+            ? 'active'
+            : filter.status !== undefined
+              ? { key: this.keys['by-status'], prefix: filter.status }
+              : null;
     const jobs: Job[] = [];
     let cursor = filter.cursor ?? null;
     let exhausted = false;
     while (jobs.length < limit && !exhausted) {
       const batch = Math.max(limit - jobs.length, 50);
       let entries: Array<{ seq: string; id: string }>;
-      if (index) {
+      if (index === 'active') {
+        entries = await this.activeEntries(cursor, batch);
+      } else if (index) {
         const max = cursor ? `(${index.prefix}${SEP}${cursor}` : `(${index.prefix}\x01`;
         const members = await this.redis.zrange(
           index.key,
@@ -576,20 +581,51 @@ class RedisQueue implements Queue {
     return { jobs, cursor: null };
   }
 
+  /**
+   * Active jobs in submit order, newest first, after `cursor`: read from {ns}:active, which holds
+   * exactly the active jobs (one per running worker, so all of them fit in one read).
+   */
+  private async activeEntries(
+    cursor: string | null,
+    batch: number,
+  ): Promise<Array<{ seq: string; id: string }>> {
+    const ids = await this.redis.zrange(this.keys.active, '0', '-1');
+    if (ids.length === 0) return [];
+    const states = await this.redis.hmget(this.keys.jobs, ...ids);
+    const entries: Array<{ seq: string; id: string }> = [];
+    ids.forEach((id, i) => {
+      const state = states[i];
+      if (!state) return;
+      const { seq } = JSON.parse(state) as { seq: string };
+      if (cursor === null || seq < cursor) entries.push({ seq, id });
+    });
+    entries.sort((a, b) => (a.seq < b.seq ? 1 : a.seq > b.seq ? -1 : 0));
+    return entries.slice(0, batch);
+  }
+
   async counts(): Promise<QueueCounts> {
     const pipeline = this.redis.pipeline();
     for (const status of JOB_STATUSES) {
-      pipeline.zlexcount(this.keys['by-status'], `[${status}${SEP}`, `(${status}\x01`);
+      if (status === 'active') pipeline.zcard(this.keys.active);
+      else pipeline.zlexcount(this.keys['by-status'], `[${status}${SEP}`, `(${status}\x01`);
     }
     pipeline.zcard(this.keys.delayed);
     pipeline.zcard(this.keys.unrunnable);
-    pipeline.hgetall(this.keys.depth);
+    // Non-empty buckets (service \0 signature): their services are the ones with pending jobs.
+    pipeline.zrange(this.keys.buckets, '0', '-1');
     const replies = (await pipeline.exec())!.map(([error, value]) => {
       if (error) throw error;
       return value;
     });
     const n = (i: number): number => Number(replies[i]);
-    const depth = replies[7] as Record<string, string>;
+    const services = [
+      ...new Set((replies[7] as string[]).map((bucket) => bucket.slice(0, bucket.indexOf(SEP)))),
+    ];
+    const depths = await Promise.all(
+      services.map((svc) =>
+        this.redis.zlexcount(this.keys.pending, `[${svc}${SEP}`, `(${svc}\x01`),
+      ),
+    );
     return {
       pending: n(0),
       active: n(1),
@@ -599,7 +635,7 @@ class RedisQueue implements Queue {
       delayed: n(5),
       unrunnable: n(6),
       by_service: Object.fromEntries(
-        Object.entries(depth).map(([svc, count]) => [svc, Number(count)]),
+        services.map((svc, i) => [svc, depths[i]!] as const).filter(([, count]) => count > 0),
       ),
     };
   }

@@ -20,17 +20,19 @@ names; that is what makes a fixed key list possible.
                                     also kept svc \0 sig -> count here)
   KEYS[7]  {ns}:specs        hash   sig -> {"r": requirements, "c": customer_id} JSON
   KEYS[8]  {ns}:wf-pending   zset   score 0, lex member wf \0 PK \0 svc \0 sig \0 id
-  KEYS[9]  {ns}:active       zset   score lease expiry (ms), member job id
+  KEYS[9]  {ns}:active       zset   score lease expiry (ms), member job id: exactly the active jobs
   KEYS[10] {ns}:delayed      zset   score time the retry is due (ms), member job id
   KEYS[11] {ns}:events       stream one entry per transition, trimmed with MAXLEN ~
   KEYS[12] {ns}:seq          string submit sequence (INCR): FIFO tie-break
   KEYS[13] {ns}:wake         list   wake-up tokens for idle workers (BLPOP), capped at WAKE_CAP
-  KEYS[14] {ns}:depth        hash   service -> number of pending runnable-now jobs
+  KEYS[14] {ns}:depth        unused since version 11 (was: service -> pending count; the pending
+                                    count of a service is ZLEXCOUNT {ns}:pending [svc\0 (svc\1)
   KEYS[15] {ns}:unrunnable   zset   score seq, member id: pending jobs with malformed requirements
   KEYS[16] {ns}:all          zset   score seq, member id: every job (listing)
   KEYS[17] {ns}:by-customer  zset   score 0, lex member customer \0 SEQ \0 id
   KEYS[18] {ns}:by-workflow  zset   score 0, lex member workflow \0 SEQ \0 id
-  KEYS[19] {ns}:by-status    zset   score 0, lex member status \0 SEQ \0 id
+  KEYS[19] {ns}:by-status    zset   score 0, lex member status \0 SEQ \0 id, for every status but
+                                    active (since version 11: {ns}:active lists those)
   KEYS[20] {ns}:heads        zset   score 0, lex member PK \0 id \0 svc \0 sig: each bucket's head
 
 PK (33 bytes) = P (17 digits: 10^16 - priority, so higher priority sorts first) .. SEQ (16
@@ -71,7 +73,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 10
+local LIBRARY_VERSION = 11
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -141,11 +143,15 @@ local function wf_member(st)
   return st.workflow_id .. SEP .. st.pk .. SEP .. st.service_required .. SEP .. st.sig .. SEP .. st.id
 end
 
+-- Active jobs are not in {ns}:by-status: {ns}:active already holds exactly them, so a claim and a
+-- completion each write the status index once instead of twice.
 local function set_status(keys, st, status)
-  if st.status then
+  if st.status and st.status ~= 'active' then
     redis.call('ZREM', keys[K_BY_STATUS], st.status .. SEP .. st.seq .. SEP .. st.id)
   end
-  redis.call('ZADD', keys[K_BY_STATUS], 0, status .. SEP .. st.seq .. SEP .. st.id)
+  if status ~= 'active' then
+    redis.call('ZADD', keys[K_BY_STATUS], 0, status .. SEP .. st.seq .. SEP .. st.id)
+  end
   st.status = status
 end
 
@@ -177,7 +183,6 @@ local function index_pending(keys, st)
   elseif head < current then
     set_head(keys, bucket, current, head)
   end
-  redis.call('HINCRBY', keys[K_DEPTH], st.service_required, 1)
   if st.workflow_id then
     redis.call('ZADD', keys[K_WF_PENDING], 0, wf_member(st))
   end
@@ -200,9 +205,6 @@ local function unindex_pending(keys, st, current)
       -- Per-bucket counter written by library versions up to 9; gone once the bucket empties.
       redis.call('HDEL', keys[K_BUCKET_LEN], bucket)
     end
-  end
-  if redis.call('HINCRBY', keys[K_DEPTH], st.service_required, -1) <= 0 then
-    redis.call('HDEL', keys[K_DEPTH], st.service_required)
   end
   if st.workflow_id then
     redis.call('ZREM', keys[K_WF_PENDING], wf_member(st))
@@ -410,25 +412,30 @@ end
 
 local HEADS_BATCH = 64
 
--- Walks all bucket heads in PK order: the first runnable one is the answer. Used when the whole
--- namespace has few buckets compared with the worker's services.
-local function find_in_heads(ctx, keys)
-  local start = '-'
-  -- Usually the first head or one of the next few is runnable: read a few, then full batches.
-  local limit = 4
-  while true do
-    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, limit)
-    for _, member in ipairs(batch) do
-      local a = string.find(member, SEP, PKLEN + 2, true)
-      local b = string.find(member, SEP, a + 1, true)
-      local svc = string.sub(member, a + 1, b - 1)
-      if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, b + 1)) then
-        return string.sub(member, PKLEN + 2, a - 1), string.sub(member, 1, a - 1)
-      end
+local FIRST_HEADS = 4
+
+-- The first runnable head of a batch of {ns}:heads members: job id and head, or nil.
+local function runnable_head(ctx, keys, batch)
+  for _, member in ipairs(batch) do
+    local a = string.find(member, SEP, PKLEN + 2, true)
+    local b = string.find(member, SEP, a + 1, true)
+    local svc = string.sub(member, a + 1, b - 1)
+    if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, b + 1)) then
+      return string.sub(member, PKLEN + 2, a - 1), string.sub(member, 1, a - 1)
     end
-    if #batch < limit then return nil end
+  end
+  return nil
+end
+
+-- Walks the bucket heads after `start` in PK order, in full batches: the first runnable one is
+-- the answer. Used when the whole namespace has few buckets compared with the worker's services.
+local function find_in_heads(ctx, keys, start)
+  while true do
+    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, HEADS_BATCH)
+    local id, head = runnable_head(ctx, keys, batch)
+    if id then return id, head end
+    if #batch < HEADS_BATCH then return nil end
     start = '(' .. batch[#batch]
-    limit = HEADS_BATCH
   end
 end
 
@@ -456,8 +463,13 @@ local function find_in_services(ctx, keys)
 end
 
 local function find_in_buckets(ctx, keys)
-  if redis.call('ZCARD', keys[K_HEADS]) <= 4 * #ctx.service_list + HEADS_BATCH then
-    return find_in_heads(ctx, keys)
+  -- Usually the first head or one of the next few is runnable: one short read answers the claim.
+  local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', 0, FIRST_HEADS)
+  local id, head = runnable_head(ctx, keys, first)
+  if id then return id, head end
+  if #first < FIRST_HEADS then return nil end
+  if redis.call('ZCARD', keys[K_HEADS]) <= FIRST_HEADS * #ctx.service_list + HEADS_BATCH then
+    return find_in_heads(ctx, keys, '(' .. first[#first])
   end
   return find_in_services(ctx, keys)
 end
@@ -494,8 +506,54 @@ local function requeue(keys, st)
   wake(keys, 1)
 end
 
+-- Reap hints, per namespace and only in this Lua state (a restart, FUNCTION LOAD or failover
+-- starts without them, and the first claim then looks for real). A hint's `due` is never later
+-- than the earliest lease expiry or retry time of its namespace, so a claim at an earlier `now`
+-- has nothing to reap and skips the reads. Every ZADD to {ns}:active or {ns}:delayed goes through
+-- add_due, which lowers the hint; removals leave it lower than needed, which is safe. Writes that
+-- bypass these functions cannot lower it, so a hint is trusted for REAP_HINT_MS of the callers'
+-- clock at most, and never when that clock reads earlier than the check.
+local reap_hints = {}
+local reap_hint_count = 0
+local REAP_HINT_MS = 1000
+local REAP_HINTS_MAX = 1000
+
+local function add_due(keys, key_index, at, id)
+  redis.call('ZADD', keys[key_index], at, id)
+  local hint = reap_hints[keys[K_ACTIVE]]
+  if hint and at < hint.due then hint.due = at end
+end
+
+local function reap_needed(keys, now)
+  local hint = reap_hints[keys[K_ACTIVE]]
+  return not (hint and now < hint.due and now >= hint.checked and now < hint.checked + REAP_HINT_MS)
+end
+
+-- The earliest score of a zset (math.huge when empty).
+local function earliest(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then return tonumber(first[2]) end
+  return math.huge
+end
+
+local function remember_hint(keys, now, due)
+  local name = keys[K_ACTIVE]
+  if not reap_hints[name] then
+    if reap_hint_count >= REAP_HINTS_MAX then
+      reap_hints = {}
+      reap_hint_count = 0
+    end
+    reap_hint_count = reap_hint_count + 1
+  end
+  reap_hints[name] = { due = due, checked = now }
+end
+
 local function reap(keys, now, maxlen, limit)
-  local expired = redis.call('ZRANGEBYSCORE', keys[K_ACTIVE], '-inf', now, 'LIMIT', 0, limit)
+  local expired = {}
+  local next_lease = earliest(keys[K_ACTIVE])
+  if next_lease <= now then
+    expired = redis.call('ZRANGEBYSCORE', keys[K_ACTIVE], '-inf', now, 'LIMIT', 0, limit)
+  end
   for _, id in ipairs(expired) do
     redis.call('ZREM', keys[K_ACTIVE], id)
     local st = load_job(keys, id)
@@ -519,7 +577,12 @@ local function reap(keys, now, maxlen, limit)
       end
     end
   end
-  local due = redis.call('ZRANGEBYSCORE', keys[K_DELAYED], '-inf', now, 'LIMIT', 0, limit)
+  if #expired > 0 then next_lease = earliest(keys[K_ACTIVE]) end
+  local due = {}
+  local next_retry = earliest(keys[K_DELAYED])
+  if next_retry <= now then
+    due = redis.call('ZRANGEBYSCORE', keys[K_DELAYED], '-inf', now, 'LIMIT', 0, limit)
+  end
   for _, id in ipairs(due) do
     redis.call('ZREM', keys[K_DELAYED], id)
     local st = load_job(keys, id)
@@ -531,6 +594,8 @@ local function reap(keys, now, maxlen, limit)
       wake(keys, 1)
     end
   end
+  if #due > 0 then next_retry = earliest(keys[K_DELAYED]) end
+  remember_hint(keys, now, math.min(next_lease, next_retry))
   return #expired, #due
 end
 
@@ -555,7 +620,7 @@ local function worker_context(worker_json)
 end
 
 local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
-  if reap_limit > 0 then reap(keys, now, maxlen, reap_limit) end
+  if reap_limit > 0 and reap_needed(keys, now) then reap(keys, now, maxlen, reap_limit) end
   local ctx = worker_context(worker_json)
   local id, head
   if ctx.workflow_id then
@@ -572,7 +637,7 @@ local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   st.lease_expires_at = now + lease_ms
   st.progress = nil
   set_status(keys, st, 'active')
-  redis.call('ZADD', keys[K_ACTIVE], st.lease_expires_at, id)
+  add_due(keys, K_ACTIVE, st.lease_expires_at, id)
   local raw = save_job(keys, st)
   emit(keys, maxlen, 'job.claimed', st, now, { worker_id = ctx.id, lease_expires_at = st.lease_expires_at })
   return { raw, redis.call('HGET', keys[K_PAYLOADS], id) }
@@ -600,9 +665,28 @@ local function complete(keys, now, maxlen, id, worker_id, result_json)
   return st, nil, raw
 end
 
+-- Library versions up to 10 also kept active jobs in {ns}:by-status and a per-service counter in
+-- {ns}:depth; both are derived now ({ns}:active, {ns}:pending). The first write call per
+-- namespace in a Lua state drops them: idempotent, as nothing writes them any more.
+local migrated = {}
+local migrated_count = 0
+
+local function migrate(keys)
+  if migrated[keys[K_JOBS]] then return end
+  redis.call('ZREMRANGEBYLEX', keys[K_BY_STATUS], '[active' .. SEP, '(active' .. SEP_NEXT)
+  redis.call('DEL', keys[K_DEPTH])
+  if migrated_count >= REAP_HINTS_MAX then
+    migrated = {}
+    migrated_count = 0
+  end
+  migrated[keys[K_JOBS]] = true
+  migrated_count = migrated_count + 1
+end
+
 local function common(keys, args)
   local err = check_keys(keys)
   if err then return nil, nil, err end
+  migrate(keys)
   local now = tonumber(args[1])
   local maxlen = tonumber(args[2])
   if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
@@ -646,7 +730,8 @@ redis.register_function('jobgate_submit', function(keys, args)
   for i = 0, n - 1 do
     local b = 3 + i * F
     local id = args[b + 1]
-    if redis.call('HEXISTS', keys[K_JOBS], id) == 1 then
+    -- Writing the payload first doubles as the existence check: every job has one.
+    if redis.call('HSETNX', keys[K_PAYLOADS], id, args[b + 11]) == 0 then
       out[#out + 1] = id
       out[#out + 1] = 0
     else
@@ -688,7 +773,6 @@ redis.register_function('jobgate_submit', function(keys, args)
         index_pending(keys, st)
         woken = woken + 1
       end
-      redis.call('HSET', keys[K_PAYLOADS], id, args[b + 11])
       redis.call('ZADD', keys[K_ALL], tonumber(seq), id)
       if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], 0, customer .. SEP .. seq .. SEP .. id) end
       if st.workflow_id then redis.call('ZADD', keys[K_BY_WORKFLOW], 0, st.workflow_id .. SEP .. seq .. SEP .. id) end
@@ -752,7 +836,7 @@ redis.register_function('jobgate_fail', function(keys, args)
     st.lease_expires_at = nil
     st.run_at = now + delay
     set_status(keys, st, 'pending')
-    redis.call('ZADD', keys[K_DELAYED], st.run_at, id)
+    add_due(keys, K_DELAYED, st.run_at, id)
     local raw = save_job(keys, st)
     emit(keys, maxlen, 'job.retry_scheduled', st, now,
       { worker_id = worker_id, failure = info, delay_ms = delay, retry_at = st.run_at })
@@ -773,7 +857,7 @@ redis.register_function('jobgate_heartbeat', function(keys, args)
   local lease_ms = tonumber(args[5])
   if not lease_ms or lease_ms <= 0 then return invalid('lease_ms must be a positive number') end
   st.lease_expires_at = now + lease_ms
-  redis.call('ZADD', keys[K_ACTIVE], st.lease_expires_at, st.id)
+  add_due(keys, K_ACTIVE, st.lease_expires_at, st.id)
   save_job(keys, st)
   return st.lease_expires_at
 end)

@@ -1,7 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { startRedis, type RedisHandle } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createQueue, installLibrary, LIBRARY_VERSION, LibraryVersionError } from '../../src/index.js';
+import {
+  createQueue,
+  installLibrary,
+  LIBRARY_VERSION,
+  LibraryVersionError,
+} from '../../src/index.js';
 import { LIBRARY_SOURCE } from '../../src/installer.js';
 
 // FUNCTION FLUSH and foreign library versions affect the whole server: a private one.
@@ -19,7 +25,10 @@ afterAll(async () => {
 });
 
 function withVersion(version: number): string {
-  return LIBRARY_SOURCE.replace(/^local LIBRARY_VERSION = \d+$/m, `local LIBRARY_VERSION = ${version}`);
+  return LIBRARY_SOURCE.replace(
+    /^local LIBRARY_VERSION = \d+$/m,
+    `local LIBRARY_VERSION = ${version}`,
+  );
 }
 
 async function serverVersion(): Promise<number> {
@@ -43,7 +52,9 @@ describe('installer', () => {
     const error = await createQueue({ redis, namespace: 'newer' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LibraryVersionError);
     expect((error as Error).message).toMatch(
-      new RegExp(`Redis has jobgate library version ${LIBRARY_VERSION + 1}, newer than version ${LIBRARY_VERSION}.*Upgrade @jobgate/core`),
+      new RegExp(
+        `Redis has jobgate library version ${LIBRARY_VERSION + 1}, newer than version ${LIBRARY_VERSION}.*Upgrade @jobgate/core`,
+      ),
     );
     expect(await serverVersion()).toBe(LIBRARY_VERSION + 1);
     await redis.function('LOAD', 'REPLACE', LIBRARY_SOURCE);
@@ -64,6 +75,45 @@ describe('installer', () => {
     expect(await serverVersion()).toBe(LIBRARY_VERSION);
     await redis.function('FLUSH');
     expect((await queue.complete(id, 'w', { ok: true })).status).toBe('completed');
+    await queue.close();
+  });
+
+  it('upgrades a namespace written by library version 10: counts, listing and completion stay right', async () => {
+    // Version 10 as released (test/fixtures/jobgate-v10.lua): it also kept active jobs in
+    // {ns}:by-status and a per-service counter in {ns}:depth, both derived since version 11.
+    const v10 = await readFile(new URL('../fixtures/jobgate-v10.lua', import.meta.url), 'utf8');
+    const queue = await createQueue({ redis, namespace: 'from-v10' });
+    await redis.function('LOAD', 'REPLACE', v10);
+    expect(await serverVersion()).toBe(10);
+    const ids = (
+      await queue.submitMany([
+        { service_required: 'svc' },
+        { service_required: 'svc' },
+        { service_required: 'svc' },
+      ])
+    ).map((r) => r.id);
+    const w = { worker_id: 'w', services: ['svc'] };
+    expect((await queue.claim(w))?.id).toBe(ids[0]);
+    expect((await queue.claim(w))?.id).toBe(ids[1]);
+    expect(await redis.exists(queue.keys.depth)).toBe(1);
+
+    expect(await installLibrary(redis)).toBe('upgraded');
+    expect((await queue.complete(ids[0]!, 'w', { ok: 1 })).status).toBe('completed');
+    expect(await queue.counts()).toMatchObject({
+      pending: 1,
+      active: 1,
+      completed: 1,
+      by_service: { svc: 1 },
+    });
+    expect((await queue.list({ status: 'active' })).jobs.map((j) => j.id)).toEqual([ids[1]]);
+    expect((await queue.list({ status: 'completed' })).jobs.map((j) => j.id)).toEqual([ids[0]]);
+    // Nothing of the old layout is left behind to go stale.
+    expect(await redis.exists(queue.keys.depth)).toBe(0);
+    expect(await redis.zrangebylex(queue.keys['by-status'], '[active\0', '(active\x01')).toEqual(
+      [],
+    );
+    expect((await queue.claim(w))?.id).toBe(ids[2]);
+    expect((await queue.complete(ids[1]!, 'w', null)).status).toBe('completed');
     await queue.close();
   });
 });

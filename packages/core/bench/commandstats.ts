@@ -1,0 +1,148 @@
+/**
+ * Where Redis spends its time per job: runs the benchmark's jobgate workload once (submit, then
+ * claim -> completeAndClaim until empty) on a throwaway redis-server and prints `INFO
+ * commandstats` for each phase, divided by the number of jobs. Commands run inside the Redis
+ * Functions are counted by Redis itself, so this shows what each transition costs.
+ *
+ *   pnpm --filter @jobgate/core bench:commandstats      (JOBS, SERVICES, WORKERS override)
+ */
+import { startRedis } from '@jobgate/testkit';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createQueue, type SubmitInput, type WorkerSpec } from '../src/index.js';
+
+const JOBS = Number(process.env.JOBS ?? 50_000);
+const SERVICES = Number(process.env.SERVICES ?? 10);
+const WORKERS = Number(process.env.WORKERS ?? 80);
+const services = Array.from({ length: SERVICES }, (_, i) => `svc-${i}`);
+
+type Stat = { calls: number; usec: number };
+
+async function commandstats(redis: Redis): Promise<Map<string, Stat>> {
+  const text = await redis.info('commandstats');
+  const out = new Map<string, Stat>();
+  for (const line of text.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (m) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return out;
+}
+
+function print(phase: string, stats: Map<string, Stat>, wallMs: number, cpuMs?: number): void {
+  const rows = [...stats.entries()]
+    .filter(([name]) => !['info', 'config|resetstat', 'config'].includes(name))
+    .sort((a, b) => b[1].usec - a[1].usec);
+  const per = (v: number): string => (v / JOBS).toFixed(2).padStart(8);
+  const cpu =
+    cpuMs === undefined ? '' : `, Node CPU ${((cpuMs * 1000) / JOBS).toFixed(1)} usec/job`;
+  console.log(`\n${phase}: ${Math.round((JOBS / wallMs) * 1000)} jobs/s${cpu}`);
+  console.log(`${'command'.padEnd(20)} ${'calls/job'.padStart(9)} ${'usec/job'.padStart(9)}`);
+  let calls = 0;
+  for (const [name, s] of rows) {
+    console.log(`${name.padEnd(20)} ${per(s.calls)}  ${per(s.usec)}`);
+    if (!['fcall', 'fcall_ro', 'evalsha', 'eval'].includes(name)) calls += s.calls;
+  }
+  const total = [...stats.values()].reduce((sum, s) => sum + s.usec, 0);
+  console.log(`Redis commands inside scripts per job: ${(calls / JOBS).toFixed(2)}`);
+  console.log(
+    `Redis usec per job, all commands: ${(total / JOBS).toFixed(2)} (scripts include the commands they run)`,
+  );
+}
+
+const server = await startRedis({ own: true });
+try {
+  const admin = new Redis(server.url);
+  const namespace = 'profile';
+  const submitter = await createQueue({ redis: admin, namespace });
+  const inputs: SubmitInput[] = Array.from({ length: JOBS }, (_, i) => ({
+    service_required: services[i % SERVICES]!,
+    priority: i % 5,
+    payload: { i },
+  }));
+  await admin.config('RESETSTAT');
+  let t = performance.now();
+  for (let i = 0; i < inputs.length; i += 5_000)
+    await submitter.submitMany(inputs.slice(i, i + 5_000));
+  print('submit', await commandstats(admin), performance.now() - t);
+
+  const connection = new Redis(server.url);
+  const queues = await Promise.all(
+    Array.from({ length: WORKERS }, () => createQueue({ redis: connection, namespace })),
+  );
+  await admin.config('RESETSTAT');
+  t = performance.now();
+  let cpu = process.cpuUsage();
+  let processed = 0;
+  await Promise.all(
+    queues.map(async (queue, n) => {
+      const w: WorkerSpec = { worker_id: `w${n}`, services };
+      let job = await queue.claim(w);
+      while (job) {
+        processed++;
+        job = await queue.completeAndClaim(job.id, w.worker_id, null, w);
+      }
+    }),
+  );
+  cpu = process.cpuUsage(cpu);
+  print(
+    'claim + complete',
+    await commandstats(admin),
+    performance.now() - t,
+    (cpu.user + cpu.system) / 1000,
+  );
+  if (processed !== JOBS) throw new Error(`processed ${processed} of ${JOBS}`);
+  await Promise.all(queues.map((q) => q.close()));
+  connection.disconnect();
+  await submitter.close();
+
+  // BullMQ, the same workload: one queue and one Worker (concurrency 8) per service.
+  const { hostname, port } = new URL(server.url);
+  const bullConnection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
+  const bullQueues = services.map(
+    (name) => new BullQueue(name, { connection: bullConnection, prefix: 'profile-bull' }),
+  );
+  await Promise.all(bullQueues.map((q) => q.waitUntilReady()));
+  await admin.config('RESETSTAT');
+  t = performance.now();
+  await Promise.all(
+    bullQueues.map(async (q, s) => {
+      const jobs = inputs
+        .filter((_, i) => i % SERVICES === s)
+        .map((input) => ({
+          name: 'job',
+          data: input.payload,
+          opts: { priority: 5 - (input.priority ?? 0) },
+        }));
+      for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
+    }),
+  );
+  print('BullMQ submit', await commandstats(admin), performance.now() - t);
+  await admin.config('RESETSTAT');
+  let completed = 0;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  t = performance.now();
+  cpu = process.cpuUsage();
+  const bullWorkers = services.map(
+    (name) =>
+      new BullWorker(name, () => Promise.resolve(null), {
+        connection: bullConnection,
+        prefix: 'profile-bull',
+        concurrency: 8,
+      }),
+  );
+  for (const w of bullWorkers) w.on('completed', () => ++completed === JOBS && resolveDone());
+  await done;
+  cpu = process.cpuUsage(cpu);
+  print(
+    'BullMQ claim + complete',
+    await commandstats(admin),
+    performance.now() - t,
+    (cpu.user + cpu.system) / 1000,
+  );
+  await Promise.all(bullWorkers.map((w) => w.close()));
+  await Promise.all(bullQueues.map((q) => q.close()));
+  admin.disconnect();
+} finally {
+  await server.stop();
+}
