@@ -1,9 +1,27 @@
 #!/usr/bin/env node
-// The gate is TypeScript run from source: tsx's loader is registered in this process (no second
-// Node start), since Node 20 cannot load .ts by itself.
-import { register } from 'tsx/esm/api';
+// The gate is TypeScript. It runs from a cached esbuild bundle of its sources, rebuilt whenever a
+// source changes (bin/bundle.mjs); from source through tsx's loader when bundling is impossible or
+// GATE_FROM_SOURCE=1. Either way in this process: no second Node start.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-register();
-const { main } = await import('../src/cli.ts');
+const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ENTRY = join(PACKAGE, 'src', 'cli.ts');
+
+/** @returns {Promise<{ main: (argv: readonly string[]) => Promise<number> }>} */
+async function load() {
+  if (process.env.GATE_FROM_SOURCE !== '1') {
+    const { bundledCli } = await import('./bundle.mjs');
+    const cacheDir =
+      process.env.GATE_BUNDLE_DIR ?? join(PACKAGE, 'node_modules', '.cache', 'jobgate-gate');
+    const url = await bundledCli(ENTRY, cacheDir);
+    if (url) return import(url);
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import('../src/cli.ts');
+}
+
+const { main } = await load();
 // exit explicitly: a Redis client stuck on a server that never answers must not keep the gate alive.
 process.exit(await main(process.argv.slice(2)));
