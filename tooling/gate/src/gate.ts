@@ -55,6 +55,19 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   const tasks: TaskRecord[] = [];
   const tests: TestRecord[] = [];
   let services: Services | undefined;
+  // Redis is prepared in the background while the levels before the first one that needs it run:
+  // loading the Redis client (the heaviest import) always, and starting the throwaway server too.
+  // A REDIS_URL server is still checked only when its level starts, as it may come and go.
+  const servicesModule = input.levels.some((run) => run.level.needsRedis)
+    ? import('./services.js')
+    : undefined;
+  const early =
+    servicesModule && !process.env.REDIS_URL
+      ? servicesModule.then((module) => module.startServices())
+      : undefined;
+  // A failure is reported by the level that needs Redis (or nowhere, if none runs).
+  servicesModule?.catch(() => undefined);
+  early?.catch(() => undefined);
   let blocked = false;
   try {
     let remoteCacheWarned = false;
@@ -85,8 +98,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       const env: NodeJS.ProcessEnv = { ...process.env };
       if (level.needsRedis) {
         try {
-          // Loaded on demand: the Redis client is the heaviest import, and most runs need no Redis.
-          services ??= await (await import('./services.js')).startServices();
+          services ??= await (early ?? (await servicesModule!).startServices());
           Object.assign(env, services.env);
         } catch (error) {
           record.status = 'infra';
@@ -229,6 +241,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       if (record.status !== 'passed') blocked = true;
     }
   } finally {
+    // Also a server started early for a level that never ran (Ctrl-C, or an earlier level failed).
+    services ??= await early?.catch(() => undefined);
     await services?.stop().catch(() => undefined);
   }
 

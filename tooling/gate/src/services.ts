@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { redact, startRedis, type RedisHandle } from '@jobgate/testkit';
 
 /** A service the tests need could not be provided: reported as infra, never as a test failure. */
@@ -55,6 +56,29 @@ export async function startServices(
   return {
     redis,
     env: { REDIS_URL: redis.url, JOBGATE_REDIS_MAJOR: major },
-    stop: () => redis.stop(),
+    stop: async () => {
+      if (redis.owned) await shutdownNow(redis.port);
+      await redis.stop();
+    },
   };
+}
+
+/**
+ * `SHUTDOWN NOSAVE` to the throwaway server the gate started (never to a `REDIS_URL` server):
+ * redis-server handles the SIGTERM that `stop()` sends on its next cron tick, up to 100 ms later,
+ * which was a tenth of a warm run. `stop()` still follows, to wait for the exit and clean up.
+ */
+function shutdownNow(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = createConnection(port, '127.0.0.1');
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, 1_000);
+    socket.once('connect', () => socket.write('*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n'));
+    socket.once('close', done);
+    socket.once('error', done);
+  });
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from '@jobgate/testkit';
@@ -251,6 +251,24 @@ describe('services', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
+  });
+
+  it('stops the Redis it started ahead of the integration level when an earlier level fails', async () => {
+    const fx = fixture([{ name: 'a', scripts: { typecheck: `node -e "process.exit(3)"` } }]);
+    // The throwaway server's --dir is made under TMPDIR: a private one shows whether it is left.
+    const tmp = join(fx.scratch, 'tmp');
+    mkdirSync(tmp);
+    const result = await runGate(fx.root, ['release'], cleanEnv({ TMPDIR: tmp }));
+
+    expect(result.code).toBe(1);
+    expect(lastRun(fx.root).levels.map((level) => level.status)).toEqual([
+      'failed',
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(tmp);
+    expect(readdirSync(tmp).filter((name) => name.startsWith('jobgate-redis-'))).toEqual([]);
   });
 
   it('on Ctrl-C stops the tasks and leaves no redis-server running', async () => {
