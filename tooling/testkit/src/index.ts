@@ -12,3 +12,8 @@ export {
   type StartRedisOptions,
 } from './redis.js';
 export * from './fakes/index.js';
+export {
+  startRedisCluster,
+  type RedisClusterHandle,
+  type StartRedisClusterOptions,
+} from './cluster.js';

@@ -3,7 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../src/index.js';
 
 async function pingable(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
