@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { parseArgs } from './args.js';
+import { checkoutIndex } from './checkout.js';
 import { publish } from './gate.js';
 import { git } from './git.js';
 import { ANSI } from './turbo.js';
 import { LEVELS } from './levels.js';
-import type { LevelRecord, RunRecord, TaskRecord } from './record.js';
+import { stateDir, type LevelRecord, type RunRecord, type TaskRecord } from './record.js';
 import { readTaskTests, type TestRecord } from './results.js';
 
 export interface WorkspacePackage {
@@ -74,9 +74,27 @@ export function withDependents(
 const PRECOMMIT_BUDGET_MS = 30_000;
 
 const SOURCE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
+/** Vitest's default naming of test files; a package without any has no related tests to find. */
+const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$/;
 
 function configOf(script: string | undefined): string | undefined {
   return script ? /(?:-c|--config)[ =](\S+)/.exec(script)?.[1] : undefined;
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A plain `tsc` typecheck script made incremental, its state kept in `buildInfo` (outside the
+ * checkout) for the next run. Anything else (a build mode, a chain of commands) runs as written.
+ */
+export function incrementalTypecheck(script: string, buildInfo: string): string {
+  const command = script.trim();
+  if (!/^tsc(\s[^&|;<>`$()\n]*)?$/.test(command)) return script;
+  if (/(^|\s)(-b|--build|--incremental|--tsBuildInfoFile|--composite)(\s|=|$)/.test(command))
+    return script;
+  return `${command} --incremental --tsBuildInfoFile ${quote(buildInfo)}`;
 }
 
 interface Job {
@@ -150,6 +168,7 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
     process.env.GATE_PRECOMMIT_DEPENDENTS === '1'
       ? withDependents(packages, owners.keys())
       : new Set(owners.keys());
+  const indexFiles = git(root, ['ls-files', '--cached', '-z']).split('\0');
   const jobs: Job[] = [];
   for (const pkg of packages.filter((candidate) => affected.has(candidate.name))) {
     if (pkg.scripts.typecheck)
@@ -158,13 +177,17 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
       (file) => SOURCE.test(file) && !file.endsWith('.d.ts'),
     );
     const unitScript = pkg.scripts['test:unit'];
-    if (sources.length > 0 && unitScript && /\bvitest\b/.test(unitScript)) {
+    // Starting vitest takes most of a second; with no test file in the package nothing is related.
+    const hasTests = indexFiles.some(
+      (file) => file.startsWith(`${pkg.dir}/`) && TEST_FILE.test(file),
+    );
+    if (sources.length > 0 && hasTests && unitScript && /\bvitest\b/.test(unitScript)) {
       const config = configOf(unitScript);
       const files = sources.map((file) => relative(pkg.dir, file));
       jobs.push({
         pkg,
         kind: 'test:unit',
-        command: `vitest related --run --passWithNoTests ${config ? `-c ${config} ` : ''}${files.map((file) => `'${file.replace(/'/g, `'\\''`)}'`).join(' ')}`,
+        command: `vitest related --run --passWithNoTests ${config ? `-c ${config} ` : ''}${files.map(quote).join(' ')}`,
       });
     }
   }
@@ -174,29 +197,29 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
 
   const tasks: TaskRecord[] = [];
   const tests: TestRecord[] = [];
-  const checkout = mkdtempSync(join(tmpdir(), 'gate-precommit-'));
+  // The index, not the working tree: exactly what the commit will contain. Reused from run to run
+  // (under .gate/precommit) so each package's typecheck is incremental.
+  const base = join(stateDir(root), 'precommit');
+  const checkout =
+    jobs.length > 0
+      ? checkoutIndex(root, base, ['.', ...packages.map((pkg) => pkg.dir)])
+      : undefined;
   try {
-    if (jobs.length > 0) {
-      // The index, not the working tree: exactly what the commit will contain.
-      git(root, ['checkout-index', '--all', `--prefix=${checkout}/`]);
-      for (const dir of ['.', ...packages.map((pkg) => pkg.dir)]) {
-        const modules = join(root, dir, 'node_modules');
-        if (
-          existsSync(modules) &&
-          existsSync(join(checkout, dir)) &&
-          !existsSync(join(checkout, dir, 'node_modules'))
-        ) {
-          symlinkSync(modules, join(checkout, dir, 'node_modules'));
-        }
+    if (checkout?.reused) {
+      mkdirSync(join(base, 'tsbuildinfo'), { recursive: true });
+      for (const job of jobs) {
+        if (job.kind !== 'typecheck') continue;
+        const name = `${encodeURIComponent(job.pkg.dir)}.tsbuildinfo`;
+        job.command = incrementalTypecheck(job.command, join(base, 'tsbuildinfo', name));
       }
     }
     const queue = [...jobs];
     const worker = async (): Promise<void> => {
-      for (let job = queue.shift(); job && !signal.aborted; job = queue.shift()) {
-        const cwd = join(checkout, job.pkg.dir);
+      for (let job = queue.shift(); job && !signal.aborted && checkout; job = queue.shift()) {
+        const cwd = join(checkout.dir, job.pkg.dir);
         const path = [
           join(cwd, 'node_modules', '.bin'),
-          join(checkout, 'node_modules', '.bin'),
+          join(checkout.dir, 'node_modules', '.bin'),
           process.env.PATH ?? '',
         ].join(delimiter);
         const started = Date.now();
@@ -243,7 +266,7 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
     };
     await Promise.all([worker(), worker()]);
   } finally {
-    rmSync(checkout, { recursive: true, force: true });
+    checkout?.release();
   }
 
   const durationMs = Date.now() - startedAt.getTime();

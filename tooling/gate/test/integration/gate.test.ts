@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from '@jobgate/testkit';
@@ -215,6 +215,72 @@ describe('gate precommit', () => {
     expect(result.lastLine).toBe('gate: 1 passed, 1 failed');
     expect(readFileSync(join(fx.root, 'packages/a/src/math.ts'), 'utf8')).toBe(fixed);
     expect(fx.git('diff', '--cached', '--name-only')).toBe('packages/a/src/math.ts');
+  });
+});
+
+describe('gate precommit, reused checkout', () => {
+  it('typechecks incrementally in the reused checkout, nothing from an earlier run lingers there, and vitest starts only if the package has tests', async () => {
+    const fx = fixture([
+      {
+        name: 'a',
+        scripts: { typecheck: 'tsc --noEmit -p tsconfig.json' },
+        files: {
+          'tsconfig.json': JSON.stringify({
+            compilerOptions: {
+              strict: true,
+              target: 'ES2022',
+              module: 'NodeNext',
+              moduleResolution: 'NodeNext',
+              types: [],
+              skipLibCheck: true,
+              noEmit: true,
+            },
+            include: ['src/*.ts'],
+            exclude: ['src/*.test.ts'],
+          }),
+          'src/extra.ts': 'export const extra: number = 1;\n',
+          'src/use.ts': "import { extra } from './extra.js';\nexport const doubled = extra * 2;\n",
+        },
+      },
+    ]);
+    const tree = join(fx.root, '.gate/precommit/tree/packages/a');
+    fx.write(
+      'packages/a/src/use.ts',
+      "import { extra } from './extra.js';\nexport const doubled = extra * 3;\n",
+    );
+    fx.git('add', 'packages/a/src/use.ts');
+
+    const first = await runGate(fx.root, ['precommit']);
+    expect(first.code).toBe(0);
+    expect(first.output).toContain('✓ @fx/a#typecheck');
+    expect(existsSync(join(fx.root, '.gate/precommit/tsbuildinfo/packages%2Fa.tsbuildinfo'))).toBe(
+      true,
+    );
+
+    // extra.ts leaves the index (it stays in the working tree) and a type error is left in the
+    // checkout: the first must fail the typecheck, the second must not be seen.
+    fx.git('rm', '-q', '--cached', 'packages/a/src/extra.ts');
+    writeFileSync(join(tree, 'src/stray.ts'), 'export const stray: number = "text";\n');
+    const removed = await runGate(fx.root, ['precommit']);
+    expect(removed.code).toBe(1);
+    expect(removed.output).toContain('✗ @fx/a#typecheck');
+    expect(removed.output).toMatch(
+      /src\/use\.ts.*error TS2307: Cannot find module '\.\/extra\.js'/,
+    );
+    expect(removed.output).not.toContain('stray');
+
+    fx.git('add', 'packages/a/src/extra.ts');
+    const restored = await runGate(fx.root, ['precommit']);
+    expect(restored.code).toBe(0);
+    expect(restored.output).toContain('✓ @fx/a#test:unit');
+    expect(existsSync(join(tree, 'src/stray.ts'))).toBe(false);
+
+    // No test file left in the package: vitest is not started at all.
+    fx.git('rm', '-q', '--cached', 'packages/a/src/index.test.ts');
+    const untested = await runGate(fx.root, ['precommit']);
+    expect(untested.code).toBe(0);
+    expect(untested.output).not.toContain('test:unit');
+    expect(untested.lastLine).toBe('gate: 1 passed, 0 failed');
   });
 });
 
