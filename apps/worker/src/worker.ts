@@ -218,7 +218,7 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Waits for a wake-up from the queue (a submit or requeue), the idle timeout, or stop. */
   async function idle(): Promise<void> {
     try {
-      await Promise.race([queue.waitForWork(idleWaitMs), stopped]);
+      await Promise.race([queue.waitForWork(idleWaitMs, spec.services), stopped]);
     } catch (error) {
       log.warn({ err: errorChain(error) }, 'waiting for work failed; retrying');
       await Promise.race([new Promise((r) => setTimeout(r, Math.min(idleWaitMs, 1_000))), stopped]);

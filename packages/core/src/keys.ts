@@ -46,3 +46,11 @@ export function queueKeys(namespace: string): QueueKeys {
     list: Object.freeze(entries.map(([, key]) => key)),
   });
 }
+
+/**
+ * The wake-up list of one service's idle workers (`{ns}:wake:<service>`): submits push a token
+ * per new job there, `waitForWork(timeoutMs, services)` blocks on it.
+ */
+export function serviceWakeKey(keys: QueueKeys, service: string): string {
+  return `${keys.wake}:${service}`;
+}

@@ -9,7 +9,7 @@ import {
   type NotHeldReason,
 } from './errors.js';
 import { installLibrary, isMissingFunctionError } from './installer.js';
-import { queueKeys, type QueueKeys } from './keys.js';
+import { queueKeys, serviceWakeKey, type QueueKeys } from './keys.js';
 import {
   JOB_STATUSES,
   type EventType,
@@ -106,11 +106,12 @@ export interface Queue {
   /** Requeues or fails jobs whose lease expired and releases due retries (claim does this too). */
   reapExpired(limit?: number): Promise<{ expired: number; promoted: number }>;
   /**
-   * Blocks up to timeoutMs until a job is submitted or requeued (true) or the time is up (false).
+   * Blocks up to timeoutMs until a job of one of `services` is submitted, or any job is requeued
+   * (true), or the time is up (false). A submit for another service does not wake this caller.
    * Uses its own blocking connection; retries waiting out a backoff do not signal, so poll claim()
    * at least every few seconds.
    */
-  waitForWork(timeoutMs: number): Promise<boolean>;
+  waitForWork(timeoutMs: number, services: readonly string[]): Promise<boolean>;
   /** Events in stream order after `after` (exclusive; default from the start). */
   readEvents(options?: { after?: string; count?: number }): Promise<QueueEvent[]>;
   close(): Promise<void>;
@@ -253,12 +254,14 @@ class RedisQueue implements Queue {
     fn: string,
     args: Array<string | number>,
     workerId?: string,
+    extraKeys: readonly string[] = [],
   ): Promise<unknown> {
     const run = (): Promise<unknown> =>
       this.redis.fcall(
         fn,
-        this.keys.list.length,
+        this.keys.list.length + extraKeys.length,
         ...this.keys.list,
+        ...extraKeys,
         String(this.clock()),
         this.maxLen,
         ...args,
@@ -334,7 +337,10 @@ class RedisQueue implements Queue {
   }
 
   async submit(input: SubmitInput): Promise<{ id: string; created: boolean }> {
-    const reply = await this.call('jobgate_submit', [1, ...this.submitFields(input)]);
+    const fields = this.submitFields(input);
+    const reply = await this.call('jobgate_submit', [1, ...fields], undefined, [
+      serviceWakeKey(this.keys, fields[1]!),
+    ]);
     return RedisQueue.pairs(reply)[0]!;
   }
 
@@ -345,9 +351,14 @@ class RedisQueue implements Queue {
     const chunks: string[][][] = [];
     for (let i = 0; i < fields.length; i += SUBMIT_CHUNK)
       chunks.push(fields.slice(i, i + SUBMIT_CHUNK));
-    // Issued together, so ioredis pipelines them on the connection.
+    // Issued together, so ioredis pipelines them on the connection. Each call declares the
+    // wake-up lists of its jobs' services (field 1 of a job is its service).
     const replies = await Promise.all(
-      chunks.map((chunk) => this.call('jobgate_submit', [chunk.length, ...chunk.flat()])),
+      chunks.map((chunk) =>
+        this.call('jobgate_submit', [chunk.length, ...chunk.flat()], undefined, [
+          ...new Set(chunk.map((job) => serviceWakeKey(this.keys, job[1]!))),
+        ]),
+      ),
     );
     return replies.flatMap((reply) => RedisQueue.pairs(reply));
   }
@@ -670,11 +681,18 @@ class RedisQueue implements Queue {
     return { expired: Number(expired), promoted: Number(promoted) };
   }
 
-  async waitForWork(timeoutMs: number): Promise<boolean> {
+  async waitForWork(timeoutMs: number, services: readonly string[]): Promise<boolean> {
+    const names: readonly unknown[] = Array.isArray(services) ? services : [];
+    if (!Array.isArray(services) || names.some((s) => typeof s !== 'string' || s === '')) {
+      throw new ValidationError('Invalid services: waitForWork takes the services to wait for', [
+        { path: 'services', message: 'must be an array of service names' },
+      ]);
+    }
     if (this.closed) return false;
     const connection = this.idleBlocking.pop() ?? this.newBlocking();
     try {
       const reply = await (connection as Redis).blpop(
+        ...(names as readonly string[]).map((svc) => serviceWakeKey(this.keys, svc)),
         this.keys.wake,
         Math.max(timeoutMs, 1) / 1_000,
       );

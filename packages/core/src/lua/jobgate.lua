@@ -6,10 +6,11 @@ src/installer.ts. The installer reads LIBRARY_VERSION below and compares it with
 Bump LIBRARY_VERSION with every change to this file.
 
 KEYS: every function receives the same 20 keys, in this order, all of one namespace and so all
-with the hash tag {ns} (one cluster slot). No function touches any other key, so every key is
-declared and the library is Redis Cluster / Valkey cluster safe. Variable parts (service,
-requirement signature, workflow, customer, job id) live inside members and fields, never in key
-names; that is what makes a fixed key list possible.
+with the hash tag {ns} (one cluster slot); jobgate_submit also receives its services' wake-up
+lists after them. No function touches any other key, so every key is declared and the library is
+Redis Cluster / Valkey cluster safe. Variable parts (requirement signature, workflow, customer,
+job id) live inside members and fields, never in key names; that is what makes a fixed key list
+possible (the per-service wake-up lists are known to the caller before the call).
   KEYS[1]  {ns}:jobs         hash   job id -> job state (JSON, without payload and result)
   KEYS[2]  {ns}:payloads     hash   job id -> payload JSON (opaque to Lua)
   KEYS[3]  {ns}:results      hash   job id -> result JSON (opaque to Lua)
@@ -24,7 +25,8 @@ names; that is what makes a fixed key list possible.
   KEYS[10] {ns}:delayed      zset   score time the retry is due (ms), member job id
   KEYS[11] {ns}:events       stream one entry per transition, trimmed with MAXLEN ~
   KEYS[12] {ns}:seq          string submit sequence (INCR): FIFO tie-break
-  KEYS[13] {ns}:wake         list   wake-up tokens for idle workers (BLPOP), capped at WAKE_CAP
+  KEYS[13] {ns}:wake         list   wake-up tokens for any idle worker (BLPOP), capped at WAKE_CAP:
+                                    requeues, released jobs, promoted retries
   KEYS[14] {ns}:depth        unused since version 11 (was: service -> pending count; the pending
                                     count of a service is ZLEXCOUNT {ns}:pending [svc\0 (svc\1)
   KEYS[15] {ns}:unrunnable   zset   score seq, member id: pending jobs with malformed requirements
@@ -49,6 +51,8 @@ Functions and their further ARGV:
   jobgate_version()                              -> LIBRARY_VERSION (no keys, read-only)
   jobgate_submit(n, then n times 11 fields: id, service, sig, priority, P, requirements JSON,
                  customer_id|'', workflow_id|'', step|'', max_attempts, payload JSON)
+                 KEYS: the 20, then {ns}:wake:<service> (list, capped at WAKE_CAP) for each
+                 service of the batch: the wake-up tokens of that service's idle workers
                                                  -> flat array id1, created1 (1|0), id2, ...
   jobgate_claim(worker JSON, lease_ms, reap_limit) -> nil | {state JSON, payload JSON}
   jobgate_complete(job_id, worker_id, result JSON) -> state JSON
@@ -73,7 +77,7 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 11
+local LIBRARY_VERSION = 12
 
 local K_JOBS, K_PAYLOADS, K_RESULTS, K_PENDING, K_BUCKETS, K_BUCKET_LEN, K_SPECS = 1, 2, 3, 4, 5, 6, 7
 local K_WF_PENDING, K_ACTIVE, K_DELAYED, K_EVENTS, K_SEQ, K_WAKE, K_DEPTH = 8, 9, 10, 11, 12, 13, 14
@@ -89,8 +93,9 @@ local function invalid(message)
   return redis.error_reply('JG_INVALID ' .. message)
 end
 
-local function check_keys(keys)
-  if #keys ~= NKEYS then
+-- `extra`: jobgate_submit also takes the wake-up lists of its jobs' services after the 20.
+local function check_keys(keys, extra)
+  if #keys ~= NKEYS and not (extra and #keys > NKEYS) then
     return invalid('expected ' .. NKEYS .. ' keys, got ' .. #keys)
   end
   return nil
@@ -120,15 +125,21 @@ local function emit(keys, maxlen, kind, st, now, data)
     'data', cjson.encode(data or {}))
 end
 
--- One token per new claimable job, up to WAKE_CAP waiting tokens, so a queue nobody waits on
--- does not grow a list without bound.
-local function wake(keys, n)
-  local room = WAKE_CAP - redis.call('LLEN', keys[K_WAKE])
+-- One token per new claimable job, up to WAKE_CAP waiting tokens, so a list nobody waits on
+-- does not grow without bound.
+local function wake_list(key, n)
+  local room = WAKE_CAP - redis.call('LLEN', key)
   if n > room then n = room end
   if n <= 0 then return end
   local tokens = {}
   for i = 1, n do tokens[i] = '1' end
-  redis.call('LPUSH', keys[K_WAKE], unpack(tokens))
+  redis.call('LPUSH', key, unpack(tokens))
+end
+
+-- Requeues, released jobs and promoted retries wake any waiting worker ({ns}:wake); submits wake
+-- the workers of the job's service ({ns}:wake:<service>, see jobgate_submit).
+local function wake(keys, n)
+  wake_list(keys[K_WAKE], n)
 end
 
 local function bucket_of(st)
@@ -683,8 +694,8 @@ local function migrate(keys)
   migrated_count = migrated_count + 1
 end
 
-local function common(keys, args)
-  local err = check_keys(keys)
+local function common(keys, args, extra_keys)
+  local err = check_keys(keys, extra_keys)
   if err then return nil, nil, err end
   migrate(keys)
   local now = tonumber(args[1])
@@ -704,7 +715,7 @@ redis.register_function {
 }
 
 redis.register_function('jobgate_submit', function(keys, args)
-  local now, maxlen, err = common(keys, args)
+  local now, maxlen, err = common(keys, args, true)
   if err then return err end
   local n = tonumber(args[3])
   local F = 11
@@ -722,7 +733,7 @@ redis.register_function('jobgate_submit', function(keys, args)
     if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
   end
   local out = {}
-  local woken = 0
+  local woken = {}
   local seen = {}
   -- One INCRBY reserves a sequence number per job of the batch; ids already present leave gaps,
   -- which keep the order exact (only the order of SEQ matters, never its density).
@@ -771,7 +782,7 @@ redis.register_function('jobgate_submit', function(keys, args)
         redis.call('ZADD', keys[K_UNRUNNABLE], tonumber(seq), id)
       else
         index_pending(keys, st)
-        woken = woken + 1
+        woken[st.service_required] = (woken[st.service_required] or 0) + 1
       end
       redis.call('ZADD', keys[K_ALL], tonumber(seq), id)
       if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], 0, customer .. SEP .. seq .. SEP .. id) end
@@ -785,7 +796,14 @@ redis.register_function('jobgate_submit', function(keys, args)
       out[#out + 1] = 1
     end
   end
-  wake(keys, woken)
+  -- Each service's waiting workers get its tokens, through the lists the caller declared after
+  -- the 20 keys; a service whose list was not declared (an older client) wakes everyone.
+  local declared = {}
+  for i = NKEYS + 1, #keys do declared[keys[i]] = true end
+  for svc, n in pairs(woken) do
+    local list = keys[K_WAKE] .. ':' .. svc
+    if declared[list] then wake_list(list, n) else wake_list(keys[K_WAKE], n) end
+  end
   return out
 end)
 

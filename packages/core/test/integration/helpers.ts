@@ -1,4 +1,4 @@
-import { uniqueNamespace } from '@jobgate/testkit';
+import { dropNamespace, uniqueNamespace } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { createQueue, type Queue, type QueueOptions, type WorkerSpec } from '../../src/index.js';
 
@@ -37,8 +37,8 @@ export async function testQueue(
   const queue = await createQueue({ clock: clock.read, ...options, redis, namespace });
   const dispose = async (): Promise<void> => {
     await queue.close();
-    const keys = queue.keys.list;
-    await redis.del(...keys);
+    // Every key of the namespace, the per-service wake-up lists included.
+    await dropNamespace(redis, namespace);
     redis.disconnect();
   };
   return { queue, clock, redis, namespace, [Symbol.asyncDispose]: dispose };

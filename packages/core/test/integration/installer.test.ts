@@ -8,6 +8,7 @@ import {
   LIBRARY_VERSION,
   LibraryVersionError,
 } from '../../src/index.js';
+import { priorityKey, requirementSignature } from '../../src/encoding.js';
 import { LIBRARY_SOURCE } from '../../src/installer.js';
 
 // FUNCTION FLUSH and foreign library versions affect the whole server: a private one.
@@ -85,13 +86,29 @@ describe('installer', () => {
     const queue = await createQueue({ redis, namespace: 'from-v10' });
     await redis.function('LOAD', 'REPLACE', v10);
     expect(await serverVersion()).toBe(10);
-    const ids = (
-      await queue.submitMany([
-        { service_required: 'svc' },
-        { service_required: 'svc' },
-        { service_required: 'svc' },
-      ])
-    ).map((r) => r.id);
+    // Submitted the way a version 10 client did: the 20 keys only.
+    const ids = ['v10-a', 'v10-b', 'v10-c'];
+    for (const id of ids) {
+      await redis.fcall(
+        'jobgate_submit',
+        queue.keys.list.length,
+        ...queue.keys.list,
+        String(Date.now()),
+        '1000',
+        1,
+        id,
+        'svc',
+        requirementSignature({}, undefined),
+        '0',
+        priorityKey(0),
+        '{}',
+        '',
+        '',
+        '',
+        '3',
+        '{}',
+      );
+    }
     const w = { worker_id: 'w', services: ['svc'] };
     expect((await queue.claim(w))?.id).toBe(ids[0]);
     expect((await queue.claim(w))?.id).toBe(ids[1]);

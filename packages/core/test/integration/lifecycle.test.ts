@@ -355,8 +355,8 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
 
   it('wakes a waiting worker when a job is submitted', async () => {
     await using t = await testQueue();
-    expect(await t.queue.waitForWork(20)).toBe(false);
-    const waiting = t.queue.waitForWork(5_000);
+    expect(await t.queue.waitForWork(20, ['svc'])).toBe(false);
+    const waiting = t.queue.waitForWork(5_000, ['svc']);
     await t.queue.submit({ service_required: 'svc' });
     expect(await waiting).toBe(true);
   });
@@ -364,9 +364,9 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
   it('one batch of three jobs wakes three waiting workers', async () => {
     await using t = await testQueue();
     const waiting = [
-      t.queue.waitForWork(5_000),
-      t.queue.waitForWork(5_000),
-      t.queue.waitForWork(5_000),
+      t.queue.waitForWork(5_000, ['svc']),
+      t.queue.waitForWork(5_000, ['svc']),
+      t.queue.waitForWork(5_000, ['svc']),
     ];
     await t.queue.submitMany([
       { service_required: 'svc' },
@@ -374,6 +374,37 @@ describe('complete-and-claim, listing, counts and wake-ups', () => {
       { service_required: 'svc' },
     ]);
     expect(await Promise.all(waiting)).toEqual([true, true, true]);
+  });
+});
+
+describe('wake-ups per service', () => {
+  it('a submit wakes the workers of its service, not the others', async () => {
+    await using t = await testQueue();
+    const other = t.queue.waitForWork(500, ['a']);
+    const mine = t.queue.waitForWork(5_000, ['b', 'c']);
+    await t.queue.submit({ service_required: 'c' });
+    expect(await mine).toBe(true);
+    // The 'a' worker's wait runs out: nothing it could run arrived.
+    expect(await other).toBe(false);
+    expect(await t.redis.llen(`${t.queue.keys.wake}:a`)).toBe(0);
+  });
+
+  it('a requeued job wakes any waiting worker', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await t.queue.claim(worker({ worker_id: 'w' }), { leaseMs: 100 });
+    const waiting = t.queue.waitForWork(5_000, ['other']);
+    t.clock.advance(100);
+    expect((await t.queue.reapExpired()).expired).toBe(1);
+    expect(await waiting).toBe(true);
+    expect((await t.queue.get(id))?.status).toBe('pending');
+  });
+
+  it('refuses a call without the services to wait for', async () => {
+    await using t = await testQueue();
+    await expect(t.queue.waitForWork(10, undefined as unknown as string[])).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
   });
 });
 

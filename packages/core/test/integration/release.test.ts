@@ -113,9 +113,9 @@ describe('release', () => {
     const { id } = await t.queue.submit({ service_required: 'svc' });
     await t.queue.claim(worker({ worker_id: 'w' }));
     // Drain the submit's token so only the release can answer.
-    expect(await t.queue.waitForWork(20)).toBe(true);
-    expect(await t.queue.waitForWork(20)).toBe(false);
-    const waiting = t.queue.waitForWork(5_000);
+    expect(await t.queue.waitForWork(20, ['svc'])).toBe(true);
+    expect(await t.queue.waitForWork(20, ['svc'])).toBe(false);
+    const waiting = t.queue.waitForWork(5_000, ['svc']);
     await t.queue.release(id, 'w');
     expect(await waiting).toBe(true);
   });
