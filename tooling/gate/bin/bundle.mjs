@@ -42,8 +42,11 @@ const TSCONFIG = {
   compilerOptions: { target: 'ES2023', useDefineForClassFields: true, verbatimModuleSyntax: true },
 };
 
-/** Bundles older than this, of a previous key, are removed (a running gate may still load chunks). */
-const KEEP_OLD_MS = 10 * 60_000;
+/**
+ * Bundles of an earlier key are removed once this old: a gate started from one loads all its chunks
+ * in its first second, so a day leaves ample room.
+ */
+const KEEP_OLD_MS = 24 * 60 * 60_000;
 
 const BIN = dirname(fileURLToPath(import.meta.url));
 const SALT_FILES = [join(BIN, 'bundle.mjs'), join(BIN, 'gate.mjs')];

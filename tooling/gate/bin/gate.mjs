@@ -15,6 +15,8 @@ async function load() {
     const cacheDir =
       process.env.GATE_BUNDLE_DIR ?? join(PACKAGE, 'node_modules', '.cache', 'jobgate-gate');
     const url = await bundledCli(ENTRY, cacheDir);
+    // Stack traces name src/*.ts lines, as they did from source.
+    process.setSourceMapsEnabled(true);
     if (url) return import(url);
   }
   const { register } = await import('tsx/esm/api');
