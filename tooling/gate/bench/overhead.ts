@@ -9,7 +9,8 @@
  *     a private copy of the index (GIT_INDEX_FILE), so the shared working tree and index are never
  *     touched; its first run (no reused checkout yet) is printed apart from the next ones.
  *
- * Not a test: numbers depend on the machine. Run it when the machine is quiet.
+ * Not a test: numbers depend on the machine. Run it when the machine is quiet. BENCH_GATE measures
+ * another build of the gate's bin/gate.mjs (an older checkout, for before/after).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,7 +22,8 @@ import { findTurbo } from '../src/turbo.js';
 import { cleanEnv, createFixture } from '../test/fixture.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const GATE = join(ROOT, 'tooling/gate/bin/gate.mjs');
+// BENCH_GATE: another build of the gate's bin to measure (e.g. an older checkout of it).
+const GATE = process.env.BENCH_GATE ?? join(ROOT, 'tooling/gate/bin/gate.mjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const env: NodeJS.ProcessEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
 for (const key of Object.keys(env))
