@@ -1,7 +1,7 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   loadQuarantine,
   proposeReleases,
@@ -87,8 +87,18 @@ describe('quarantine', () => {
     expect(proposeReleases([entry], retried)).toEqual([]);
   });
 
-  it('refuses an entry without a reason or date, naming the file and the field', () => {
+  const roots: string[] = [];
+  const tempRoot = (): string => {
     const root = mkdtempSync(join(tmpdir(), 'gate-q-'));
+    roots.push(root);
+    return root;
+  };
+  afterEach(() => {
+    for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('refuses an entry without a reason or date, naming the file and the field', () => {
+    const root = tempRoot();
     mkdirSync(join(root, 'tooling/gate'), { recursive: true });
     writeFileSync(
       join(root, 'tooling/gate/quarantine.json'),
@@ -101,7 +111,7 @@ describe('quarantine', () => {
   });
 
   it('treats a missing quarantine file as an empty list', () => {
-    expect(loadQuarantine(mkdtempSync(join(tmpdir(), 'gate-q-')))).toEqual([]);
+    expect(loadQuarantine(tempRoot())).toEqual([]);
   });
 });
 
