@@ -9,7 +9,8 @@
 import { startRedis } from '@jobgate/testkit';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createQueue, type SubmitInput, type WorkerSpec } from '../src/index.js';
+import { createQueue, type SubmitInput } from '../src/index.js';
+import { drain } from './drain.js';
 
 const JOBS = Number(process.env.JOBS ?? 50_000);
 const SERVICES = Number(process.env.SERVICES ?? 10);
@@ -75,17 +76,7 @@ try {
   await admin.config('RESETSTAT');
   t = performance.now();
   let cpu = process.cpuUsage();
-  let processed = 0;
-  await Promise.all(
-    queues.map(async (queue, n) => {
-      const w: WorkerSpec = { worker_id: `w${n}`, services };
-      let job = await queue.claim(w);
-      while (job) {
-        processed++;
-        job = await queue.completeAndClaim(job.id, w.worker_id, null, w);
-      }
-    }),
-  );
+  const processed = await drain(queues, services);
   cpu = process.cpuUsage(cpu);
   print(
     'claim + complete',

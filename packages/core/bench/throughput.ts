@@ -10,6 +10,7 @@ import { startRedis } from '@jobgate/testkit';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createQueue, type SubmitInput, type WorkerSpec } from '../src/index.js';
+import { drain } from './drain.js';
 
 const JOBS = Number(process.env.JOBS ?? 50_000);
 const SERVICES = Number(process.env.SERVICES ?? 10);
@@ -53,18 +54,8 @@ async function benchJobgate(
       createQueue({ redis: connections[n % JG_CONNECTIONS]!, namespace }),
     ),
   );
-  let processed = 0;
   const t1 = performance.now();
-  await Promise.all(
-    queues.map(async (queue, n) => {
-      const w: WorkerSpec = { worker_id: `w${n}`, services };
-      let job = await queue.claim(w);
-      while (job) {
-        processed++;
-        job = await queue.completeAndClaim(job.id, w.worker_id, null, w);
-      }
-    }),
-  );
+  const processed = await drain(queues, services);
   const processMs = performance.now() - t1;
   if (processed !== JOBS) throw new Error(`jobgate processed ${processed} of ${JOBS}`);
   const counts = await submitter.counts();
