@@ -31,25 +31,51 @@ const keys = new ApiKeyStore(admin, namespace, 0);
 const port = 39_000 + Math.floor(Math.random() * 1000);
 const api = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
   cwd: fileURLToPath(new URL('..', import.meta.url)),
-  env: { ...process.env, REDIS_URL: redis.url, QUEUE_NAMESPACE: namespace, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+  env: {
+    ...process.env,
+    REDIS_URL: redis.url,
+    QUEUE_NAMESPACE: namespace,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+  },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const base = `http://127.0.0.1:${port}`;
 try {
-  await waitFor(async () => (await fetch(`${base}/health`)).status === 200, { timeoutMs: 30_000, intervalMs: 100 });
+  await waitFor(async () => (await fetch(`${base}/health`)).status === 200, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
   const key = (await keys.create('bench')).key;
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const body = JSON.stringify({ service_required: 'simulation', priority: 1, payload: { prompt: 'a cat', steps: 4 } });
+  const body = JSON.stringify({
+    service_required: 'simulation',
+    priority: 1,
+    payload: { prompt: 'a cat', steps: 4 },
+  });
 
   function post(): Promise<number> {
     return new Promise((resolve, reject) => {
       const started = performance.now();
       const req = request(
         `${base}/api/jobs`,
-        { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
         (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 201 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on('end', () =>
+            res.statusCode === 201
+              ? resolve(performance.now() - started)
+              : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
         },
       );
       req.on('error', reject);
@@ -81,13 +107,19 @@ try {
   const wsKey = (await keys.create('fanout')).key;
   const clients = await Promise.all(
     Array.from({ length: WS_CLIENTS }, async () => {
-      const socket = new WebSocket(`ws://127.0.0.1:${port}/api/ws`, { headers: { authorization: `Bearer ${wsKey}` } });
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/api/ws`, {
+        headers: { authorization: `Bearer ${wsKey}` },
+      });
       const samples: number[] = [];
       let subscribed = false;
       socket.on('message', (data) => {
-        const message = JSON.parse((data as Buffer).toString('utf8')) as { type: string; event?: { timestamp: number } };
+        const message = JSON.parse((data as Buffer).toString('utf8')) as {
+          type: string;
+          event?: { timestamp: number };
+        };
         if (message.type === 'subscribed') subscribed = true;
-        if (message.type === 'event' && message.event) samples.push(Date.now() - message.event.timestamp);
+        if (message.type === 'event' && message.event)
+          samples.push(Date.now() - message.event.timestamp);
       });
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
       socket.send(JSON.stringify({ type: 'subscribe', all: true }));
@@ -99,9 +131,16 @@ try {
   const fanStarted = performance.now();
   // Paced at one submission per event-loop turn of the API round trip: a steady stream, not a burst.
   for (let i = 0; i < WS_EVENTS; i++) {
-    await fetch(`${base}/api/jobs`, { method: 'POST', headers: { authorization: `Bearer ${wsKey}`, 'content-type': 'application/json' }, body: wsBody });
+    await fetch(`${base}/api/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${wsKey}`, 'content-type': 'application/json' },
+      body: wsBody,
+    });
   }
-  await waitFor(() => clients.every((c) => c.samples.length === WS_EVENTS), { timeoutMs: 60_000, intervalMs: 20 });
+  await waitFor(() => clients.every((c) => c.samples.length === WS_EVENTS), {
+    timeoutMs: 60_000,
+    intervalMs: 20,
+  });
   const fanSeconds = (performance.now() - fanStarted) / 1000;
   const all = clients.flatMap((c) => c.samples).sort((a, b) => a - b);
   console.log(
@@ -110,7 +149,9 @@ try {
   );
   for (const c of clients) c.socket.terminate();
   agent.destroy();
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, Redis ${redis.version}`);
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, Redis ${redis.version}`,
+  );
 } finally {
   api.kill('SIGTERM');
   await new Promise((resolve) => api.once('exit', resolve));

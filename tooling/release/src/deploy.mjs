@@ -8,7 +8,9 @@ import { $, argv } from 'zx';
 export function environmentFor(tag) {
   if (/^v\d+\.\d+\.\d+$/.test(tag)) return 'production';
   if (/^v\d+\.\d+\.\d+-staging$/.test(tag)) return 'staging';
-  throw new Error(`'${tag}' is not a release tag: expected vX.Y.Z (production) or vX.Y.Z-staging (staging)`);
+  throw new Error(
+    `'${tag}' is not a release tag: expected vX.Y.Z (production) or vX.Y.Z-staging (staging)`,
+  );
 }
 
 export function loadMapping() {
@@ -29,7 +31,15 @@ export function plan(tag, root) {
     deploys.push({
       app,
       service,
-      command: ['railway', 'up', '--ci', '--service', service, '--environment', target.railwayEnvironment],
+      command: [
+        'railway',
+        'up',
+        '--ci',
+        '--service',
+        service,
+        '--environment',
+        target.railwayEnvironment,
+      ],
     });
   }
   return { environment, deploys, skipped, workerBundle: target.workerBundle };
@@ -41,9 +51,12 @@ async function main() {
   const root = (await $`git rev-parse --show-toplevel`.quiet()).stdout.trim();
   const p = plan(tag, root);
   console.log(`deploy: ${tag} -> ${p.environment}${dryRun ? ' (dry run)' : ''}`);
-  for (const s of p.skipped) console.log(`deploy: skip ${s.service}: ${s.app} is not in this repository`);
+  for (const s of p.skipped)
+    console.log(`deploy: skip ${s.service}: ${s.app} is not in this repository`);
   if (!dryRun && !process.env.RAILWAY_TOKEN) {
-    console.error('deploy: RAILWAY_TOKEN is not set (a Railway project token for the target environment)');
+    console.error(
+      'deploy: RAILWAY_TOKEN is not set (a Railway project token for the target environment)',
+    );
     process.exit(1);
   }
   for (const d of p.deploys) {

@@ -20,9 +20,12 @@ describe('release tags', () => {
     expect(environmentFor('v1.2.3-staging')).toBe('staging');
   });
 
-  it.each(['1.2.3', 'v1.2', 'v1.2.3-rc.1', 'v1.2.3-staging2', ''])('refuses %j as a release tag', (tag) => {
-    expect(() => environmentFor(tag)).toThrow(/is not a release tag: expected vX\.Y\.Z/);
-  });
+  it.each(['1.2.3', 'v1.2', 'v1.2.3-rc.1', 'v1.2.3-staging2', ''])(
+    'refuses %j as a release tag',
+    (tag) => {
+      expect(() => environmentFor(tag)).toThrow(/is not a release tag: expected vX\.Y\.Z/);
+    },
+  );
 
   it('bumps versions by the largest changeset bump', () => {
     expect(nextVersion('1.2.3', 'patch')).toBe('1.2.4');
@@ -36,9 +39,19 @@ describe('deploy plan', () => {
     const root = repoWith(['apps/api', 'apps/webhook-service', 'apps/telemetry-collector']);
     const p = plan('v2.0.0', root);
     expect(p.environment).toBe('production');
-    expect(p.deploys.map((d: { service: string }) => d.service)).toEqual(['q-job-api', 'q-webhook', 'q-telcollect']);
+    expect(p.deploys.map((d: { service: string }) => d.service)).toEqual([
+      'q-job-api',
+      'q-webhook',
+      'q-telcollect',
+    ]);
     expect(p.deploys[0]?.command).toEqual([
-      'railway', 'up', '--ci', '--service', 'q-job-api', '--environment', 'production',
+      'railway',
+      'up',
+      '--ci',
+      '--service',
+      'q-job-api',
+      '--environment',
+      'production',
     ]);
     expect(p.skipped).toEqual([]);
     expect(p.workerBundle).toBe('github-release-asset');
@@ -49,7 +62,9 @@ describe('deploy plan', () => {
     const p = plan('v2.0.0-staging', root);
     expect(p.environment).toBe('staging');
     expect(p.deploys.map((d: { service: string }) => d.service)).toEqual([
-      'stg.q-job-api', 'stg.q-webhook', 'stg.q-telcollect',
+      'stg.q-job-api',
+      'stg.q-webhook',
+      'stg.q-telcollect',
     ]);
     for (const d of p.deploys) expect(d.command).toContain('staging');
   });
@@ -69,7 +84,9 @@ describe('deploy plan', () => {
     const stg = Object.keys(environments.staging.services);
     expect(stg).toEqual(prod);
     for (const app of prod) {
-      expect(environments.staging.services[app]).toBe(`stg.${environments.production.services[app]}`);
+      expect(environments.staging.services[app]).toBe(
+        `stg.${environments.production.services[app]}`,
+      );
     }
   });
 });

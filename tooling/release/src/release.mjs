@@ -41,7 +41,8 @@ async function main() {
   step(`fetching ${remote}/${branch}`);
   await $`git fetch --quiet --tags ${remote} ${branch}`;
   const behind = Number((await $`git rev-list --count HEAD..${remote}/${branch}`).stdout.trim());
-  if (behind > 0) refuse(`'${branch}' is ${behind} commit(s) behind ${remote}/${branch}; pull first`);
+  if (behind > 0)
+    refuse(`'${branch}' is ${behind} commit(s) behind ${remote}/${branch}; pull first`);
 
   // The workspace's own changesets binary, not `pnpm exec`, which may touch the lockfile.
   const changeset = join(root, 'node_modules/.bin/changeset');
@@ -56,7 +57,8 @@ async function main() {
   } finally {
     rmSync(statusFile, { force: true });
   }
-  if (status.changesets.length === 0) refuse('no pending changesets: nothing to release (add one with `pnpm changeset`)');
+  if (status.changesets.length === 0)
+    refuse('no pending changesets: nothing to release (add one with `pnpm changeset`)');
   const bump = status.releases.reduce(
     (max, r) => (BUMPS.indexOf(r.type) > BUMPS.indexOf(max) ? r.type : max),
     'patch',
@@ -66,13 +68,17 @@ async function main() {
   const tag = `v${version}${staging ? '-staging' : ''}`;
   const existing = (await $`git tag --list ${tag}`).stdout.trim();
   if (existing) refuse(`tag ${tag} already exists`);
-  step(`${status.changesets.length} changeset(s), ${status.releases.length} package(s); ${rootPkg.version} -> ${version} (${bump}), tag ${tag}`);
+  step(
+    `${status.changesets.length} changeset(s), ${status.releases.length} package(s); ${rootPkg.version} -> ${version} (${bump}), tag ${tag}`,
+  );
 
   step(`running the gate: ${gateCommand}`);
   if (!dryRun) {
     const gate = await $({ stdio: 'inherit' })`sh -c ${gateCommand}`.nothrow();
     if (gate.exitCode !== 0) {
-      console.error(`release: the gate failed (exit ${gate.exitCode}): no version commit, no tag, nothing pushed`);
+      console.error(
+        `release: the gate failed (exit ${gate.exitCode}): no version commit, no tag, nothing pushed`,
+      );
       process.exit(1);
     }
   }

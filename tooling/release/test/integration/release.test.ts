@@ -1,5 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,13 +30,20 @@ function fixture(): { work: string; remote: string } {
   mkdirSync(join(seed, 'pkgs/a'), { recursive: true });
   mkdirSync(join(seed, '.changeset'));
   const files: Record<string, string> = {
-    'package.json': JSON.stringify({ name: 'fixture', private: true, version: '1.0.0' }, null, 2) + '\n',
+    'package.json':
+      JSON.stringify({ name: 'fixture', private: true, version: '1.0.0' }, null, 2) + '\n',
     'pnpm-workspace.yaml': 'packages:\n  - pkgs/*\n',
     '.gitignore': 'node_modules\n',
-    'pkgs/a/package.json': JSON.stringify({ name: '@fx/a', version: '1.0.0', private: true }, null, 2) + '\n',
+    'pkgs/a/package.json':
+      JSON.stringify({ name: '@fx/a', version: '1.0.0', private: true }, null, 2) + '\n',
     '.changeset/config.json': JSON.stringify({
-      changelog: false, commit: false, access: 'restricted', baseBranch: 'main',
-      updateInternalDependencies: 'patch', privatePackages: { version: true, tag: false }, ignore: [],
+      changelog: false,
+      commit: false,
+      access: 'restricted',
+      baseBranch: 'main',
+      updateInternalDependencies: 'patch',
+      privatePackages: { version: true, tag: false },
+      ignore: [],
     }),
     '.changeset/add-feature.md': '---\n"@fx/a": minor\n---\n\nA feature.\n',
     'gate.test.mjs': [
@@ -102,7 +116,9 @@ describe('pnpm release', { timeout: 90_000 }, () => {
     // changeset version consumed the changeset and bumped the package and the repo version
     expect(git(remote, 'show', 'main:pkgs/a/package.json')).toContain('"version": "1.1.0"');
     expect(git(remote, 'show', 'main:package.json')).toContain('"version": "1.1.0"');
-    expect(git(remote, 'ls-tree', '--name-only', 'main', '.changeset/')).not.toContain('add-feature.md');
+    expect(git(remote, 'ls-tree', '--name-only', 'main', '.changeset/')).not.toContain(
+      'add-feature.md',
+    );
   });
 
   it('--staging cuts a -staging tag', () => {
@@ -117,7 +133,14 @@ describe('pnpm release', { timeout: 90_000 }, () => {
     const head = git(work, 'rev-parse', 'HEAD');
     const { code, out } = release(work, ['--dry-run']);
     expect(code).toBe(0);
-    for (const stepText of ['running the gate', 'applying changeset version', 'committing', 'tagging v1.1.0', 'pushing main and v1.1.0', 'nothing was changed']) {
+    for (const stepText of [
+      'running the gate',
+      'applying changeset version',
+      'committing',
+      'tagging v1.1.0',
+      'pushing main and v1.1.0',
+      'nothing was changed',
+    ]) {
       expect(out).toContain(stepText);
     }
     expect(git(work, 'rev-parse', 'HEAD')).toBe(head);
@@ -155,7 +178,11 @@ describe('pnpm release', { timeout: 90_000 }, () => {
 
 describe('deploy (dry run)', () => {
   const deploy = (tag: string) =>
-    spawnSync(process.execPath, [deployScript, '--tag', tag, '--dry-run'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, RAILWAY_TOKEN: '' } });
+    spawnSync(process.execPath, [deployScript, '--tag', tag, '--dry-run'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, RAILWAY_TOKEN: '' },
+    });
 
   it('names the production Railway services for vX.Y.Z', () => {
     const r = deploy('v1.4.0');
@@ -174,7 +201,11 @@ describe('deploy (dry run)', () => {
 
   it('refuses a tag that is not a release tag, and a real deploy without a token', () => {
     expect(deploy('v1.4').stderr).toContain("'v1.4' is not a release tag");
-    const real = spawnSync(process.execPath, [deployScript, '--tag', 'v1.4.0'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, RAILWAY_TOKEN: '' } });
+    const real = spawnSync(process.execPath, [deployScript, '--tag', 'v1.4.0'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, RAILWAY_TOKEN: '' },
+    });
     expect(real.status).toBe(1);
     expect(real.stderr).toContain('RAILWAY_TOKEN is not set');
   });
