@@ -1,12 +1,13 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { environmentFor, loadMapping, plan } from './deploy.mjs';
 import { nextVersion } from './release.mjs';
 
 function repoWith(apps: string[]): string {
   const root = mkdtempSync(join(tmpdir(), 'deploy-plan-'));
+  onTestFinished(() => rmSync(root, { recursive: true, force: true }));
   for (const app of apps) {
     mkdirSync(join(root, app), { recursive: true });
     writeFileSync(join(root, app, 'package.json'), '{}');

@@ -1,12 +1,13 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { findRedisServer, redact, RedisBinaryNotFoundError, startRedis } from './redis.js';
 
 describe('findRedisServer', () => {
   it('says exactly what is missing and how to install it when no binary is on PATH', () => {
     const empty = mkdtempSync(join(tmpdir(), 'no-redis-'));
+    onTestFinished(() => rmSync(empty, { recursive: true, force: true }));
     const saved = process.env.REDIS_SERVER_BIN;
     delete process.env.REDIS_SERVER_BIN;
     try {
@@ -27,6 +28,7 @@ describe('findRedisServer', () => {
 
   it('finds an executable redis-server in a PATH directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-redis-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'redis-server');
     writeFileSync(file, '#!/bin/sh\n');
     chmodSync(file, 0o755);

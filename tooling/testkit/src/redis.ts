@@ -83,14 +83,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const running = new Set<ChildProcess>();
+/** Servers this process started and has not stopped yet, with their data directories. */
+const running = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // A test process that dies without teardown must not leave redis-server behind.
+  // A test process that dies without teardown must not leave redis-server, or its directory,
+  // behind.
   process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
+    for (const [child, dir] of running) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 
@@ -209,7 +214,7 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
       ...(options.args ?? []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
+    running.set(child, dir);
     installExitHook();
     let output = '';
     const collect = (chunk: Buffer): void => {

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import GateReporter from './gate-reporter.js';
 
 function testCase(
@@ -21,6 +21,7 @@ function testCase(
 describe('gate reporter', () => {
   it('records retries, flaky status, file:line and package-relative error frames for the gate', () => {
     const root = mkdtempSync(join(tmpdir(), 'gate-reporter-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
     const reporter = new GateReporter({ outputFile: '.test-results/integration/gate.json' });
     reporter.onInit({ config: { root } } as never);
     const stack = `Error: read ECONNRESET\n    at ${root}/test/integration/claim.test.ts:9:11\n    at node_modules/vitest/dist/runner.js:1:1`;

@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // A real clone of this repository with the real hooks installed by `pnpm install` (husky via
 // `prepare`), committing with real git. The probe file lives in a leaf package so the hook's
@@ -36,6 +36,10 @@ const commit = (message: string) => {
 };
 const read = (file: string) => readFileSync(join(clone, file), 'utf8');
 const write = (file: string, text: string) => writeFileSync(join(clone, file), text);
+
+afterAll(() => {
+  if (clone) rmSync(dirname(clone), { recursive: true, force: true });
+});
 
 beforeAll(() => {
   clone = join(mkdtempSync(join(tmpdir(), 'hooks-')), 'repo');

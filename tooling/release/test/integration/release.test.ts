@@ -3,13 +3,14 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
   existsSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 const repoRoot = join(import.meta.dirname, '../../../..');
 const releaseScript = join(repoRoot, 'tooling/release/src/release.mjs');
@@ -24,6 +25,7 @@ const git = (cwd: string, ...args: string[]): string =>
  */
 function fixture(): { work: string; remote: string } {
   const base = mkdtempSync(join(tmpdir(), 'release-'));
+  onTestFinished(() => rmSync(base, { recursive: true, force: true }));
   const remote = join(base, 'remote.git');
   const seed = join(base, 'seed');
   git(base, 'init', '-q', '--bare', '-b', 'main', remote);

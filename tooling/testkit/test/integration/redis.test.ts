@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../src/index.js';
+import { startRedis, waitFor, type RedisHandle } from '../../src/index.js';
 
 async function pingable(url: string): Promise<boolean> {
   const client = new Redis(url, {
@@ -79,6 +82,34 @@ describe('startRedis (own server)', () => {
     expect(pid).toBeGreaterThan(0);
     expect(isAlive(pid)).toBe(false);
     expect(await pingable(handle!.url)).toBe(false);
+  });
+
+  it('a process that exits without stopping its server leaves neither the server nor its directory', async () => {
+    // A child process starts a server, reports its pid and data directory, and exits at once.
+    const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+    const script = `
+      const { startRedis } = await import(${JSON.stringify(index)});
+      const { Redis } = await import('ioredis');
+      const server = await startRedis({ own: true });
+      const client = new Redis(server.url);
+      const pid = Number(/process_id:(\\d+)/.exec(await client.info('server'))[1]);
+      const [, dir] = await client.config('GET', 'dir');
+      client.disconnect();
+      console.log(JSON.stringify({ pid, dir }));
+      process.exit(0);
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '--eval', script],
+      { encoding: 'utf8', env: { ...process.env, REDIS_URL: '' } },
+    );
+    const { pid, dir } = JSON.parse(out.trim().split('\n').pop()!) as { pid: number; dir: string };
+    expect(existsSync(dir)).toBe(false);
+    // SIGKILL is immediate, but the exit is reaped asynchronously.
+    await waitFor(() => !isAlive(pid) || undefined, {
+      timeoutMs: 5_000,
+      message: `redis-server ${pid} gone`,
+    });
   });
 
   it('uses REDIS_URL when set, isolated by namespace, and removes only its own keys', async () => {
