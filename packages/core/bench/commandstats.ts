@@ -7,10 +7,16 @@
  *   pnpm --filter @jobgate/core bench:commandstats      (JOBS, SERVICES, WORKERS override)
  */
 import { startRedis } from '@jobgate/testkit';
-import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createQueue, type SubmitInput } from '../src/index.js';
-import { drain } from './drain.js';
+import { createQueue } from '../src/index.js';
+import {
+  bullmqConnection,
+  bullmqDrain,
+  bullmqQueues,
+  bullmqSubmit,
+  drain,
+  jobgateInputs,
+} from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 50_000);
 const SERVICES = Number(process.env.SERVICES ?? 10);
@@ -58,11 +64,7 @@ try {
   const admin = new Redis(server.url);
   const namespace = 'profile';
   const submitter = await createQueue({ redis: admin, namespace });
-  const inputs: SubmitInput[] = Array.from({ length: JOBS }, (_, i) => ({
-    service_required: services[i % SERVICES]!,
-    priority: i % 5,
-    payload: { i },
-  }));
+  const inputs = jobgateInputs(JOBS, services);
   await admin.config('RESETSTAT');
   let t = performance.now();
   for (let i = 0; i < inputs.length; i += 5_000)
@@ -90,43 +92,16 @@ try {
   await submitter.close();
 
   // BullMQ, the same workload: one queue and one Worker (concurrency 8) per service.
-  const { hostname, port } = new URL(server.url);
-  const bullConnection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
-  const bullQueues = services.map(
-    (name) => new BullQueue(name, { connection: bullConnection, prefix: 'profile-bull' }),
-  );
-  await Promise.all(bullQueues.map((q) => q.waitUntilReady()));
+  const bullConnection = bullmqConnection(server.url);
+  const bullQueues = await bullmqQueues(services, bullConnection, 'profile-bull');
   await admin.config('RESETSTAT');
   t = performance.now();
-  await Promise.all(
-    bullQueues.map(async (q, s) => {
-      const jobs = inputs
-        .filter((_, i) => i % SERVICES === s)
-        .map((input) => ({
-          name: 'job',
-          data: input.payload,
-          opts: { priority: 5 - (input.priority ?? 0) },
-        }));
-      for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
-    }),
-  );
+  await bullmqSubmit(bullQueues, JOBS);
   print('BullMQ submit', await commandstats(admin), performance.now() - t);
   await admin.config('RESETSTAT');
-  let completed = 0;
-  let resolveDone!: () => void;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
   t = performance.now();
   cpu = process.cpuUsage();
-  const bullWorkers = services.map(
-    (name) =>
-      new BullWorker(name, () => Promise.resolve(null), {
-        connection: bullConnection,
-        prefix: 'profile-bull',
-        concurrency: 8,
-      }),
-  );
-  for (const w of bullWorkers) w.on('completed', () => ++completed === JOBS && resolveDone());
-  await done;
+  await bullmqDrain(services, bullConnection, 'profile-bull', 8, JOBS);
   cpu = process.cpuUsage(cpu);
   print(
     'BullMQ claim + complete',
@@ -134,7 +109,6 @@ try {
     performance.now() - t,
     (cpu.user + cpu.system) / 1000,
   );
-  await Promise.all(bullWorkers.map((w) => w.close()));
   await Promise.all(bullQueues.map((q) => q.close()));
   admin.disconnect();
 } finally {

@@ -7,10 +7,16 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startRedis } from '@jobgate/testkit';
-import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createQueue, type SubmitInput, type WorkerSpec } from '../src/index.js';
-import { drain } from './drain.js';
+import {
+  bullmqConnection,
+  bullmqDrain,
+  bullmqQueues,
+  bullmqSubmit,
+  drain,
+  jobgateInputs,
+} from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 50_000);
 const SERVICES = Number(process.env.SERVICES ?? 10);
@@ -32,11 +38,7 @@ async function benchJobgate(
   const namespace = `bench-jg-${round}`;
   const admin = new Redis(url);
   const submitter = await createQueue({ redis: admin, namespace });
-  const inputs: SubmitInput[] = Array.from({ length: JOBS }, (_, i) => ({
-    service_required: services[i % SERVICES]!,
-    priority: i % 5,
-    payload: { i },
-  }));
+  const inputs = jobgateInputs(JOBS, services);
   const t0 = performance.now();
   // All chunks issued at once, as the BullMQ side issues every queue's addBulk at once: each
   // submitMany validates and sends its chunk before the next one is prepared, so Node prepares
@@ -73,46 +75,14 @@ async function benchBullmq(
   round: number,
 ): Promise<{ submitMs: number; processMs: number }> {
   const prefix = `bench-bull-${round}`;
-  const { hostname, port } = new URL(url);
-  const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
-  const queues = services.map((name) => new BullQueue(name, { connection, prefix }));
-  await Promise.all(queues.map((q) => q.waitUntilReady()));
-  const perService = services.map(
-    () => [] as Array<{ name: string; data: unknown; opts: { priority?: number } }>,
-  );
-  for (let i = 0; i < JOBS; i++) {
-    // BullMQ priorities: 1 is highest, 0 means none; same five levels as the jobgate run.
-    perService[i % SERVICES]!.push({ name: 'job', data: { i }, opts: { priority: 5 - (i % 5) } });
-  }
+  const connection = bullmqConnection(url);
+  const queues = await bullmqQueues(services, connection, prefix);
   const t0 = performance.now();
-  await Promise.all(
-    queues.map(async (q, s) => {
-      const jobs = perService[s]!;
-      for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
-    }),
-  );
+  await bullmqSubmit(queues, JOBS);
   const submitMs = performance.now() - t0;
-
-  let completed = 0;
-  let resolveDone!: () => void;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const t1 = performance.now();
-  const workers = services.map(
-    (name) =>
-      new BullWorker(name, () => Promise.resolve(null), {
-        connection,
-        prefix,
-        concurrency: BULLMQ_CONCURRENCY,
-      }),
-  );
-  for (const w of workers) {
-    w.on('completed', () => {
-      if (++completed === JOBS) resolveDone();
-    });
-  }
-  await done;
+  await bullmqDrain(services, connection, prefix, BULLMQ_CONCURRENCY, JOBS);
   const processMs = performance.now() - t1;
-  await Promise.all(workers.map((w) => w.close()));
   await Promise.all(queues.map((q) => q.close()));
   return { submitMs, processMs };
 }
