@@ -559,12 +559,16 @@ local function remember_hint(keys, now, due)
   reap_hints[name] = { due = due, checked = now }
 end
 
+-- Up to `limit` members of a time-scored zset that are due at `now`, and the earliest score when
+-- none is (then nil when some are: the caller reads it again after handling them).
+local function take_due(key, now, limit)
+  local next_due = earliest(key)
+  if next_due > now then return {}, next_due end
+  return redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, limit), nil
+end
+
 local function reap(keys, now, maxlen, limit)
-  local expired = {}
-  local next_lease = earliest(keys[K_ACTIVE])
-  if next_lease <= now then
-    expired = redis.call('ZRANGEBYSCORE', keys[K_ACTIVE], '-inf', now, 'LIMIT', 0, limit)
-  end
+  local expired, next_lease = take_due(keys[K_ACTIVE], now, limit)
   for _, id in ipairs(expired) do
     redis.call('ZREM', keys[K_ACTIVE], id)
     local st = load_job(keys, id)
@@ -588,12 +592,7 @@ local function reap(keys, now, maxlen, limit)
       end
     end
   end
-  if #expired > 0 then next_lease = earliest(keys[K_ACTIVE]) end
-  local due = {}
-  local next_retry = earliest(keys[K_DELAYED])
-  if next_retry <= now then
-    due = redis.call('ZRANGEBYSCORE', keys[K_DELAYED], '-inf', now, 'LIMIT', 0, limit)
-  end
+  local due, next_retry = take_due(keys[K_DELAYED], now, limit)
   for _, id in ipairs(due) do
     redis.call('ZREM', keys[K_DELAYED], id)
     local st = load_job(keys, id)
@@ -605,7 +604,8 @@ local function reap(keys, now, maxlen, limit)
       wake(keys, 1)
     end
   end
-  if #due > 0 then next_retry = earliest(keys[K_DELAYED]) end
+  next_lease = next_lease or earliest(keys[K_ACTIVE])
+  next_retry = next_retry or earliest(keys[K_DELAYED])
   remember_hint(keys, now, math.min(next_lease, next_retry))
   return #expired, #due
 end
