@@ -4,7 +4,10 @@ import { LIBRARY_SOURCE } from './lua/library.generated.js';
 
 function parseVersion(source: string): number {
   const match = /^local LIBRARY_VERSION = (\d+)$/m.exec(source);
-  if (!match) throw new Error('jobgate.lua has no "local LIBRARY_VERSION = <n>" line');
+  if (!match)
+    throw new Error(
+      'the Lua library has no "local LIBRARY_VERSION = <n>" line (src/lua/header.lua)',
+    );
   return Number(match[1]);
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LIBRARY_SOURCE } from './lua/library.generated.js';
-import { KEY_NAMES, queueKeys } from './keys.js';
+import { KEY_NAMES, queueKeys, RETIRED_KEY_NAMES, SUBMIT_FIELDS } from './keys.js';
 
 describe('queueKeys', () => {
   it('puts every key of a namespace under one hash tag', () => {
@@ -11,11 +11,20 @@ describe('queueKeys', () => {
     expect(keys.active).toBe('{jq}:active');
   });
 
-  it('lists the keys in the order the Lua header documents', () => {
+  it('gives the library its K_* key indexes and F_* submit fields from the same lists', () => {
     KEY_NAMES.forEach((name, i) => {
-      expect(LIBRARY_SOURCE).toMatch(new RegExp(`KEYS\\[${i + 1}\\]\\s+\\{ns\\}:${name}\\s`));
+      const constant = `K_${name.toUpperCase().replace(/-/g, '_')}`;
+      expect(LIBRARY_SOURCE).toContain(`local ${constant} = ${i + 1} -- {ns}:${name}\n`);
     });
-    expect(LIBRARY_SOURCE).toContain(`local NKEYS = ${KEY_NAMES.length}`);
+    expect(LIBRARY_SOURCE).toContain(`local NKEYS = ${KEY_NAMES.length}\n`);
+    SUBMIT_FIELDS.forEach((name, i) => {
+      expect(LIBRARY_SOURCE).toContain(`local F_${name.toUpperCase()} = ${i + 1}\n`);
+    });
+    expect(LIBRARY_SOURCE).toContain(`local NFIELDS = ${SUBMIT_FIELDS.length}\n`);
+  });
+
+  it('no longer declares the keys retired library versions wrote', () => {
+    for (const name of RETIRED_KEY_NAMES) expect(KEY_NAMES).not.toContain(name);
   });
 
   it('refuses namespaces that would break the hash tag or key layout', () => {

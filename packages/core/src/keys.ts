@@ -1,6 +1,8 @@
 /**
- * Key names of one queue namespace, in the exact order of the KEYS list documented at the top of
- * lua/jobgate.lua. Every key carries the hash tag `{ns}`, so one namespace lives in one cluster slot.
+ * Key names of one queue namespace, in the order every library function receives them as KEYS:
+ * scripts/embed-lua.mjs generates the Lua `K_*` indexes from this list (see lua/header.lua for
+ * what each key holds). Every key carries the hash tag `{ns}`, so one namespace lives in one
+ * cluster slot.
  */
 export const KEY_NAMES = [
   'jobs',
@@ -8,7 +10,7 @@ export const KEY_NAMES = [
   'results',
   'pending',
   'buckets',
-  'bucket-len',
+  'bucket-heads',
   'specs',
   'wf-pending',
   'active',
@@ -16,7 +18,6 @@ export const KEY_NAMES = [
   'events',
   'seq',
   'wake',
-  'depth',
   'unrunnable',
   'all',
   'by-customer',
@@ -24,6 +25,32 @@ export const KEY_NAMES = [
   'by-status',
   'heads',
 ] as const;
+
+/**
+ * Keys older library versions wrote and nothing reads any more (`depth` up to version 10,
+ * `bucket-len` up to 12): createQueue deletes them.
+ */
+export const RETIRED_KEY_NAMES = ['depth', 'bucket-len'] as const;
+
+/**
+ * The fields of one job in a jobgate_submit call, in order: the Lua `F_*` indexes are generated
+ * from this list, and the client builds the arguments from it, so neither side counts positions.
+ */
+export const SUBMIT_FIELDS = [
+  'id',
+  'service_required',
+  'sig',
+  'priority',
+  'P',
+  'requirements',
+  'customer_id',
+  'workflow_id',
+  'step',
+  'max_attempts',
+  'payload',
+] as const;
+
+export type SubmitField = (typeof SUBMIT_FIELDS)[number];
 
 export type KeyName = (typeof KEY_NAMES)[number];
 export type QueueKeys = Readonly<Record<KeyName, string>> & { readonly list: readonly string[] };

@@ -9,7 +9,14 @@ import {
   type NotHeldReason,
 } from './errors.js';
 import { installLibrary, isMissingFunctionError } from './installer.js';
-import { queueKeys, serviceWakeKey, type QueueKeys } from './keys.js';
+import {
+  queueKeys,
+  RETIRED_KEY_NAMES,
+  serviceWakeKey,
+  SUBMIT_FIELDS,
+  type QueueKeys,
+  type SubmitField,
+} from './keys.js';
 import {
   JOB_STATUSES,
   type EventType,
@@ -208,6 +215,8 @@ function mapError(error: unknown, workerId = ''): unknown {
   return error;
 }
 
+type SubmitFields = Record<SubmitField, string>;
+
 const SUBMIT_CHUNK = 500;
 const SEP = '\0';
 const SIGNATURE_CACHE_MAX = 1_000;
@@ -247,6 +256,9 @@ class RedisQueue implements Queue {
 
   async install(): Promise<void> {
     await installLibrary(this.redis);
+    // Left behind by older library versions (their content now lives elsewhere, see
+    // lua/lib/migration.lua); one hash tag, so one UNLINK also on a Cluster.
+    await this.redis.unlink(...RETIRED_KEY_NAMES.map((name) => `{${this.namespace}}:${name}`));
   }
 
   /** One FCALL; a library lost to a restart, failover or FUNCTION FLUSH is reinstalled once. */
@@ -292,23 +304,34 @@ class RedisQueue implements Queue {
     return json;
   }
 
-  private submitFields(input: SubmitInput, index?: number): string[] {
+  /** One job's jobgate_submit fields, by name; `submitArgs` puts them in SUBMIT_FIELDS order. */
+  private submitFields(input: SubmitInput, index?: number): SubmitFields {
     const job = validateSubmit(input, index);
     const requirements = job.requirements ?? {};
     const requirementsJson = JSON.stringify(requirements);
-    return [
-      job.id ?? randomUUID(),
-      job.service_required,
-      this.signature(requirements, requirementsJson, job.customer_id),
-      String(job.priority),
-      priorityKey(job.priority),
-      requirementsJson,
-      job.customer_id ?? '',
-      job.workflow_id ?? '',
-      job.step === undefined ? '' : String(job.step),
-      String(job.max_attempts ?? this.defaultMaxAttempts),
-      toJson(job.payload ?? {}, 'payload'),
+    return {
+      id: job.id ?? randomUUID(),
+      service_required: job.service_required,
+      sig: this.signature(requirements, requirementsJson, job.customer_id),
+      priority: String(job.priority),
+      P: priorityKey(job.priority),
+      requirements: requirementsJson,
+      customer_id: job.customer_id ?? '',
+      workflow_id: job.workflow_id ?? '',
+      step: job.step === undefined ? '' : String(job.step),
+      max_attempts: String(job.max_attempts ?? this.defaultMaxAttempts),
+      payload: toJson(job.payload ?? {}, 'payload'),
+    };
+  }
+
+  /** jobgate_submit's arguments and extra keys (each service's wake-up list) for a batch. */
+  private submitCall(jobs: SubmitFields[]): { args: string[]; wakeKeys: string[] } {
+    const args: string[] = [String(jobs.length)];
+    for (const job of jobs) for (const field of SUBMIT_FIELDS) args.push(job[field]);
+    const wakeKeys = [
+      ...new Set(jobs.map((job) => serviceWakeKey(this.keys, job.service_required))),
     ];
+    return { args, wakeKeys };
   }
 
   private signature(
@@ -337,10 +360,8 @@ class RedisQueue implements Queue {
   }
 
   async submit(input: SubmitInput): Promise<{ id: string; created: boolean }> {
-    const fields = this.submitFields(input);
-    const reply = await this.call('jobgate_submit', [1, ...fields], undefined, [
-      serviceWakeKey(this.keys, fields[1]!),
-    ]);
+    const { args, wakeKeys } = this.submitCall([this.submitFields(input)]);
+    const reply = await this.call('jobgate_submit', args, undefined, wakeKeys);
     return RedisQueue.pairs(reply)[0]!;
   }
 
@@ -348,17 +369,15 @@ class RedisQueue implements Queue {
     if (!Array.isArray(inputs))
       throw new ValidationError('Invalid jobs: submitMany takes an array');
     const fields = inputs.map((input, index) => this.submitFields(input, index));
-    const chunks: string[][][] = [];
+    const chunks: SubmitFields[][] = [];
     for (let i = 0; i < fields.length; i += SUBMIT_CHUNK)
       chunks.push(fields.slice(i, i + SUBMIT_CHUNK));
-    // Issued together, so ioredis pipelines them on the connection. Each call declares the
-    // wake-up lists of its jobs' services (field 1 of a job is its service).
+    // Issued together, so ioredis pipelines them on the connection.
     const replies = await Promise.all(
-      chunks.map((chunk) =>
-        this.call('jobgate_submit', [chunk.length, ...chunk.flat()], undefined, [
-          ...new Set(chunk.map((job) => serviceWakeKey(this.keys, job[1]!))),
-        ]),
-      ),
+      chunks.map((chunk) => {
+        const { args, wakeKeys } = this.submitCall(chunk);
+        return this.call('jobgate_submit', args, undefined, wakeKeys);
+      }),
     );
     return replies.flatMap((reply) => RedisQueue.pairs(reply));
   }

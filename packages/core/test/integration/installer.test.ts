@@ -79,58 +79,108 @@ describe('installer', () => {
     await queue.close();
   });
 
-  it('upgrades a namespace written by library version 10: counts, listing and completion stay right', async () => {
-    // Version 10 as released (test/fixtures/jobgate-v10.lua): it also kept active jobs in
-    // {ns}:by-status and a per-service counter in {ns}:depth, both derived since version 11.
-    const v10 = await readFile(new URL('../fixtures/jobgate-v10.lua', import.meta.url), 'utf8');
-    const queue = await createQueue({ redis, namespace: 'from-v10' });
-    await redis.function('LOAD', 'REPLACE', v10);
-    expect(await serverVersion()).toBe(10);
-    // Submitted the way a version 10 client did: the 20 keys only.
-    const ids = ['v10-a', 'v10-b', 'v10-c'];
-    for (const id of ids) {
-      await redis.fcall(
-        'jobgate_submit',
-        queue.keys.list.length,
-        ...queue.keys.list,
-        String(Date.now()),
-        '1000',
-        1,
-        id,
-        'svc',
-        requirementSignature({}, undefined),
-        '0',
-        priorityKey(0),
-        '{}',
-        '',
-        '',
-        '',
-        '3',
-        '{}',
-      );
-    }
-    const w = { worker_id: 'w', services: ['svc'] };
-    expect((await queue.claim(w))?.id).toBe(ids[0]);
-    expect((await queue.claim(w))?.id).toBe(ids[1]);
-    expect(await redis.exists(queue.keys.depth)).toBe(1);
+  // The key list versions 10 to 12 took (before `depth` was retired and `bucket-len` renamed).
+  const legacyKeys = (ns: string): string[] =>
+    [
+      'jobs',
+      'payloads',
+      'results',
+      'pending',
+      'buckets',
+      'bucket-len',
+      'specs',
+      'wf-pending',
+      'active',
+      'delayed',
+      'events',
+      'seq',
+      'wake',
+      'depth',
+      'unrunnable',
+      'all',
+      'by-customer',
+      'by-workflow',
+      'by-status',
+      'heads',
+    ].map((name) => `{${ns}}:${name}`);
 
-    expect(await installLibrary(redis)).toBe('upgraded');
-    expect((await queue.complete(ids[0]!, 'w', { ok: 1 })).status).toBe('completed');
-    expect(await queue.counts()).toMatchObject({
-      pending: 1,
-      active: 1,
-      completed: 1,
-      by_service: { svc: 1 },
-    });
-    expect((await queue.list({ status: 'active' })).jobs.map((j) => j.id)).toEqual([ids[1]]);
-    expect((await queue.list({ status: 'completed' })).jobs.map((j) => j.id)).toEqual([ids[0]]);
-    // Nothing of the old layout is left behind to go stale.
-    expect(await redis.exists(queue.keys.depth)).toBe(0);
-    expect(await redis.zrangebylex(queue.keys['by-status'], '[active\0', '(active\x01')).toEqual(
-      [],
-    );
-    expect((await queue.claim(w))?.id).toBe(ids[2]);
-    expect((await queue.complete(ids[1]!, 'w', null)).status).toBe('completed');
-    await queue.close();
-  });
+  it.each([10, 12])(
+    'upgrades a namespace written by library version %i: order, counts, listing and completion stay right',
+    async (version) => {
+      // As released (test/fixtures): version 10 also kept active jobs in {ns}:by-status and a
+      // per-service counter in {ns}:depth; up to 12 the bucket heads lived in {ns}:bucket-len.
+      const old = await readFile(
+        new URL(`../fixtures/jobgate-v${version}.lua`, import.meta.url),
+        'utf8',
+      );
+      const ns = `from-v${version}`;
+      await redis.function('LOAD', 'REPLACE', old);
+      expect(await serverVersion()).toBe(version);
+      const keys = legacyKeys(ns);
+      // Called the way a client of that version did: its 20 keys, two buckets (one customer's).
+      const ids = ['old-a', 'old-b', 'old-c', 'old-d'];
+      for (const [i, id] of ids.entries()) {
+        const customer = i % 2 === 0 ? '' : 'acme';
+        await redis.fcall(
+          'jobgate_submit',
+          keys.length,
+          ...keys,
+          String(Date.now()),
+          '1000',
+          1,
+          id,
+          'svc',
+          requirementSignature({}, customer || undefined),
+          '0',
+          priorityKey(0),
+          '{}',
+          customer,
+          '',
+          '',
+          '3',
+          '{}',
+        );
+      }
+      const w = { worker_id: 'w', services: ['svc'] };
+      const oldClaim = async (): Promise<string> => {
+        const reply = (await redis.fcall(
+          'jobgate_claim',
+          keys.length,
+          ...keys,
+          String(Date.now()),
+          '1000',
+          JSON.stringify(w),
+          '30000',
+          '0',
+        )) as [string, string];
+        return (JSON.parse(reply[0]) as { id: string }).id;
+      };
+      expect(await oldClaim()).toBe(ids[0]);
+      expect(await oldClaim()).toBe(ids[1]);
+      expect(await redis.exists(`{${ns}}:bucket-len`)).toBe(1);
+      if (version === 10) expect(await redis.exists(`{${ns}}:depth`)).toBe(1);
+
+      // A restarted app: createQueue upgrades the library and drops the retired keys.
+      const queue = await createQueue({ redis, namespace: ns });
+      expect(await serverVersion()).toBe(LIBRARY_VERSION);
+      expect(await redis.exists(`{${ns}}:depth`, `{${ns}}:bucket-len`)).toBe(0);
+      expect((await queue.complete(ids[0]!, 'w', { ok: 1 })).status).toBe('completed');
+      expect(await queue.counts()).toMatchObject({
+        pending: 2,
+        active: 1,
+        completed: 1,
+        by_service: { svc: 2 },
+      });
+      expect((await queue.list({ status: 'active' })).jobs.map((j) => j.id)).toEqual([ids[1]]);
+      expect((await queue.list({ status: 'completed' })).jobs.map((j) => j.id)).toEqual([ids[0]]);
+      expect(await redis.zrangebylex(`{${ns}}:by-status`, '[active\0', '(active\x01')).toEqual([]);
+      // The bucket heads, rebuilt from {ns}:heads, keep the exact order across both buckets.
+      expect((await queue.claim(w))?.id).toBe(ids[2]);
+      expect((await queue.claim(w))?.id).toBe(ids[3]);
+      expect(await queue.claim(w)).toBeNull();
+      expect((await queue.complete(ids[1]!, 'w', null)).status).toBe('completed');
+      expect(await redis.hlen(queue.keys['bucket-heads'])).toBe(0);
+      await queue.close();
+    },
+  );
 });

@@ -121,7 +121,7 @@ describe('malformed input', () => {
       ),
     ).rejects.toThrow(/JG_INVALID expected 11 fields per job/);
     await expect(t.redis.fcall('jobgate_claim', 1, t.queue.keys.jobs, '1', '10')).rejects.toThrow(
-      /JG_INVALID expected 20 keys/,
+      /JG_INVALID expected 19 keys/,
     );
     expect(await t.redis.exists(...t.queue.keys.list)).toBe(0);
   });

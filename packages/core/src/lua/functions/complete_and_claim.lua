@@ -1,0 +1,15 @@
+--[[
+jobgate_complete_and_claim: jobgate_complete, then jobgate_claim, in one atomic call.
+KEYS: the NKEYS namespace keys.
+ARGV: now, events MAXLEN, job_id, worker_id, result JSON, worker JSON, lease_ms, reap_limit.
+Returns: nil | {state JSON, payload JSON} of the next job. Errors: as jobgate_complete (then
+nothing is claimed).
+Events: job.completed, job.claimed.
+]]
+redis.register_function('jobgate_complete_and_claim', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local st, failure = complete(keys, now, maxlen, args[3], args[4], args[5])
+  if not st then return failure end
+  return claim(keys, now, maxlen, args[6], tonumber(args[7]), tonumber(args[8]) or 0)
+end)

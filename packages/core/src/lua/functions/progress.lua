@@ -1,0 +1,18 @@
+--[[
+jobgate_progress: the holder records progress on the job.
+KEYS: the NKEYS namespace keys.
+ARGV: now, events MAXLEN, job_id, worker_id, percent|'', message|''.
+Returns: state JSON. Errors: JG_NOT_FOUND, JG_NOT_HELD.
+Events: job.progress.
+]]
+redis.register_function('jobgate_progress', function(keys, args)
+  local now, maxlen, err = common(keys, args)
+  if err then return err end
+  local st, failure = held(keys, args[3], args[4], now)
+  if not st then return failure end
+  st.progress = { percent = tonumber(args[5]), message = args[6] ~= '' and args[6] or nil }
+  local raw = save_job(keys, st)
+  emit(keys, maxlen, 'job.progress', st, now,
+    { worker_id = st.worker_id, percent = st.progress.percent, message = st.progress.message })
+  return raw
+end)

@@ -1,0 +1,101 @@
+--[[
+jobgate_submit: stores a batch of jobs; a job whose requirements are malformed is stored as
+unrunnable (visible with its reason), never indexed. Validates every job before writing any.
+KEYS: the NKEYS namespace keys, then {ns}:wake:<service> for each service of the batch (the
+      wake-up lists of that service's idle workers; one token per new runnable job, capped).
+ARGV: now, events MAXLEN, n, then n times the SUBMIT_FIELDS (F_* in the generated header, from
+      SUBMIT_FIELDS in src/keys.ts).
+Returns: flat array id1, created1 (1|0: 0 when the id already existed, nothing changed), id2, ...
+Events: job.received per created job.
+]]
+redis.register_function('jobgate_submit', function(keys, args)
+  local now, maxlen, err = common(keys, args, true)
+  if err then return err end
+  local n = tonumber(args[3])
+  if not n or n < 1 or #args ~= 3 + n * NFIELDS then return invalid('expected ' .. NFIELDS .. ' fields per job') end
+  -- Validate every job before writing any, so a bad batch changes nothing.
+  for i = 0, n - 1 do
+    local b = 3 + i * NFIELDS
+    if not valid_name(args[b + F_ID]) then return invalid('job ' .. (i + 1) .. ': id must be 1-256 printable characters') end
+    if not valid_name(args[b + F_SERVICE_REQUIRED]) then return invalid('job ' .. (i + 1) .. ': service_required must be 1-256 printable characters') end
+    if not string.match(args[b + F_SIG], '^[0-9a-f]+$') then return invalid('job ' .. (i + 1) .. ': sig must be hex') end
+    if not string.match(args[b + F_P], '^%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d$') then return invalid('job ' .. (i + 1) .. ': P must be 17 digits') end
+    if args[b + F_CUSTOMER_ID] ~= '' and not valid_name(args[b + F_CUSTOMER_ID]) then return invalid('job ' .. (i + 1) .. ': customer_id must be printable') end
+    if args[b + F_WORKFLOW_ID] ~= '' and not valid_name(args[b + F_WORKFLOW_ID]) then return invalid('job ' .. (i + 1) .. ': workflow_id must be printable') end
+    local max = tonumber(args[b + F_MAX_ATTEMPTS])
+    if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
+  end
+  local out = {}
+  local woken = {}
+  local seen = {}
+  -- One INCRBY reserves a sequence number per job of the batch; ids already present leave gaps,
+  -- which keep the order exact (only the order of SEQ matters, never its density).
+  local next_seq = redis.call('INCRBY', keys[K_SEQ], n) - n
+  for i = 0, n - 1 do
+    local b = 3 + i * NFIELDS
+    local id = args[b + F_ID]
+    -- Writing the payload first doubles as the existence check: every job has one.
+    if redis.call('HSETNX', keys[K_PAYLOADS], id, args[b + F_PAYLOAD]) == 0 then
+      out[#out + 1] = id
+      out[#out + 1] = 0
+    else
+      next_seq = next_seq + 1
+      local seq = string.format('%016d', next_seq)
+      local customer = args[b + F_CUSTOMER_ID] ~= '' and args[b + F_CUSTOMER_ID] or nil
+      local st = {
+        id = id,
+        service_required = args[b + F_SERVICE_REQUIRED],
+        sig = args[b + F_SIG],
+        priority = args[b + F_PRIORITY],
+        seq = seq,
+        pk = args[b + F_P] .. seq,
+        requirements = args[b + F_REQUIREMENTS],
+        customer_id = customer,
+        workflow_id = args[b + F_WORKFLOW_ID] ~= '' and args[b + F_WORKFLOW_ID] or nil,
+        step = tonumber(args[b + F_STEP]),
+        max_attempts = tonumber(args[b + F_MAX_ATTEMPTS]),
+        attempts = 0,
+        created_at = now,
+      }
+      -- Jobs of one batch usually share requirements: check and store each distinct set once.
+      local seen_key = st.sig .. SEP .. (customer or '') .. SEP .. st.requirements
+      local problem = seen[seen_key]
+      if problem == nil then
+        local ok, r = pcall(cjson.decode, st.requirements)
+        if not ok then problem = 'requirements are not valid JSON' else problem = spec_problem(r, customer) end
+        if not problem then
+          redis.call('HSETNX', keys[K_SPECS], st.sig, cjson.encode({ r = r, c = customer }))
+          problem = false
+        end
+        seen[seen_key] = problem
+      end
+      set_status(keys, st, 'pending')
+      if problem then
+        st.unrunnable_reason = problem
+        redis.call('ZADD', keys[K_UNRUNNABLE], tonumber(seq), id)
+      else
+        index_pending(keys, st)
+        woken[st.service_required] = (woken[st.service_required] or 0) + 1
+      end
+      redis.call('ZADD', keys[K_ALL], tonumber(seq), id)
+      if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], 0, customer .. SEP .. seq .. SEP .. id) end
+      if st.workflow_id then redis.call('ZADD', keys[K_BY_WORKFLOW], 0, st.workflow_id .. SEP .. seq .. SEP .. id) end
+      save_job(keys, st)
+      emit(keys, maxlen, 'job.received', st, now, {
+        service_required = st.service_required, priority = st.priority, step = st.step,
+        unrunnable_reason = st.unrunnable_reason,
+      })
+      out[#out + 1] = id
+      out[#out + 1] = 1
+    end
+  end
+  -- Each service's waiting workers get its tokens, through the lists the caller declared after
+  -- the namespace keys; a service whose list was not declared (an older client) wakes everyone.
+  local declared = {}
+  for i = NKEYS + 1, #keys do declared[keys[i]] = true end
+  for svc, n in pairs(woken) do
+    local list = keys[K_WAKE] .. ':' .. svc
+    if declared[list] then wake_list(list, n) else wake_list(keys[K_WAKE], n) end
+  end
+  return out
+end)

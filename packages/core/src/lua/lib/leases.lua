@@ -1,0 +1,92 @@
+-- The holder's side of a job: claim, and the calls that need the lease (complete, fail, heartbeat).
+
+local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
+  if reap_limit > 0 and reap_needed(keys, now) then reap(keys, now, maxlen, reap_limit) end
+  local ctx = worker_context(worker_json)
+  local id, head
+  if ctx.workflow_id then
+    id = find_in_workflow(ctx, keys)
+  else
+    id, head = find_in_buckets(ctx, keys)
+  end
+  if not id then return nil end
+  local st = load_job(keys, id)
+  unindex_pending(keys, st, head)
+  st.attempts = st.attempts + 1
+  st.worker_id = ctx.id
+  st.claimed_at = now
+  st.lease_expires_at = now + lease_ms
+  st.progress = nil
+  set_status(keys, st, 'active')
+  add_due(keys, K_ACTIVE, st.lease_expires_at, id)
+  local raw = save_job(keys, st)
+  emit(keys, maxlen, 'job.claimed', st, now, { worker_id = ctx.id, lease_expires_at = st.lease_expires_at })
+  return { raw, redis.call('HGET', keys[K_PAYLOADS], id) }
+end
+
+-- Returns the job when worker_id holds its lease, else nil and the error reply to return.
+local function held(keys, id, worker_id, now)
+  local st = load_job(keys, id)
+  if not st then return nil, redis.error_reply('JG_NOT_FOUND ' .. id) end
+  if st.status ~= 'active' then return nil, redis.error_reply('JG_NOT_HELD status:' .. st.status .. ' ' .. id) end
+  if st.worker_id ~= worker_id then return nil, redis.error_reply('JG_NOT_HELD other_worker ' .. id) end
+  if st.lease_expires_at <= now then return nil, redis.error_reply('JG_NOT_HELD lease_expired ' .. id) end
+  return st
+end
+
+local function complete(keys, now, maxlen, id, worker_id, result_json)
+  local st, err = held(keys, id, worker_id, now)
+  if not st then return nil, err end
+  redis.call('ZREM', keys[K_ACTIVE], id)
+  redis.call('HSET', keys[K_RESULTS], id, result_json)
+  finish(keys, st, 'completed', now)
+  st.progress = nil
+  local raw = save_job(keys, st)
+  emit(keys, maxlen, 'job.completed', st, now, { worker_id = worker_id, duration_ms = now - st.claimed_at })
+  return st, nil, raw
+end
+
+
+-- `retry_after`: the delay the failure asked for, or nil for the backoff policy (base, cap, r).
+local function fail_job(keys, now, maxlen, id, worker_id, failure_json, retryable, retry_after, base, cap, r)
+  local st, failure = held(keys, id, worker_id, now)
+  if not st then return nil, failure end
+  local ok, info = pcall(cjson.decode, failure_json)
+  if not ok or type(info) ~= 'table' then return nil, invalid('failure must be a JSON object') end
+  redis.call('ZREM', keys[K_ACTIVE], id)
+  st.last_failure = info
+  st.progress = nil
+  if retryable and st.attempts < st.max_attempts then
+    local delay = retry_after
+    if not delay then
+      local exp = base * math.pow(2, st.attempts - 1)
+      if exp > cap then exp = cap end
+      -- "Equal jitter": half fixed, half random, so a retry never fires at once.
+      delay = math.floor(exp / 2 + r * exp / 2)
+    end
+    st.worker_id = nil
+    st.lease_expires_at = nil
+    st.run_at = now + delay
+    set_status(keys, st, 'pending')
+    add_due(keys, K_DELAYED, st.run_at, id)
+    local raw = save_job(keys, st)
+    emit(keys, maxlen, 'job.retry_scheduled', st, now,
+      { worker_id = worker_id, failure = info, delay_ms = delay, retry_at = st.run_at })
+    return raw
+  end
+  finish(keys, st, 'failed', now)
+  local raw = save_job(keys, st)
+  emit(keys, maxlen, 'job.failed', st, now,
+    { worker_id = worker_id, failure = info, retries_exhausted = retryable })
+  return raw
+end
+
+local function heartbeat_job(keys, now, id, worker_id, lease_ms)
+  local st, failure = held(keys, id, worker_id, now)
+  if not st then return nil, failure end
+  if not lease_ms or lease_ms <= 0 then return nil, invalid('lease_ms must be a positive number') end
+  st.lease_expires_at = now + lease_ms
+  add_due(keys, K_ACTIVE, st.lease_expires_at, st.id)
+  save_job(keys, st)
+  return st.lease_expires_at
+end

@@ -1,0 +1,157 @@
+-- Finding the best runnable job for a worker: bucket specs and verdicts, cached per Lua state.
+
+-- Decoded bucket specs, kept between calls: a spec is immutable (its sig is a hash of its
+-- content), so the cache can only save work, never answer differently. Bounded by SPEC_CACHE_MAX.
+local spec_cache = {}
+local spec_cache_size = 0
+local SPEC_CACHE_MAX = 10000
+local VERDICTS_MAX = 10000
+
+local function load_spec(keys, sig)
+  local cache_key = keys[K_SPECS] .. SEP .. sig
+  local spec = spec_cache[cache_key]
+  if spec ~= nil then return spec end
+  local raw = redis.call('HGET', keys[K_SPECS], sig)
+  if not raw then return false end
+  local ok, decoded = pcall(cjson.decode, raw)
+  -- A damaged spec is not remembered: someone may repair it.
+  if not ok or type(decoded) ~= 'table' or type(decoded.r) ~= 'table' then return false end
+  spec = decoded
+  if spec_cache_size >= SPEC_CACHE_MAX then
+    spec_cache = {}
+    spec_cache_size = 0
+  end
+  spec_cache[cache_key] = spec
+  spec_cache_size = spec_cache_size + 1
+  return spec
+end
+
+-- One verdict per (worker, bucket); a spec that is missing, fails to decode or fails to evaluate
+-- counts as "no" (only a verdict on a readable spec is remembered: a missing or damaged spec
+-- may be written or repaired later).
+local function bucket_ok(ctx, keys, svc, sig)
+  local key = keys[K_SPECS] .. SEP .. svc .. SEP .. sig
+  local verdict = ctx.verdicts[key]
+  if verdict == nil then
+    local spec = load_spec(keys, sig)
+    if not spec then return false end
+    local ok, result = pcall(runnable, ctx, svc, spec)
+    if not ok then return false end
+    verdict = result == true
+    if ctx.verdict_count >= VERDICTS_MAX then
+      ctx.verdicts = {}
+      ctx.verdict_count = 0
+    end
+    ctx.verdicts[key] = verdict
+    ctx.verdict_count = ctx.verdict_count + 1
+  end
+  return verdict
+end
+
+local HEADS_BATCH = 64
+
+local FIRST_HEADS = 4
+
+-- The first runnable head of a batch of {ns}:heads members: job id and head, or nil.
+local function runnable_head(ctx, keys, batch)
+  for _, member in ipairs(batch) do
+    local a = string.find(member, SEP, PKLEN + 2, true)
+    local b = string.find(member, SEP, a + 1, true)
+    local svc = string.sub(member, a + 1, b - 1)
+    if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, b + 1)) then
+      return string.sub(member, PKLEN + 2, a - 1), string.sub(member, 1, a - 1)
+    end
+  end
+  return nil
+end
+
+-- Walks the bucket heads after `start` in PK order, in full batches: the first runnable one is
+-- the answer. Used when the whole namespace has few buckets compared with the worker's services.
+local function find_in_heads(ctx, keys, start)
+  while true do
+    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, HEADS_BATCH)
+    local id, head = runnable_head(ctx, keys, batch)
+    if id then return id, head end
+    if #batch < HEADS_BATCH then return nil end
+    start = '(' .. batch[#batch]
+  end
+end
+
+-- Reads only the buckets of the worker's services and their heads (one HMGET per service).
+local function find_in_services(ctx, keys)
+  local best
+  for _, svc in ipairs(ctx.service_list) do
+    local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+    local runnable_buckets = {}
+    for _, bucket in ipairs(buckets) do
+      if bucket_ok(ctx, keys, svc, string.sub(bucket, #svc + 2)) then
+        runnable_buckets[#runnable_buckets + 1] = bucket
+      end
+    end
+    -- In slices: unpack() has a stack limit of a few thousand values.
+    for from = 1, #runnable_buckets, 1000 do
+      local to = math.min(from + 999, #runnable_buckets)
+      for _, head in ipairs(redis.call('HMGET', keys[K_BUCKET_HEADS], unpack(runnable_buckets, from, to))) do
+        if head and (best == nil or head < best) then best = head end
+      end
+    end
+  end
+  if not best then return nil end
+  return string.sub(best, PKLEN + 2), best
+end
+
+local function find_in_buckets(ctx, keys)
+  -- Usually the first head or one of the next few is runnable: one short read answers the claim.
+  local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', 0, FIRST_HEADS)
+  local id, head = runnable_head(ctx, keys, first)
+  if id then return id, head end
+  if #first < FIRST_HEADS then return nil end
+  if redis.call('ZCARD', keys[K_HEADS]) <= FIRST_HEADS * #ctx.service_list + HEADS_BATCH then
+    return find_in_heads(ctx, keys, '(' .. first[#first])
+  end
+  return find_in_services(ctx, keys)
+end
+
+-- A workflow-pinned worker walks its workflow's pending jobs in (priority, FIFO) order: the cost
+-- is bounded by that workflow's size, not by the rest of the queue.
+local function find_in_workflow(ctx, keys)
+  local prefix = ctx.workflow_id .. SEP
+  local start = '[' .. prefix
+  local stop = '(' .. ctx.workflow_id .. SEP_NEXT
+  while true do
+    local batch = redis.call('ZRANGE', keys[K_WF_PENDING], start, stop, 'BYLEX', 'LIMIT', 0, 100)
+    if #batch == 0 then return nil end
+    for _, member in ipairs(batch) do
+      local rest = string.sub(member, #prefix + PKLEN + 2)
+      local a = string.find(rest, SEP, 1, true)
+      local b = string.find(rest, SEP, a + 1, true)
+      local svc = string.sub(rest, 1, a - 1)
+      local sig = string.sub(rest, a + 1, b - 1)
+      if ctx.services[svc] and bucket_ok(ctx, keys, svc, sig) then
+        return string.sub(rest, b + 1)
+      end
+    end
+    start = '(' .. batch[#batch]
+  end
+end
+
+-- Prepared workers by their JSON, kept between calls with their bucket verdicts: a worker spec
+-- and a bucket spec are both immutable, so a verdict once computed stays right. A worker that
+-- changes capabilities sends different JSON and gets a fresh entry. Bounded by WORKER_CACHE_MAX.
+local worker_cache = {}
+local worker_cache_size = 0
+local WORKER_CACHE_MAX = 1000
+
+local function worker_context(worker_json)
+  local ctx = worker_cache[worker_json]
+  if ctx then return ctx end
+  ctx = prepare_worker(cjson.decode(worker_json))
+  if worker_cache_size >= WORKER_CACHE_MAX then
+    worker_cache = {}
+    worker_cache_size = 0
+  end
+  worker_cache[worker_json] = ctx
+  worker_cache_size = worker_cache_size + 1
+  return ctx
+end
+

@@ -1,0 +1,50 @@
+-- Lazy migration of a namespace written by an older library version. The first write call per
+-- namespace in a Lua state runs it; every step is idempotent, as nothing writes the old layout.
+--  * Versions up to 10 also kept active jobs in {ns}:by-status ({ns}:active lists them now).
+--  * Versions up to 12 kept the bucket heads under {ns}:bucket-len (no longer declared): the map
+--    is rebuilt here from {ns}:heads, which holds the same facts. The old key, and {ns}:depth of
+--    versions up to 10, are left behind unused; createQueue deletes them.
+local migrated = {}
+local migrated_count = 0
+local MIGRATED_MAX = 1000
+
+local function rebuild_bucket_heads(keys)
+  if redis.call('EXISTS', keys[K_BUCKET_HEADS]) == 1 then return end
+  local start = '-'
+  while true do
+    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, 1000)
+    if #batch == 0 then return end
+    local fields = {}
+    for _, member in ipairs(batch) do
+      local a = string.find(member, SEP, PKLEN + 2, true)
+      fields[#fields + 1] = string.sub(member, a + 1)
+      fields[#fields + 1] = string.sub(member, 1, a - 1)
+    end
+    redis.call('HSET', keys[K_BUCKET_HEADS], unpack(fields))
+    start = '(' .. batch[#batch]
+  end
+end
+
+local function migrate(keys)
+  if migrated[keys[K_JOBS]] then return end
+  redis.call('ZREMRANGEBYLEX', keys[K_BY_STATUS], '[active' .. SEP, '(active' .. SEP_NEXT)
+  rebuild_bucket_heads(keys)
+  if migrated_count >= MIGRATED_MAX then
+    migrated = {}
+    migrated_count = 0
+  end
+  migrated[keys[K_JOBS]] = true
+  migrated_count = migrated_count + 1
+end
+
+-- The checks every function but jobgate_version starts with: the key list, the lazy migration and
+-- ARGV[1] now, ARGV[2] events MAXLEN.
+local function common(keys, args, extra_keys)
+  local err = check_keys(keys, extra_keys)
+  if err then return nil, nil, err end
+  migrate(keys)
+  local now = tonumber(args[1])
+  local maxlen = tonumber(args[2])
+  if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
+  return now, maxlen, nil
+end
