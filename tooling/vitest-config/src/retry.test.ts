@@ -10,6 +10,10 @@ describe('retry policy', () => {
     'socket hang up',
     'Connection is closed.',
     'waitFor: job completed not met within 5000 ms',
+    'waitFor: job completed not met within 5000 ms; last error: expected 1 to be 2',
+    'Command timed out',
+    'The operation was aborted due to timeout',
+    'Hook timed out in 10000ms.',
   ])('retries network and timing trouble: %s', (message) => {
     expect(RETRYABLE_FAILURE.test(message)).toBe(true);
   });
@@ -18,6 +22,10 @@ describe('retry policy', () => {
     'expected 2 to be 3 // Object.is equality',
     "Cannot read properties of undefined (reading 'id')",
     'expected [ Array(2) ] to deeply equal [ Array(3) ]',
+    "expected 'job_timeout' to be 'connection_failed' // Object.is equality",
+    "expected 'timeout' to be 'network_error' // Object.is equality",
+    "failure type: expected 'timeout' to be 'network_error' // Object.is equality",
+    "expected { failure_reason: 'connect ECONNREFUSED' } to deeply equal {}",
   ])('never retries a plain assertion or bug: %s', (message) => {
     expect(RETRYABLE_FAILURE.test(message)).toBe(false);
   });
