@@ -1,6 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { apiKeys, type ApiRedisKeys } from './keys.js';
+import { errorBody } from './http-error.js';
+import { apiRedisKeys, type ApiRedisKeys } from './redis-keys.js';
 
 /** `jgk_<16 hex key id>_<43 base64url secret>`: the id finds the record, only the secret's hash is stored. */
 const KEY_FORMAT = /^jgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -67,7 +69,7 @@ export class ApiKeyStore {
     private readonly cacheTtlMs = 5_000,
     private readonly now: () => number = Date.now,
   ) {
-    this.keys = apiKeys(namespace);
+    this.keys = apiRedisKeys(namespace);
   }
 
   async create(customerId: string, label = ''): Promise<CreatedKey> {
@@ -149,4 +151,31 @@ export class ApiKeyStore {
     }
     return timingSafeEqual(entry.secretHash, secretHash) ? entry.customerId : undefined;
   }
+}
+
+/**
+ * The hook routes use (`onRequest` for HTTP, `preValidation` for the WebSocket upgrade): a key in
+ * `Authorization: Bearer` or in the WebSocket subprotocol, else 401.
+ */
+export function authenticateWith(keys: ApiKeyStore) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const presented =
+      parseBearer(request.headers.authorization) ??
+      bearerFromProtocols(request.headers['sec-websocket-protocol']);
+    const customer = await keys.verify(presented);
+    if (!customer) {
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send(
+          errorBody(
+            'unauthorized',
+            'send a valid API key as "Authorization: Bearer <key>"',
+            'authorization',
+          ),
+        );
+      return;
+    }
+    request.customerId = customer;
+  };
 }

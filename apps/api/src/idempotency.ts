@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { apiKeys, type ApiRedisKeys } from './keys.js';
+import { apiRedisKeys, type ApiRedisKeys } from './redis-keys.js';
 
 /**
  * The job id an Idempotency-Key maps to: a UUID-shaped digest of (customer, key). Submitting with
@@ -26,7 +26,7 @@ export class IdempotencyStore {
     namespace: string,
     private readonly ttlSeconds: number,
   ) {
-    this.keys = apiKeys(namespace);
+    this.keys = apiRedisKeys(namespace);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { JOB_STATUSES, RESERVED_REQUIREMENT_NAMES } from '@jobgate/core';
 import { z } from 'zod';
 
 /** One problem with a request, pointing at the field a client must fix. */
@@ -89,7 +90,7 @@ const capabilityValue = z.union([
   z.array(z.union([z.string().max(256), z.number().finite(), z.boolean()])).max(64),
 ]);
 
-const RESERVED_REQUIREMENTS = new Set(['hardware', 'models', 'customer_isolation', 'not']);
+const RESERVED_REQUIREMENTS = new Set<string>(RESERVED_REQUIREMENT_NAMES);
 
 const requirements = z
   .object({
@@ -160,9 +161,6 @@ export function submitJobSchema(services: readonly string[]) {
 }
 
 export type SubmitJobBody = z.output<ReturnType<typeof submitJobSchema>>;
-
-export const JOB_STATUSES = ['pending', 'active', 'completed', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const jobIdParams = z.strictObject({ id: z.string().min(1).max(128) });
 export const workflowIdParams = z.strictObject({ id: idString('workflow id') });

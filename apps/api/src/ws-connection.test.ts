@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { EventHub, StreamEvent, Subscriber } from './event-hub.js';
-import type { ApiQueue } from './server.js';
+import type { ApiQueue } from './context.js';
 import { ClientConnection } from './ws-connection.js';
 
 class FakeSocket extends EventEmitter {

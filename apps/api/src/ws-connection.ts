@@ -8,7 +8,7 @@ import {
   type StreamEvent,
   type Subscriber,
 } from './event-hub.js';
-import type { ApiQueue } from './server.js';
+import type { ApiQueue } from './context.js';
 import { parseClientMessage, type ClientMessage } from './ws-protocol.js';
 
 export interface ConnectionOptions {

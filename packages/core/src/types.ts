@@ -1,11 +1,11 @@
 export type JobStatus = 'pending' | 'active' | 'completed' | 'failed' | 'cancelled';
-export const JOB_STATUSES: readonly JobStatus[] = [
+export const JOB_STATUSES = [
   'pending',
   'active',
   'completed',
   'failed',
   'cancelled',
-];
+] as const satisfies readonly JobStatus[];
 
 /** A custom capability value: arrays mean "has every item", numbers "at least", else equality. */
 export type CapabilityValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
@@ -16,6 +16,17 @@ export interface HardwareRequirements {
   ram_gb?: number;
   [name: string]: number | undefined;
 }
+
+/**
+ * Requirement names with a meaning of their own; every other name is a custom capability. The
+ * Lua library's `KNOWN` table holds the same names (pinned by `contract.test.ts`).
+ */
+export const RESERVED_REQUIREMENT_NAMES = [
+  'hardware',
+  'models',
+  'customer_isolation',
+  'not',
+] as const;
 
 export interface Requirements {
   hardware?: HardwareRequirements;

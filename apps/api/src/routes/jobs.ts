@@ -1,7 +1,8 @@
 import { readJobAttestations, readWorkflowAttestations, type Job } from '@jobgate/core';
 import type { FastifyPluginCallback } from 'fastify';
 import { idempotentJobId } from '../idempotency.js';
-import { HttpError, type AppContext } from '../server.js';
+import type { AppContext } from '../context.js';
+import { HttpError } from '../http-error.js';
 import {
   idempotencyKeyHeader,
   jobIdParams,
@@ -17,6 +18,13 @@ async function ownJob(ctx: AppContext, customerId: string, id: string): Promise<
   if (!job || job.customer_id !== customerId)
     throw new HttpError(404, 'not_found', `job ${id} not found`, 'id');
   return job;
+}
+
+/** What GET and DELETE of `/api/jobs/:id` answer: the job as `get` reads it, with its attestations. */
+async function jobView(ctx: AppContext, customerId: string, id: string) {
+  const job = await ownJob(ctx, customerId, id);
+  const attestations = await readJobAttestations(ctx.redis, ctx.namespace, id);
+  return { job, attestations: attestations.filter((a) => a.customer_id === customerId) };
 }
 
 const MAX_WORKFLOW_JOBS = 1_000;
@@ -100,12 +108,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
 
     app.get('/api/jobs/:id', async (request) => {
       const { id } = parseOrThrow(jobIdParams, request.params);
-      const job = await ownJob(ctx, request.customerId, id);
-      const attestations = await readJobAttestations(ctx.redis, ctx.namespace, id);
-      return {
-        job,
-        attestations: attestations.filter((a) => a.customer_id === request.customerId),
-      };
+      return jobView(ctx, request.customerId, id);
     });
 
     app.delete('/api/jobs/:id', async (request) => {
@@ -120,7 +123,8 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
           'id',
         );
       }
-      return { job };
+      // cancel() answers with the job's state only; the client gets what GET would show.
+      return jobView(ctx, request.customerId, id);
     });
 
     app.get('/api/jobs', async (request) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { checkLibrary } from '../library-health.js';
-import type { AppContext } from '../server.js';
+import type { AppContext } from '../context.js';
 
 const HEALTH_TIMEOUT_MS = 1_000;
 

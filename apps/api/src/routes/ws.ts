@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ClientConnection } from '../ws-connection.js';
-import type { AppContext } from '../server.js';
+import type { AppContext } from '../context.js';
 
 /** `GET /api/ws`: authenticated before the upgrade; one ping timer for all clients. */
 export function wsRoutes(ctx: AppContext): FastifyPluginCallback {

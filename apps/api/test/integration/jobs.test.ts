@@ -113,7 +113,7 @@ describe('POST /api/jobs', () => {
       '{"service_required":"simulation","__proto__":{"x":1}}',
       'application/json',
       400,
-      'invalid_json',
+      'forbidden_key',
     ],
     ['text body', 'service_required=simulation', 'text/plain', 415, 'unsupported_media_type'],
   ])('answers %s with a JSON %s', async (_what, raw, type, status, code) => {
@@ -237,7 +237,51 @@ describe('customer isolation', () => {
   });
 });
 
+describe('forbidden keys', () => {
+  it.each([
+    ['at the top', '{"service_required":"simulation","__proto__":{"x":1}}', '__proto__'],
+    ['in the payload', '{"service_required":"simulation","payload":{"__proto__":{}}}', '__proto__'],
+    ['spelled with escapes', '{"service_required":"simulation","\\u005f_proto__":{}}', '__proto__'],
+    ['as constructor.prototype', '{"payload":{"constructor":{"prototype":{}}}}', 'constructor'],
+  ])('names the key when it comes %s, and stores nothing', async (_what, raw, key) => {
+    const before = await api.streamLength();
+    const response = await api.request('POST', '/api/jobs', {
+      key: acme,
+      raw,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('forbidden_key');
+    expect(response.body.error.field).toBe(key);
+    expect(response.body.error.message).toContain(`"${key}"`);
+    expect(response.body.error.message).toContain('not allowed');
+    expect(response.body.error.message).not.toContain('not valid JSON');
+    expect(await api.streamLength()).toBe(before);
+  });
+
+  it('still accepts payload text that merely mentions the words', async () => {
+    const response = await api.request('POST', '/api/jobs', {
+      key: acme,
+      body: simulation({ payload: { prompt: 'a __proto__ constructor \\u0041' } }),
+    });
+    expect(response.status).toBe(201);
+    expect(response.body.job.payload.prompt).toBe('a __proto__ constructor \\u0041');
+  });
+});
+
 describe('DELETE /api/jobs/:id', () => {
+  it('answers with the same representation as GET (payload and attestations included)', async () => {
+    const { body } = await api.request('POST', '/api/jobs', {
+      key: acme,
+      body: simulation({ payload: { steps: 3, label: 'keep me' } }),
+    });
+    const cancelled = await api.request('DELETE', `/api/jobs/${body.job.id}`, { key: acme });
+    const read = await api.request('GET', `/api/jobs/${body.job.id}`, { key: acme });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.job.payload).toEqual({ steps: 3, label: 'keep me' });
+    expect(cancelled.body).toEqual(read.body);
+  });
+
   it('cancels a pending job, and refuses to cancel a finished one with 409', async () => {
     const { body } = await api.request('POST', '/api/jobs', { key: acme, body: simulation() });
     const cancelled = await api.request('DELETE', `/api/jobs/${body.job.id}`, { key: acme });
@@ -368,5 +412,19 @@ describe('unknown routes', () => {
     const response = await api.request('GET', '/api/nothing', { key: acme });
     expect(response.status).toBe(404);
     expect(response.body.error.code).toBe('not_found');
+  });
+
+  it.each([
+    ['PUT', '/api/jobs/some-id', ['DELETE', 'GET']],
+    ['PATCH', '/api/jobs', ['GET', 'POST']],
+    ['POST', '/health', ['GET']],
+    ['DELETE', '/api/workflows/wf-1', ['GET']],
+  ])('answers %s %s with 405 and Allow', async (method, path, methods) => {
+    const response = await api.request(method, path, { key: acme });
+    expect(response.status).toBe(405);
+    const allow = (response.headers.get('allow') ?? '').split(/,\s*/);
+    for (const m of methods) expect(allow).toContain(m);
+    expect(response.body.error.code).toBe('method_not_allowed');
+    expect(response.body.error.message).toContain(method);
   });
 });

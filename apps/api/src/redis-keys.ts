@@ -6,7 +6,7 @@
  * - `{ns}:api:customer-keys:<customer>`  set    key ids of a customer (for `keys list`)
  * - `{ns}:api:idem:<customer>:<sha256>`  string SHA-256 of the body first sent with an Idempotency-Key (TTL)
  */
-export function apiKeys(namespace: string) {
+export function apiRedisKeys(namespace: string) {
   const tag = `{${namespace}}`;
   return {
     apiKey: (keyId: string) => `${tag}:api:key:${keyId}`,
@@ -15,4 +15,4 @@ export function apiKeys(namespace: string) {
   };
 }
 
-export type ApiRedisKeys = ReturnType<typeof apiKeys>;
+export type ApiRedisKeys = ReturnType<typeof apiRedisKeys>;
