@@ -1,3 +1,4 @@
+import { EventDecoder, parseStreamEntry as parseEntry, type QueueEvent } from '@jobgate/telemetry';
 import type { Redis } from 'ioredis';
 
 /** One entry of the `{ns}:events` stream, as clients receive it. */
@@ -37,42 +38,25 @@ export function compareStreamIds(a: string, b: string): number {
 
 export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
 
-/**
- * Turns a stream entry's flat field list into core's `QueueEvent` shape (`event_id` is the entry
- * id; `data` parsed; empty workflow/customer as null).
- */
-export function parseStreamEntry(id: string, fields: string[]): StreamEvent {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
-  let data: unknown = {};
-  if (raw.data !== undefined) {
-    try {
-      data = JSON.parse(raw.data) as unknown;
-    } catch {
-      data = { raw: raw.data };
-    }
-  }
-  const number = (v: string | undefined): number | null =>
-    v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
-  const event: Record<string, unknown> = {
-    ...raw,
-    event_id: id,
-    type: raw.type ?? '',
-    job_id: raw.job_id ?? '',
-    workflow_id: raw.workflow_id || null,
-    customer_id: raw.customer_id || null,
-    attempt: number(raw.attempt),
-    timestamp: number(raw.timestamp),
-    data,
-  };
+/** A validated event in the shape WebSocket clients receive (customer `''` when it has none). */
+export function toStreamEvent(event: QueueEvent): StreamEvent {
   return {
-    id,
-    type: raw.type ?? '',
-    job_id: raw.job_id ?? '',
-    customer_id: raw.customer_id ?? '',
-    workflow_id: raw.workflow_id || null,
-    event,
+    id: event.event_id,
+    type: event.type,
+    job_id: event.job_id,
+    customer_id: event.customer_id ?? '',
+    workflow_id: event.workflow_id,
+    event: { ...event },
   };
+}
+
+/**
+ * A stream entry through the shared schemas of `@jobgate/telemetry`; null for a malformed or
+ * unknown entry, which no client is sent.
+ */
+export function parseStreamEntry(id: string, fields: string[]): StreamEvent | null {
+  const result = parseEntry(id, fields);
+  return result.ok ? toStreamEvent(result.event) : null;
 }
 
 /**
@@ -94,13 +78,23 @@ export class EventHub {
   lastReadAt = 0;
   delivered = 0;
   private batch = 0;
+  /** Dropped (malformed or unknown) entries are counted here and logged, never sent. */
+  readonly decoder: EventDecoder;
 
   constructor(
     private readonly reader: Redis,
     private readonly streamKey: string,
     private readonly logger: HubLogger,
     private readonly options: { blockMs?: number; count?: number } = {},
-  ) {}
+  ) {
+    this.decoder = new EventDecoder({
+      onDrop: (drop) =>
+        this.logger.warn(
+          { entry: drop.entryId, reason: drop.reason, error: drop.error },
+          'event stream entry dropped',
+        ),
+    });
+  }
 
   get subscriberCount(): number {
     let n = 0;
@@ -186,7 +180,8 @@ export class EventHub {
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             this.lastId = id;
-            this.dispatch(parseStreamEntry(id, fields));
+            const event = this.decoder.decode(id, fields);
+            if (event) this.dispatch(toStreamEvent(event));
           }
         }
       } catch (error) {
@@ -219,7 +214,12 @@ export async function* readStreamAfter(
     const page = await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', pageSize);
     if (page.length > 0) {
       cursor = page[page.length - 1]![0];
-      yield page.map(([id, fields]) => parseStreamEntry(id, fields));
+      const events: StreamEvent[] = [];
+      for (const [id, fields] of page) {
+        const event = parseStreamEntry(id, fields);
+        if (event) events.push(event);
+      }
+      yield events;
     }
     if (page.length < pageSize) return;
   }

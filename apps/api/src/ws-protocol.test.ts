@@ -59,7 +59,7 @@ describe('stream ids and entries', () => {
       'timestamp',
       '1700',
       'data',
-      '{"percent":50}',
+      '{"worker_id":"w1","percent":50}',
     ]);
     expect(event).toEqual({
       id: '5-0',
@@ -75,15 +75,16 @@ describe('stream ids and entries', () => {
         workflow_id: null,
         attempt: 2,
         timestamp: 1700,
-        data: { percent: 50 },
+        data: { worker_id: 'w1', percent: 50 },
       },
     });
   });
 
-  it('keeps a malformed data field readable instead of dropping the event', () => {
-    expect(parseStreamEntry('6-0', ['type', 'job.completed', 'data', '{oops']).event.data).toEqual({
-      raw: '{oops',
-    });
+  it('drops a malformed or unknown entry instead of sending it', () => {
+    expect(parseStreamEntry('6-0', ['type', 'job.completed', 'data', '{oops'])).toBeNull();
+    expect(
+      parseStreamEntry('7-0', ['type', 'job.teleported', 'job_id', 'j1', 'data', '{}']),
+    ).toBeNull();
   });
 });
 

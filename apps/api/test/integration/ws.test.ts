@@ -297,7 +297,7 @@ describe('WebSocket resource limits', () => {
           'timestamp',
           String(Date.now()),
           'data',
-          JSON.stringify({ blob }),
+          JSON.stringify({ worker_id: 'w1', message: blob }),
         );
       }
       await pipeline.exec();
