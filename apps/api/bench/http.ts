@@ -46,6 +46,7 @@ try {
   await waitFor(async () => (await fetch(`${base}/health`)).status === 200, {
     timeoutMs: 30_000,
     intervalMs: 100,
+    what: 'the API answering /health with 200',
   });
   const key = (await keys.create('bench')).key;
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -123,7 +124,7 @@ try {
       });
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
       socket.send(JSON.stringify({ type: 'subscribe', all: true }));
-      await waitFor(() => subscribed, { timeoutMs: 10_000 });
+      await waitFor(() => subscribed, { timeoutMs: 10_000, what: 'the websocket subscribed' });
       return { socket, samples };
     }),
   );
@@ -140,6 +141,7 @@ try {
   await waitFor(() => clients.every((c) => c.samples.length === WS_EVENTS), {
     timeoutMs: 60_000,
     intervalMs: 20,
+    what: `${WS_EVENTS} events on every websocket client`,
   });
   const fanSeconds = (performance.now() - fanStarted) / 1000;
   const all = clients.flatMap((c) => c.samples).sort((a, b) => a - b);

@@ -137,7 +137,7 @@ export async function startStack(
           if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
           return (await redis.zscore(`{${namespace}}:workers`, workerId)) !== null;
         },
-        { timeoutMs: 30_000, intervalMs: 50, message: `worker ${workerId} registered` },
+        { timeoutMs: 30_000, intervalMs: 50, what: `worker ${workerId} registered` },
       );
       return worker;
     },
@@ -162,7 +162,7 @@ export async function startStack(
             last = body;
             return body?.job && predicate(body.job) ? body.job : null;
           },
-          { timeoutMs, intervalMs: 50, message: `job ${id} reaching the expected state` },
+          { timeoutMs, intervalMs: 50, what: `job ${id} reaching the expected state` },
         );
       } catch (error) {
         throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`, {
@@ -182,7 +182,7 @@ export async function startStack(
       waitFor(async () => (await fetch(`${apiUrl}/health`)).status === 200, {
         timeoutMs: 30_000,
         intervalMs: 100,
-        message: 'the API answering /health with 200',
+        what: 'the API answering /health with 200',
       }),
       api.exited.then((how) => {
         throw new Error(`the API exited (${how}) before answering /health`);
@@ -213,7 +213,8 @@ export async function watch(
   });
   socket.send(JSON.stringify({ type: 'subscribe', ...subscribe }));
   await waitFor(() => messages.some((m) => m.type === 'subscribed'), {
-    message: 'websocket subscribed',
+    timeoutMs: 5_000,
+    what: 'the websocket subscribed',
   });
   return {
     socket,
@@ -226,7 +227,7 @@ export async function watch(
       waitFor(() => messages.find((m) => m.type === 'event' && predicate(m.event))?.event, {
         timeoutMs,
         intervalMs: 20,
-        message: 'a websocket event',
+        what: 'a websocket event matching the predicate',
       }),
     close: () => socket.terminate(),
   };

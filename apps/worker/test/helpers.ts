@@ -58,7 +58,7 @@ export async function harness(): Promise<Harness> {
             last = await queue.get(id);
             return last && predicate(last) ? last : null;
           },
-          { timeoutMs, intervalMs: 20, message: `job ${id} to reach the expected state` },
+          { timeoutMs, intervalMs: 20, what: `job ${id} to reach the expected state` },
         );
       } catch (error) {
         throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`, {

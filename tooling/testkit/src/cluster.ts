@@ -80,7 +80,7 @@ export async function startRedisCluster(
       {
         timeoutMs: options.startTimeoutMs ?? 20_000,
         intervalMs: 50,
-        message: `a ${count}-master Redis Cluster reporting cluster_state:ok on every node`,
+        what: `a ${count}-master Redis Cluster reporting cluster_state:ok on every node`,
       },
     );
   } catch (error) {

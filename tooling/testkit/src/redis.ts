@@ -154,7 +154,7 @@ async function useExisting(url: string, timeoutMs: number): Promise<RedisHandle>
     probe = await waitFor(() => ping(url, timeoutMs), {
       timeoutMs,
       intervalMs: 50,
-      message: `Redis at ${redact(url)} answering PING`,
+      what: `Redis at ${redact(url)} answering PING`,
     });
   } catch (error) {
     throw new RedisStartError(
@@ -240,7 +240,7 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
           if (exited) throw new RedisStartError(`redis-server exited: ${output.trim()}`);
           return ping(url, timeoutMs);
         },
-        { timeoutMs, intervalMs: 5, message: `redis-server on port ${port} answering PING` },
+        { timeoutMs, intervalMs: 5, what: `redis-server on port ${port} answering PING` },
       );
       client.disconnect();
       requireRedis7(version, url);

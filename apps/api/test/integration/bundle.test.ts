@@ -34,6 +34,7 @@ it('the esbuild bundle that `start` runs serves /health with plain node', async 
       waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status, {
         timeoutMs: 15_000,
         intervalMs: 100,
+        what: 'the bundled API answering /health',
       }),
       exited.then((code) => {
         throw new Error(`the bundle exited with ${code}: ${output}`);

@@ -257,7 +257,7 @@ describe('WebSocket resource limits', () => {
     expect(closed.code).toBe(1006);
     await waitFor(() => pings >= 4, {
       timeoutMs: 5_000,
-      message: 'four pings to the healthy client',
+      what: 'four pings to the healthy client',
     });
     expect(healthy.socket.readyState).toBe(healthy.socket.OPEN);
     const metrics = await fast.request('GET', '/metrics');
@@ -309,12 +309,12 @@ describe('WebSocket resource limits', () => {
         ),
       {
         timeoutMs: 20_000,
-        message: 'the slow client disconnected',
+        what: 'the slow client disconnected',
       },
     );
     await waitFor(() => reader.events().length === total, {
       timeoutMs: 20_000,
-      message: 'the reading client got every event',
+      what: 'the reading client got every event',
     });
     expect(reader.socket.readyState).toBe(reader.socket.OPEN);
   });
@@ -340,7 +340,7 @@ describe('WebSocket resource limits', () => {
           clients.map((c) =>
             waitFor(() => c.events().length === 20, {
               timeoutMs: 10_000,
-              message: '20 events per client',
+              what: '20 events per client',
             }),
           ),
         );

@@ -185,7 +185,10 @@ describe('comfyui connector against a fake ComfyUI', () => {
       failure_type: 'timeout',
       failure_reason: 'job_timeout',
     });
-    await waitFor(() => env.comfy.requestsTo('POST /interrupt').length === 1);
+    await waitFor(() => env.comfy.requestsTo('POST /interrupt').length === 1, {
+      timeoutMs: 5_000,
+      what: 'the timed-out prompt interrupted on ComfyUI',
+    });
   });
 
   it('classifies an unreachable ComfyUI as a connection failure', async () => {

@@ -88,7 +88,7 @@ describe('the worker process', () => {
     await waitFor(
       async () =>
         !(await listWorkers(h.redis, h.namespace)).some((w) => w.worker_id === 'worker-a'),
-      { timeoutMs: 5_000 },
+      { timeoutMs: 5_000, what: 'worker-a gone from the registry' },
     );
   });
 

@@ -25,7 +25,10 @@ describe('worker with the simulation connector', () => {
     await using h = await harness();
     await h.startWorker([createSimulationConnector()], { idleWaitMs: 20_000 });
     // Let the worker go idle and block on the wake-up list.
-    await waitFor(async () => (await listWorkers(h.redis, h.namespace))[0]?.status === 'idle');
+    await waitFor(async () => (await listWorkers(h.redis, h.namespace))[0]?.status === 'idle', {
+      timeoutMs: 5_000,
+      what: 'the worker registered as idle',
+    });
     const submitted = Date.now();
     const { id } = await h.queue.submit({ service_required: 'simulation', payload: {} });
     const job = await h.waitForJob(id, (j) => j.status === 'completed', 5_000);
@@ -138,7 +141,10 @@ describe('worker with the simulation connector', () => {
     });
     await h.waitForJob(id, (j) => j.status === 'active');
     await h.queue.cancel(id);
-    await waitFor(() => worker.stats().active.length === 0, { timeoutMs: 3_000 });
+    await waitFor(() => worker.stats().active.length === 0, {
+      timeoutMs: 3_000,
+      what: 'the cancelled job no longer running',
+    });
     expect((await h.queue.get(id))?.status).toBe('cancelled');
     expect(await h.attestations(id)).toEqual([]);
   });
@@ -149,10 +155,13 @@ describe('worker with the simulation connector', () => {
       machineId: 'box-1',
       concurrency: 2,
     });
-    const [record] = await waitFor(async () => {
-      const list = await listWorkers(h.redis, h.namespace);
-      return list.length === 1 ? list : null;
-    });
+    const [record] = await waitFor(
+      async () => {
+        const list = await listWorkers(h.redis, h.namespace);
+        return list.length === 1 ? list : null;
+      },
+      { timeoutMs: 5_000, what: 'the worker registered' },
+    );
     expect(record).toMatchObject({
       worker_id: worker.id,
       machine_id: 'box-1',
@@ -166,8 +175,9 @@ describe('worker with the simulation connector', () => {
       service_required: 'simulation',
       payload: { duration_ms: 2_000, steps: 20 },
     });
-    await waitFor(async () =>
-      (await listWorkers(h.redis, h.namespace))[0]?.current_jobs.includes(id),
+    await waitFor(
+      async () => (await listWorkers(h.redis, h.namespace))[0]?.current_jobs.includes(id),
+      { timeoutMs: 5_000, what: `job ${id} listed in the worker's current jobs` },
     );
     expect((await listWorkers(h.redis, h.namespace))[0]?.status).toBe('busy');
     await worker.stop({ graceMs: 0 });
@@ -235,7 +245,10 @@ describe('worker with the simulation connector', () => {
             .id,
       ),
     );
-    await waitFor(() => worker.stats().active.length === 3, { timeoutMs: 3_000 });
+    await waitFor(() => worker.stats().active.length === 3, {
+      timeoutMs: 3_000,
+      what: 'three jobs running at once',
+    });
     for (const id of ids) await h.waitForJob(id, (j) => j.status === 'completed');
   });
 });

@@ -354,7 +354,7 @@ describe('services', () => {
     );
     await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8').length > 0, {
       timeoutMs: 30_000,
-      message: 'the test to start',
+      what: 'the test to start',
     });
     const port = Number(new URL(readFileSync(marker, 'utf8')).port);
     child.kill('SIGINT');

@@ -69,7 +69,7 @@ beforeAll(async () => {
     async () =>
       (await fetch(`${api}/v8/artifacts/status`, { headers: { authorization: `Bearer ${TOKEN}` } }))
         .ok,
-    { timeoutMs: 20_000, intervalMs: 50, message: 'remote cache server answering' },
+    { timeoutMs: 20_000, intervalMs: 50, what: 'remote cache server answering' },
   );
   fx = createFixture([
     {
@@ -112,7 +112,7 @@ describe('remote cache', () => {
         }
         return true;
       },
-      { timeoutMs: 20_000, intervalMs: 50, message: 'artifacts stored on the remote cache' },
+      { timeoutMs: 20_000, intervalMs: 50, what: 'artifacts stored on the remote cache' },
     );
 
     const second = clone();
@@ -140,7 +140,7 @@ describe('remote cache', () => {
           return true;
         }
       },
-      { timeoutMs: 10_000, message: 'remote cache server stopped' },
+      { timeoutMs: 10_000, what: 'remote cache server stopped' },
     );
 
     const third = clone();

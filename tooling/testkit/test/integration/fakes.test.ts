@@ -59,7 +59,10 @@ describe('fake OpenAI', () => {
     const fake = await startFakeOpenAI();
     fake.enqueue('*', { hang: true });
     const pending = fetch(`${fake.baseUrl}/models`).catch((e: unknown) => e);
-    await waitFor(() => fake.requests.length === 1);
+    await waitFor(() => fake.requests.length === 1, {
+      timeoutMs: 5_000,
+      what: 'the fake to receive the request',
+    });
     const started = Date.now();
     await fake.close();
     expect(await pending).toBeInstanceOf(Error);
@@ -103,7 +106,10 @@ describe('fake ComfyUI', () => {
       }),
     });
     const { prompt_id } = (await res.json()) as { prompt_id: string };
-    await waitFor(() => messages.some((m) => m.type === 'execution_success'));
+    await waitFor(() => messages.some((m) => m.type === 'execution_success'), {
+      timeoutMs: 5_000,
+      what: 'execution_success on the websocket',
+    });
     expect(messages.filter((m) => m.type === 'progress').map((m) => m.data.value)).toEqual([
       1, 2, 3,
     ]);
@@ -141,6 +147,7 @@ describe('fake ComfyUI', () => {
             { status: { status_str: string } }
           >
         )[prompt_id],
+      { timeoutMs: 5_000, what: `prompt ${prompt_id} in the history` },
     );
     expect(entry.status.status_str).toBe('error');
     expect(JSON.stringify(entry)).toContain('CUDA out of memory');

@@ -108,7 +108,7 @@ describe('startRedis (own server)', () => {
     // SIGKILL is immediate, but the exit is reaped asynchronously.
     await waitFor(() => !isAlive(pid) || undefined, {
       timeoutMs: 5_000,
-      message: `redis-server ${pid} gone`,
+      what: `redis-server ${pid} gone`,
     });
   });
 
