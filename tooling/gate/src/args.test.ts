@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from './args.js';
-import { parseDuration, planLevels } from './levels.js';
+import { parseDuration, planLevels, PROFILES } from './levels.js';
 
 describe('parseArgs', () => {
   it('reads gate run with tasks, affected, base, timeout and budget mode', () => {
@@ -66,6 +66,24 @@ describe('levels', () => {
       ]),
     );
     expect(budgets).toEqual({ build: 5, unit: 5, integration: 10, e2e: 15 });
+  });
+
+  it('runs chaos after e2e in release, with its own budget, timeout and report', () => {
+    const plan = planLevels(PROFILES.release);
+    expect(plan.map((run) => run.level.name)).toEqual([
+      'build',
+      'unit',
+      'integration',
+      'e2e',
+      'chaos',
+    ]);
+    expect(plan.at(-1)!.level).toMatchObject({
+      tasks: ['test:chaos'],
+      budgetMs: 4 * 60_000,
+      timeoutMs: 10 * 60_000,
+      resultsDir: 'chaos',
+      reportFile: 'table.md',
+    });
   });
 
   it('parses durations', () => {

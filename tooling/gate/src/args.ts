@@ -23,7 +23,7 @@ export const USAGE = `usage: gate <command> [options]
   precommit                 staged files only: typecheck + related unit tests, on the staged content
   pr [--base REF]           typecheck, lint, test:unit of packages affected since REF
                             (default: origin/$GITHUB_BASE_REF, origin/main, main)
-  release                   the whole graph: typecheck, lint, build, test:unit, test:integration, test:e2e
+  release                   the whole graph: typecheck, lint, build, test:unit, test:integration, test:e2e, test:chaos
   test                      every test level (what \`pnpm test\` runs)
   run <tasks...>            any turbo tasks, with services, retries policy and reports
   report [--html FILE]      trends over the recorded runs in .gate/history

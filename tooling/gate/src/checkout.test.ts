@@ -15,6 +15,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkoutIndex } from './checkout.js';
 import { incrementalTypecheck } from './precommit.js';
 
+// Inside the pre-commit hook git exports GIT_INDEX_FILE (and GIT_DIR): the fixture repos' `git init`
+// and `git add` would write the committer's index and config (a commit of fixture files, core.bare).
+for (const name of Object.keys(process.env)) if (name.startsWith('GIT_')) delete process.env[name];
+
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Options } from './args.js';
 import { resolves } from './git.js';
@@ -188,6 +188,14 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
             taskRecord.status = 'quarantined';
           }
         }
+        const reportPath =
+          level.reportFile && level.resultsDir
+            ? join(root, task.directory, '.test-results', level.resultsDir, level.reportFile)
+            : undefined;
+        if (reportPath && existsSync(reportPath)) {
+          const text = readFileSync(reportPath, 'utf8').trim();
+          record.report = record.report ? `${record.report}\n\n${text}` : text;
+        }
         if (taskRecord.status === 'failed' && !taskRecord.tests?.failed) {
           taskRecord.output = result.seen.get(task.taskId) ?? [];
         }
@@ -321,6 +329,8 @@ export function publish(
   const md = markdown(record);
   writeFileSync(join(dir, 'summary.md'), md);
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify(record, null, 1)}\n`);
+  for (const level of record.levels)
+    if (level.report) writeFileSync(join(dir, `${level.name}.md`), `${level.report}\n`);
   writeRecord(root, record);
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
   out('');

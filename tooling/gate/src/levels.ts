@@ -2,7 +2,7 @@
  * The one place that says what a level is, what it may cost and when it is killed (ADR-002
  * "Success Metrics": unit 5 min, integration 10, e2e 15, build verification 5, total 35).
  */
-export type LevelName = 'build' | 'unit' | 'integration' | 'e2e';
+export type LevelName = 'build' | 'unit' | 'integration' | 'e2e' | 'chaos';
 
 export interface Level {
   name: LevelName;
@@ -16,7 +16,12 @@ export interface Level {
   /** Needs a Redis (started by the gate unless REDIS_URL is given). */
   needsRedis: boolean;
   /** Test results live in `.test-results/<resultsDir>/` of each package. */
-  resultsDir?: 'unit' | 'integration' | 'e2e';
+  resultsDir?: 'unit' | 'integration' | 'e2e' | 'chaos';
+  /**
+   * A Markdown file a task of this level leaves in its results directory (restored from the cache
+   * like the rest); the gate copies it to `.gate/last/<level>.md` and adds it to the summary.
+   */
+  reportFile?: string;
 }
 
 const MINUTE = 60_000;
@@ -57,6 +62,18 @@ export const LEVELS: readonly Level[] = [
     needsRedis: true,
     resultsDir: 'e2e',
   },
+  {
+    // Real processes killed, frozen and overloaded, Redis restarted (issue 17). It starts its own
+    // Redis servers (AOF in a temp dir, restarted in place), so the gate's is not needed.
+    name: 'chaos',
+    title: 'chaos',
+    tasks: ['test:chaos'],
+    budgetMs: 4 * MINUTE,
+    timeoutMs: 10 * MINUTE,
+    needsRedis: false,
+    resultsDir: 'chaos',
+    reportFile: 'table.md',
+  },
 ];
 
 export const TOTAL_BUDGET_MS = 35 * MINUTE;
@@ -88,7 +105,15 @@ export function levelOfTask(task: string): Level {
 
 export const PROFILES = {
   pr: ['typecheck', 'lint', 'test:unit'],
-  release: ['typecheck', 'lint', 'build', 'test:unit', 'test:integration', 'test:e2e'],
+  release: [
+    'typecheck',
+    'lint',
+    'build',
+    'test:unit',
+    'test:integration',
+    'test:e2e',
+    'test:chaos',
+  ],
   test: ['test:unit', 'test:integration', 'test:e2e'],
 } as const;
 

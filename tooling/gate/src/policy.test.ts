@@ -148,6 +148,17 @@ describe('reports', () => {
     expect(md).toContain('| integration | 1 | 0 | 0 | 1 | 0 | 1.0s | 10m00s | passed |');
     expect(md).toContain('rerun: pnpm --filter @jobgate/core');
   });
+
+  it("adds a level's own report (the chaos table) below the level table", () => {
+    const base = run([]);
+    const md = markdown({
+      ...base,
+      levels: [
+        { ...base.levels[0]!, report: '| scenario | lost |\n|---|---:|\n| worker kills | 0 |' },
+      ],
+    });
+    expect(md.indexOf('| worker kills | 0 |')).toBeGreaterThan(md.indexOf('| integration |'));
+  });
 });
 
 describe('trends', () => {

@@ -38,6 +38,8 @@ export interface LevelRecord {
   /** Why an infra or turbo-level failure happened. */
   message?: string;
   turboCommand?: string;
+  /** The level's own Markdown report (`Level.reportFile` of its tasks), e.g. the chaos table. */
+  report?: string;
 }
 
 export interface RunRecord {

@@ -178,6 +178,7 @@ export function markdown(run: RunRecord): string {
       `| ${[row.level, row.tasks, row.cached, row.passed, row.failed, row.flaky, row.time, row.budget, row.status].map(mdEscape).join(' | ')} |`,
     );
   }
+  for (const level of run.levels) if (level.report) out.push('', level.report);
   const problems = problemsText(run);
   if (problems) out.push('', '```text', problems, '```');
   out.push('', `\`${closingLine(run)}\``, '');

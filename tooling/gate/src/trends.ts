@@ -22,7 +22,7 @@ function median(values: number[]): number {
 
 /** ADR-002 "Ongoing Metrics" over the recorded runs. Cache replays do not count as test runs. */
 export function computeTrends(runs: readonly RunRecord[]): Trends {
-  const levelNames: LevelName[] = ['build', 'unit', 'integration', 'e2e'];
+  const levelNames: LevelName[] = ['build', 'unit', 'integration', 'e2e', 'chaos'];
   const levels = levelNames
     .map((level) => {
       const ran = runs.flatMap((run) =>

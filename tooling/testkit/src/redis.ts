@@ -17,6 +17,8 @@ export interface RedisHandle extends AsyncDisposable {
   namespace: string;
   /** True when this handle started (and owns) the redis-server process. */
   owned: boolean;
+  /** The redis-server process id when owned (for fault injection: SIGKILL, SIGSTOP). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -29,6 +31,13 @@ export interface StartRedisOptions {
   startTimeoutMs?: number;
   /** Extra redis-server arguments, e.g. `['--maxmemory', '10mb']`. */
   args?: string[];
+  /**
+   * Data directory to use and keep (AOF/RDB survive `stop()`), so a server can be started again
+   * from it. Default: a temp directory removed on `stop()`.
+   */
+  dir?: string;
+  /** Listen on this port (e.g. to restart a server where its clients reconnect). Default: a free one. */
+  port?: number;
 }
 
 export class RedisBinaryNotFoundError extends Error {
@@ -94,7 +103,7 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const [child, dir] of running) {
       child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
   });
 }
@@ -194,8 +203,9 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
   let lastError: unknown;
   // The free port can be taken between probing and binding: try a few ports.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'jobgate-redis-'));
+    const port = options.port ?? (await freePort());
+    const keepDir = options.dir !== undefined;
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'jobgate-redis-'));
     const args = [
       '--port',
       String(port),
@@ -214,7 +224,7 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
       ...(options.args ?? []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.set(child, dir);
+    running.set(child, keepDir ? '' : dir);
     installExitHook();
     let output = '';
     const collect = (chunk: Buffer): void => {
@@ -254,7 +264,7 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
           await exitedPromise;
           clearTimeout(killTimer);
         }
-        rmSync(dir, { recursive: true, force: true });
+        if (!keepDir) rmSync(dir, { recursive: true, force: true });
       };
       return {
         url,
@@ -262,6 +272,7 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
         version,
         namespace: uniqueNamespace(),
         owned: true,
+        ...(child.pid === undefined ? {} : { pid: child.pid }),
         stop,
         [Symbol.asyncDispose]: stop,
       };
@@ -271,8 +282,8 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
         child.kill('SIGKILL');
         await exitedPromise;
       }
-      rmSync(dir, { recursive: true, force: true });
-      if (!/address already in use/i.test(output)) break;
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+      if (options.port !== undefined || !/address already in use/i.test(output)) break;
     }
   }
   if (lastError instanceof RedisStartError) throw lastError;

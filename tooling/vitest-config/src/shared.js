@@ -3,7 +3,7 @@ import '@jobgate/testkit/node20-polyfills';
 // The presets are plain JavaScript on purpose: Vite bundles a package's vitest config and leaves
 // workspace packages reached through node_modules to Node, which cannot load .ts on Node 20.
 
-/** @typedef {'unit' | 'integration' | 'e2e'} Level */
+/** @typedef {'unit' | 'integration' | 'e2e' | 'chaos'} Level */
 /** @typedef {NonNullable<import('vitest/config').ViteUserConfig['test']>} TestConfig */
 
 /**

@@ -332,6 +332,7 @@ describe('services', () => {
       'skipped',
       'skipped',
       'skipped',
+      'skipped',
     ]);
     expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(tmp);
     expect(readdirSync(tmp).filter((name) => name.startsWith('jobgate-redis-'))).toEqual([]);

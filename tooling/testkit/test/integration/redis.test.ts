@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,6 +66,30 @@ describe('startRedis (own server)', () => {
     } finally {
       ca.disconnect();
       cb.disconnect();
+    }
+  });
+
+  it('restarts from a kept directory on the same port: AOF data survives SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testkit-aof-'));
+    try {
+      const args = ['--appendonly', 'yes', '--appendfsync', 'always'];
+      const first = await startRedis({ own: true, dir, args });
+      const client = new Redis(first.url);
+      await client.set('survives', 'yes');
+      client.disconnect();
+      process.kill(first.pid!, 'SIGKILL');
+      await first.stop();
+      expect(existsSync(dir)).toBe(true);
+      await using second = await startRedis({ own: true, dir, port: first.port, args });
+      expect(second.url).toBe(first.url);
+      const again = new Redis(second.url);
+      try {
+        expect(await again.get('survives')).toBe('yes');
+      } finally {
+        again.disconnect();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

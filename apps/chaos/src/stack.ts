@@ -1,0 +1,174 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiKeyStore } from '@jobgate/api';
+import { createQueue, type Queue } from '@jobgate/core';
+import { freePort, startRedis, waitFor, type RedisHandle } from '@jobgate/testkit';
+import { Redis } from 'ioredis';
+import { chaosConfig } from './config.js';
+import { startBundle, type AppProcess } from './processes.js';
+
+export interface ChaosStackOptions {
+  /** Scenario name: names the temp directory and the kept logs. */
+  name: string;
+  workers: number;
+  workerEnv?: Record<string, string>;
+  apiEnv?: Record<string, string>;
+  /** `everysec` (default) or `always`. */
+  appendfsync?: 'everysec' | 'always';
+  leaseMs?: number;
+}
+
+export interface ChaosStack extends AsyncDisposable {
+  namespace: string;
+  redisUrl: string;
+  apiUrl: string;
+  wsUrl: string;
+  leaseMs: number;
+  /** A client for the suite's own reads; it reconnects by itself after a Redis restart. */
+  redis: Redis;
+  queue: Queue;
+  api: AppProcess;
+  /** Workers started so far, dead or alive. */
+  workers: AppProcess[];
+  liveWorkers(): AppProcess[];
+  startWorker(env?: Record<string, string>): Promise<AppProcess>;
+  customer(id: string): Promise<string>;
+  /** Graceful Redis shutdown (SIGTERM: the AOF is flushed), waits until it has exited. */
+  stopRedis(): Promise<void>;
+  /** `kill -9` on redis-server: only what reached the AOF (and fsync) survives. */
+  killRedis(): Promise<void>;
+  /** Starts Redis again from the same directory on the same port. */
+  startRedis(): Promise<void>;
+  /** Every process's output, for a failure message. */
+  logs(): string;
+}
+
+/**
+ * Redis with AOF in a temp directory, the built API bundle and N built worker bundles as real
+ * processes, all on loopback. Leases are short (default 2 s) so stalls recover within seconds.
+ */
+export async function startChaosStack(options: ChaosStackOptions): Promise<ChaosStack> {
+  const dir = mkdtempSync(join(tmpdir(), `jobgate-chaos-${options.name}-`));
+  const redisDir = join(dir, 'redis');
+  mkdirSync(redisDir);
+  const redisPort = await freePort();
+  const redisArgs = [
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    options.appendfsync ?? 'everysec',
+    '--loglevel',
+    'warning',
+  ];
+  const launchRedis = (): Promise<RedisHandle> =>
+    startRedis({ own: true, dir: redisDir, port: redisPort, args: redisArgs });
+  let redisHandle: RedisHandle | undefined = await launchRedis();
+  const redisUrl = redisHandle.url;
+  const namespace = 'chaos';
+  const leaseMs = options.leaseMs ?? 2_000;
+  const redis = new Redis(redisUrl, {
+    maxRetriesPerRequest: null,
+    retryStrategy: () => 50,
+  });
+  redis.on('error', () => {});
+  const queue = await createQueue({ redis, namespace });
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const api = startBundle('api', 'api', {
+    REDIS_URL: redisUrl,
+    QUEUE_NAMESPACE: namespace,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    SERVICES: 'simulation',
+    AUTH_CACHE_TTL_MS: '60000',
+    ...options.apiEnv,
+  });
+  const workers: AppProcess[] = [];
+  let n = 0;
+
+  const stack: ChaosStack = {
+    namespace,
+    redisUrl,
+    apiUrl,
+    wsUrl: `ws://127.0.0.1:${apiPort}/api/ws`,
+    leaseMs,
+    redis,
+    queue,
+    api,
+    workers,
+    liveWorkers: () => workers.filter((w) => w.alive()),
+    startWorker: async (env = {}) => {
+      const workerId = `w${++n}`;
+      const worker = startBundle(workerId, 'worker', {
+        REDIS_URL: redisUrl,
+        QUEUE_NAMESPACE: namespace,
+        WORKER_ID: workerId,
+        WORKER_CONNECTORS: 'simulation',
+        WORKER_LEASE_MS: String(leaseMs),
+        WORKER_IDLE_WAIT_MS: '200',
+        WORKER_REGISTRY_INTERVAL_MS: '500',
+        WORKER_SHUTDOWN_GRACE_MS: '0',
+        LOG_LEVEL: 'warn',
+        ...options.workerEnv,
+        ...env,
+      });
+      workers.push(worker);
+      await waitFor(
+        async () => {
+          if (!worker.alive()) throw new Error(`worker exited: ${worker.output()}`);
+          return (await redis.zscore(`{${namespace}}:workers`, workerId)) !== null;
+        },
+        { timeoutMs: 30_000, intervalMs: 50, message: `worker ${workerId} registered` },
+      );
+      return worker;
+    },
+    customer: async (id) => (await new ApiKeyStore(redis, namespace, 0).create(id)).key,
+    stopRedis: async () => {
+      await redisHandle?.stop();
+      redisHandle = undefined;
+    },
+    killRedis: async () => {
+      if (redisHandle?.pid) process.kill(redisHandle.pid, 'SIGKILL');
+      await redisHandle?.stop();
+      redisHandle = undefined;
+    },
+    startRedis: async () => {
+      redisHandle = await launchRedis();
+    },
+    logs: () =>
+      [api, ...workers]
+        .map((p) => `--- ${p.name} (pid ${p.pid}) ---\n${p.output().slice(-3_000)}`)
+        .join('\n'),
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all([api, ...workers].map((p) => p.stop('SIGTERM', 5_000)));
+      if (chaosConfig.keepDir) {
+        mkdirSync(chaosConfig.keepDir, { recursive: true });
+        writeFileSync(join(chaosConfig.keepDir, `${options.name}.log`), stack.logs());
+      }
+      await queue.close().catch(() => undefined);
+      redis.disconnect();
+      await redisHandle?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.race([
+      waitFor(async () => (await fetch(`${apiUrl}/health`)).status === 200, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        message: 'the API answering /health with 200',
+      }),
+      api.exited.then((how) => {
+        throw new Error(`the API exited (${how}) before answering /health`);
+      }),
+    ]);
+    for (let i = 0; i < options.workers; i++) await stack.startWorker();
+  } catch (error) {
+    const logs = stack.logs();
+    await stack[Symbol.asyncDispose]();
+    throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
+  }
+  return stack;
+}
