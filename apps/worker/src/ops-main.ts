@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { ConfigError, loadOpsConfig } from './config.js';
-import { OpsUsageError, runOps } from './ops.js';
+import { OPS_USAGE, OpsUsageError, runOps } from './ops.js';
+
+const argv = process.argv.slice(2);
+// Help needs neither configuration nor Redis: it is what an operator types first.
+if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
+  console.log(OPS_USAGE);
+  process.exit(argv.length === 0 ? 2 : 0);
+}
 
 let config;
 try {
@@ -22,7 +29,7 @@ try {
       cause: error,
     });
   });
-  console.log(await runOps(process.argv.slice(2), { redis, namespace: config.namespace }));
+  console.log(await runOps(argv, { redis, namespace: config.namespace }));
   process.exitCode = 0;
 } catch (error) {
   console.error((error as Error).message);

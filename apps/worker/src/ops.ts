@@ -1,13 +1,35 @@
-import { createAttestationStore, type Attestation } from '@jobgate/core';
+import { parseArgs } from 'node:util';
+import {
+  createAttestationStore,
+  createInspector,
+  createQueue,
+  JOB_STATUSES,
+  type Attestation,
+  type Job,
+  type JobFilter,
+  type JobStatus,
+  type QueueEvent,
+} from '@jobgate/core';
 import type { Redis } from 'ioredis';
 import { listWorkers, type WorkerRecord } from './registry.js';
 
-export const OPS_USAGE = `usage: jobgate-worker-ops <command>
+export const OPS_USAGE = `usage: jobgate-worker-ops <command>   (pnpm --filter @jobgate/worker ops <command>)
   workers                      live workers: id, machine, status, services, current jobs, last heartbeat
+  jobs [filters]               jobs of every customer, newest first, with why each one waits
+    --status <s>                 pending | active | completed | failed | cancelled
+    --service <name>             one service (pending: in claim order)
+    --customer <id>  --workflow <id>
+    --stuck                      active with an expired lease, or pending longer than --older-than
+    --older-than <dur>           e.g. 90s, 5m, 2h (default 5m; with --stuck)
+    --unrunnable                 pending jobs no live worker can run, or with invalid requirements
+    --limit <n>                  page size (default 50, at most 1000); --cursor <c> for the next page
+  job <id>                     one job: state, why it waits or is stuck, event timeline, attestations
+  reap                         requeue expired leases and promote due retries now
   attestations --job <id>      failure attestations of one job, oldest first
   attestations --workflow <id> failure attestations of every job of a workflow
   attestations --recent [n]    the n most recent attestations of the namespace (default 20)
-  add --json to print JSON instead of a table`;
+  add --json to print JSON instead of a table
+environment: REDIS_URL (required), QUEUE_NAMESPACE (default jq)`;
 
 export class OpsUsageError extends Error {
   override name = 'OpsUsageError';
@@ -65,6 +87,83 @@ function attestationsTable(list: Attestation[]): string {
   ]);
 }
 
+function duration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text);
+  if (!match)
+    throw new OpsUsageError(`--older-than takes a duration like 90s, 5m or 2h (got ${text})`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
+  return Number(match[1]) * unit;
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7_200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3_600)}h`;
+}
+
+function parseJobsArgs(args: string[]): JobFilter {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      options: {
+        status: { type: 'string' },
+        service: { type: 'string' },
+        customer: { type: 'string' },
+        workflow: { type: 'string' },
+        stuck: { type: 'boolean' },
+        'older-than': { type: 'string' },
+        unrunnable: { type: 'boolean' },
+        limit: { type: 'string' },
+        cursor: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new OpsUsageError(`${(error as Error).message}\n${OPS_USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.status !== undefined && !JOB_STATUSES.includes(v.status as JobStatus))
+    throw new OpsUsageError(`--status must be one of ${JOB_STATUSES.join(', ')} (got ${v.status})`);
+  const limit = v.limit === undefined ? 50 : Number(v.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000)
+    throw new OpsUsageError(`--limit takes a count from 1 to 1000 (got ${v.limit})`);
+  if (v.stuck && v.unrunnable)
+    throw new OpsUsageError('use either --stuck or --unrunnable, not both');
+  if (v['older-than'] !== undefined && !v.stuck)
+    throw new OpsUsageError('--older-than only applies with --stuck');
+  return {
+    ...(v.status ? { status: v.status as JobStatus } : {}),
+    ...(v.service ? { service: v.service } : {}),
+    ...(v.customer ? { customer_id: v.customer } : {}),
+    ...(v.workflow ? { workflow_id: v.workflow } : {}),
+    ...(v.stuck ? { stuck: true, stuckAfterMs: duration(v['older-than'] ?? '5m') } : {}),
+    ...(v.unrunnable ? { unrunnable: true } : {}),
+    ...(v.cursor ? { cursor: v.cursor } : {}),
+    limit,
+  };
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function eventLine(e: QueueEvent): string {
+  const d = e.data;
+  const detail = [
+    d.worker_id ? `worker=${text(d.worker_id)}` : '',
+    d.failure && typeof d.failure === 'object'
+      ? `failure=${String((d.failure as Record<string, unknown>).failure_type)}/${String((d.failure as Record<string, unknown>).failure_reason)}`
+      : '',
+    d.delay_ms !== undefined ? `retry in ${text(d.delay_ms)}ms` : '',
+    d.reason ? `reason=${text(d.reason)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return `${new Date(e.timestamp).toISOString()}  ${e.type.padEnd(20)} attempt ${e.attempt}  ${detail}`.trimEnd();
+}
+
 /** What operators ask a running fleet: who is alive, and why did this job or workflow fail. */
 export async function runOps(
   args: string[],
@@ -77,6 +176,64 @@ export async function runOps(
   if (command === 'workers' && rest.length === 1) {
     const workers = await listWorkers(deps.redis, deps.namespace);
     return json ? JSON.stringify(workers, null, 2) : workersTable(workers, now);
+  }
+  if (command === 'jobs' || command === 'job' || command === 'reap') {
+    const queue = await createQueue({ redis: deps.redis, namespace: deps.namespace });
+    try {
+      const inspector = createInspector({ redis: deps.redis, queue, clock: () => now });
+      if (command === 'reap' && rest.length === 1) {
+        const reaped = await queue.reapExpired();
+        return json
+          ? JSON.stringify(reaped)
+          : `requeued or failed ${reaped.expired} expired lease(s), promoted ${reaped.promoted} due retr${reaped.promoted === 1 ? 'y' : 'ies'}`;
+      }
+      if (command === 'jobs') {
+        const page = await inspector.listJobs(parseJobsArgs(rest.slice(1)));
+        const why = await inspector.explainMany(page.jobs);
+        if (json)
+          return JSON.stringify(
+            {
+              jobs: page.jobs.map((job, i) => ({ ...job, ...why[i] })),
+              cursor: page.cursor,
+            },
+            null,
+            2,
+          );
+        if (page.jobs.length === 0) return 'no jobs match';
+        const rows = table([
+          ['JOB', 'STATUS', 'SERVICE', 'CUSTOMER', 'AGE', 'ATTEMPT', 'WORKER', 'WHY'],
+          ...page.jobs.map((job, i) => [
+            job.id,
+            job.status,
+            job.service_required,
+            job.customer_id ?? '-',
+            age(now - job.created_at),
+            `${job.attempts}/${job.max_attempts}`,
+            job.worker_id ?? '-',
+            why[i]!.stuck?.message ??
+              why[i]!.waiting_reason?.message ??
+              (job.last_failure
+                ? `${job.last_failure.failure_type}/${job.last_failure.failure_reason}`
+                : ''),
+          ]),
+        ]);
+        return page.cursor ? `${rows}\nmore: --cursor ${page.cursor}` : rows;
+      }
+      if (command === 'job' && flag && rest.length === 2) {
+        const job = await queue.get(flag);
+        if (!job) throw new OpsUsageError(`no job ${flag} in namespace ${deps.namespace}`);
+        const [why, timeline, attestations] = await Promise.all([
+          inspector.explain(job),
+          inspector.jobEvents(job),
+          createAttestationStore({ redis: deps.redis, namespace: deps.namespace }).forJob(job.id),
+        ]);
+        if (json)
+          return JSON.stringify({ job, ...why, events: timeline.events, attestations }, null, 2);
+        return jobText(job, why, timeline, attestations, now);
+      }
+    } finally {
+      await queue.close();
+    }
   }
   if (command === 'attestations') {
     const store = createAttestationStore({ redis: deps.redis, namespace: deps.namespace });
@@ -94,4 +251,33 @@ export async function runOps(
     if (list) return json ? JSON.stringify(list, null, 2) : attestationsTable(list);
   }
   throw new OpsUsageError(`unknown command: ${rest.join(' ') || '(none)'}\n${OPS_USAGE}`);
+}
+
+function jobText(
+  job: Job,
+  why: Awaited<ReturnType<ReturnType<typeof createInspector>['explain']>>,
+  timeline: { events: QueueEvent[]; truncated: boolean },
+  attestations: Attestation[],
+  now: number,
+): string {
+  const lines = [
+    `job ${job.id}  ${job.status}  service ${job.service_required}  priority ${job.priority}`,
+    `customer ${job.customer_id ?? '-'}  workflow ${job.workflow_id ?? '-'}${job.step === null ? '' : ` step ${job.step}`}  attempt ${job.attempts}/${job.max_attempts}`,
+    `created ${new Date(job.created_at).toISOString()} (${age(now - job.created_at)} ago)${job.worker_id ? `  worker ${job.worker_id}` : ''}${job.lease_expires_at ? `  lease until ${new Date(job.lease_expires_at).toISOString()}` : ''}`,
+  ];
+  if (why.stuck) lines.push(`STUCK: ${why.stuck.message}`);
+  if (why.waiting_reason) lines.push(`waiting: ${why.waiting_reason.message}`);
+  if (job.last_failure)
+    lines.push(
+      `last failure: ${job.last_failure.failure_type}/${job.last_failure.failure_reason}: ${job.last_failure.message}`,
+    );
+  lines.push('', 'timeline:');
+  lines.push(
+    ...(timeline.events.length > 0
+      ? timeline.events.map(eventLine)
+      : ['  (no events in the stream)']),
+  );
+  if (timeline.truncated) lines.push('  (older part of the stream not scanned)');
+  lines.push('', attestationsTable(attestations));
+  return lines.join('\n');
 }

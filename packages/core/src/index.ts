@@ -17,3 +17,35 @@ export {
 export { queueKeys, KEY_NAMES, type QueueKeys, type KeyName } from './keys.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export * from './failure/index.js';
+export {
+  listWorkers,
+  readWorkers,
+  registryKeys,
+  WorkerRegistry,
+  type LostWorker,
+  type WorkerRecord,
+  type WorkerStatus,
+} from './worker-registry.js';
+export { mismatch, type Mismatch, type MatchTarget } from './matching.js';
+export {
+  createInspector,
+  explainActive,
+  explainPending,
+  type Inspector,
+  type InspectorOptions,
+  type JobFilter,
+  type JobPage,
+  type QueueHealth,
+  type ServiceOverview,
+  type StuckReason,
+  type WaitingCode,
+  type WaitingReason,
+} from './inspect.js';
+export {
+  createReaper,
+  reaperLeader,
+  reaperLockKey,
+  type Reaper,
+  type ReaperOptions,
+  type ReaperStats,
+} from './reaper.js';
