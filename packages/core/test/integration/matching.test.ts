@@ -1,3 +1,4 @@
+import { drain } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import type { Requirements, SubmitInput, WorkerSpec } from '../../src/index.js';
 import { testQueue, worker } from './helpers.js';
@@ -162,12 +163,12 @@ describe('matching rules (jobgate_claim)', () => {
       .sort((a, b) => b.priority - a.priority || a.i - b.i)
       .map((x) => x.i);
     const w = worker({ services: ['svc', 'svc2'], capabilities: { region: 'eu' } });
-    const got: number[] = [];
-    for (;;) {
-      const job = await t.queue.claim(w);
-      if (!job) break;
-      got.push((job.payload as { i: number }).i);
-    }
+    const claimed = await drain(() => t.queue.claim(w), {
+      max: inputs.length,
+      id: (j) => j.id,
+      what: 'claims',
+    });
+    const got = claimed.map((job) => (job.payload as { i: number }).i);
     expect(got).toEqual(expected);
   });
 
@@ -191,12 +192,12 @@ describe('matching rules (jobgate_claim)', () => {
       .filter((x) => x.customer !== 'c-0')
       .sort((a, b) => b.priority - a.priority || a.i - b.i)
       .map((x) => x.i);
-    const got: number[] = [];
-    for (;;) {
-      const job = await t.queue.claim(w);
-      if (!job) break;
-      got.push((job.payload as { i: number }).i);
-    }
+    const claimed = await drain(() => t.queue.claim(w), {
+      max: expected.length,
+      id: (j) => j.id,
+      what: 'claims',
+    });
+    const got = claimed.map((job) => (job.payload as { i: number }).i);
     expect(got).toEqual(expected);
     expect((await t.queue.counts()).pending).toBe(4);
   });

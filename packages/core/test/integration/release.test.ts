@@ -1,3 +1,4 @@
+import { drain } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { JobNotFoundError, JobNotHeldError } from '../../src/index.js';
 import { testQueue, worker, type TestQueue } from './helpers.js';
@@ -69,12 +70,12 @@ describe('release', () => {
     // Submitted after the released job with equal priority: must still come after it.
     const high3 = await t.queue.submit({ service_required: 'svc', priority: 5 });
     await t.queue.release(high1!.id, 'w');
-    const order: string[] = [];
-    for (;;) {
-      const job = await t.queue.claim(w);
-      if (!job) break;
-      order.push(job.id);
-    }
+    const claimed = await drain(() => t.queue.claim(w), {
+      max: 4,
+      id: (j) => j.id,
+      what: 'claims',
+    });
+    const order = claimed.map((j) => j.id);
     expect(order).toEqual([high1!.id, high2!.id, high3.id, low!.id]);
   });
 
