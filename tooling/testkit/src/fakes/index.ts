@@ -12,3 +12,10 @@ export {
   type FakeComfyUIOptions,
 } from './fake-comfyui.js';
 export { TINY_PNG } from './png.js';
+export {
+  startWebhookReceiver,
+  type ReceiverMode,
+  type ReceivedWebhook,
+  type WebhookBody,
+  type WebhookReceiver,
+} from './webhook-receiver.js';

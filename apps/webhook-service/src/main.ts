@@ -1,0 +1,56 @@
+import { createQueue } from '@jobgate/core';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { createStatusServer } from './server.js';
+import { createWebhookService } from './service.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(2);
+}
+
+const logger = pino({ level: config.logLevel });
+const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+const queue = await createQueue({ redis, namespace: config.namespace });
+const service = createWebhookService({
+  redis,
+  jobs: queue,
+  logger,
+  namespace: config.namespace,
+  policy: { allowHttp: config.allowHttp, allowCidrs: config.allowCidrs },
+  ...(config.consumerName ? { consumerName: config.consumerName } : {}),
+  timeoutMs: config.timeoutMs,
+  concurrencyPerEndpoint: config.concurrencyPerEndpoint,
+  maxInFlight: config.maxInFlight,
+  schedule: config.schedule,
+  ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
+  claimIdleMs: config.claimIdleMs,
+  disableAfterMs: config.disableAfterMs,
+  retentionMs: config.retentionMs,
+});
+const app = createStatusServer(service, logger);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  await app.close();
+  await service.stop();
+  await queue.close();
+  redis.disconnect();
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
+await service.start();
+const address = await app.listen({ port: config.port, host: config.host });
+logger.info(
+  { address, namespace: config.namespace, consumer: service.consumer },
+  'jobgate webhook service listening',
+);

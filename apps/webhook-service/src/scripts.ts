@@ -1,0 +1,270 @@
+import type { Redis } from 'ioredis';
+import { scriptKeys, type WebhookKeys } from './keys.js';
+
+/*
+ * Every script takes the same eight keys (see keys.ts), all under the namespace's hash tag, so a
+ * call touches one cluster slot and declares everything it reads or writes:
+ *   KEYS[1] {ns}:events  KEYS[2] endpoints  KEYS[3] deliveries  KEYS[4] due  KEYS[5] order
+ *   KEYS[6] log  KEYS[7] finished  KEYS[8] version
+ * ARGV[1] is always `now` (ms) from the caller's clock, so tests drive time.
+ * Lua's cjson writes an empty array as `{}`; readers treat a non-array attempt_log as empty.
+ */
+const PRELUDE = `
+local K_EVENTS, K_ENDPOINTS, K_DELIVERIES, K_DUE, K_ORDER, K_LOG, K_FINISHED, K_VERSION = 1, 2, 3, 4, 5, 6, 7, 8
+local now = tonumber(ARGV[1])
+
+local function log_member(d)
+  return d.endpoint_id .. '|' .. string.format('%015d', d.created_at) .. '|' .. d.id
+end
+
+-- The order list of (endpoint, job) holds its head (the one in K_DUE) first.
+local function push_order(okey, id)
+  local raw = redis.call('HGET', KEYS[K_ORDER], okey)
+  if raw then
+    local q = cjson.decode(raw)
+    q[#q + 1] = id
+    redis.call('HSET', KEYS[K_ORDER], okey, cjson.encode(q))
+  else
+    redis.call('HSET', KEYS[K_ORDER], okey, cjson.encode({ id }))
+    redis.call('ZADD', KEYS[K_DUE], now, id)
+  end
+end
+
+local function pop_order(okey, id)
+  local raw = redis.call('HGET', KEYS[K_ORDER], okey)
+  if not raw then return end
+  local q = cjson.decode(raw)
+  local rest = {}
+  for _, v in ipairs(q) do if v ~= id then rest[#rest + 1] = v end end
+  if #rest == 0 then
+    redis.call('HDEL', KEYS[K_ORDER], okey)
+  else
+    redis.call('HSET', KEYS[K_ORDER], okey, cjson.encode(rest))
+    if q[1] == id then redis.call('ZADD', KEYS[K_DUE], now, rest[1]) end
+  end
+end
+
+local function finish(d, status, err)
+  d.status = status
+  d.finished_at = now
+  d.next_attempt_at = cjson.null
+  d.claim = cjson.null
+  if err then d.last_error = err end
+  redis.call('HSET', KEYS[K_DELIVERIES], d.id, cjson.encode(d))
+  redis.call('ZREM', KEYS[K_DUE], d.id)
+  redis.call('ZADD', KEYS[K_FINISHED], now, d.id)
+  pop_order(d.order_key, d.id)
+end
+`;
+
+/** ARGV[2] consumer group, ARGV[3] JSON stream ids to acknowledge, ARGV[4] JSON deliveries. */
+const ENQUEUE = `${PRELUDE}
+local acks = cjson.decode(ARGV[3])
+local list = cjson.decode(ARGV[4])
+local added = 0
+for _, d in ipairs(list) do
+  -- Ids derive from (stream entry, endpoint): re-reading an entry after a crash adds nothing twice.
+  if redis.call('HSETNX', KEYS[K_DELIVERIES], d.id, cjson.encode(d)) == 1 then
+    redis.call('ZADD', KEYS[K_LOG], 0, log_member(d))
+    push_order(d.order_key, d.id)
+    added = added + 1
+  end
+end
+for _, id in ipairs(acks) do redis.call('XACK', KEYS[K_EVENTS], ARGV[2], id) end
+return added
+`;
+
+/**
+ * ARGV[2] lease ms, ARGV[3] max claims, ARGV[4] how many due entries to look at, ARGV[5] JSON
+ * {endpoint: remaining slots} for endpoints this sender already has requests open to, ARGV[6]
+ * slots of any other endpoint, ARGV[7] defer ms for a saturated endpoint's delivery, ARGV[8] claim token.
+ * Returns a flat list: delivery JSON, endpoint JSON, ...
+ */
+const CLAIM = `${PRELUDE}
+local lease, max, scan = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local slots = cjson.decode(ARGV[5])
+local default_slots, defer, token = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local ids = redis.call('ZRANGEBYSCORE', KEYS[K_DUE], '-inf', now, 'LIMIT', 0, scan)
+local out = {}
+for _, id in ipairs(ids) do
+  if #out >= max * 2 then break end
+  local raw = redis.call('HGET', KEYS[K_DELIVERIES], id)
+  if not raw then
+    redis.call('ZREM', KEYS[K_DUE], id)
+  else
+    local d = cjson.decode(raw)
+    local epraw = redis.call('HGET', KEYS[K_ENDPOINTS], d.endpoint_id)
+    local ep = epraw and cjson.decode(epraw)
+    if not ep then
+      finish(d, 'failed', 'endpoint deleted')
+    elseif ep.status ~= 'enabled' then
+      finish(d, 'failed', 'endpoint disabled')
+    else
+      local left = slots[d.endpoint_id]
+      if left == nil then left = default_slots end
+      if left <= 0 then
+        -- Behind the others: a hung endpoint's backlog never holds up other endpoints.
+        redis.call('ZADD', KEYS[K_DUE], now + defer, id)
+      else
+        slots[d.endpoint_id] = left - 1
+        d.status = 'delivering'
+        d.attempts = d.attempts + 1
+        d.round_attempts = d.round_attempts + 1
+        d.claim = token
+        d.next_attempt_at = cjson.null
+        redis.call('ZADD', KEYS[K_DUE], now + lease, id)
+        local enc = cjson.encode(d)
+        redis.call('HSET', KEYS[K_DELIVERIES], id, enc)
+        out[#out + 1] = enc
+        out[#out + 1] = epraw
+      end
+    end
+  end
+end
+return out
+`;
+
+/**
+ * ARGV[2] delivery id, ARGV[3] claim token, ARGV[4] JSON outcome {attempt, result, next_at?,
+ * disable_reason?}, ARGV[5] ms of continuous failure after which the endpoint is disabled.
+ * A result from a sender whose claim was taken over (lease expired) is ignored: 0.
+ */
+const RECORD = `${PRELUDE}
+local raw = redis.call('HGET', KEYS[K_DELIVERIES], ARGV[2])
+if not raw then return 0 end
+local d = cjson.decode(raw)
+if d.claim ~= ARGV[3] then return 0 end
+local o = cjson.decode(ARGV[4])
+local log = d.attempt_log
+if type(log) ~= 'table' then log = {} end
+log[#log + 1] = o.attempt
+while #log > 20 do table.remove(log, 1) end
+d.attempt_log = log
+d.last_status_code = o.attempt.status_code
+d.last_error = o.attempt.error
+d.last_latency_ms = o.attempt.latency_ms
+d.last_attempt_at = now
+if o.result == 'retry' then
+  d.status = 'pending'
+  d.claim = cjson.null
+  d.next_attempt_at = o.next_at
+  redis.call('HSET', KEYS[K_DELIVERIES], d.id, cjson.encode(d))
+  redis.call('ZADD', KEYS[K_DUE], o.next_at, d.id)
+else
+  finish(d, o.result, nil)
+end
+local epraw = redis.call('HGET', KEYS[K_ENDPOINTS], d.endpoint_id)
+if epraw then
+  local ep = cjson.decode(epraw)
+  local changed, disabled = false, false
+  if o.result == 'succeeded' then
+    if ep.failing_since ~= cjson.null and ep.failing_since ~= nil then
+      ep.failing_since = cjson.null
+      changed = true
+    end
+  else
+    if ep.failing_since == cjson.null or ep.failing_since == nil then
+      ep.failing_since = now
+      changed = true
+    end
+    if ep.status == 'enabled' then
+      local reason = o.disable_reason
+      if (reason == nil or reason == cjson.null) and now - ep.failing_since >= tonumber(ARGV[5]) then
+        reason = 'every delivery failed since ' .. string.format('%d', ep.failing_since)
+      end
+      if reason ~= nil and reason ~= cjson.null then
+        ep.status = 'disabled'
+        ep.disabled_reason = reason
+        ep.disabled_at = now
+        changed, disabled = true, true
+      end
+    end
+  end
+  if changed then
+    ep.updated_at = now
+    redis.call('HSET', KEYS[K_ENDPOINTS], d.endpoint_id, cjson.encode(ep))
+    if disabled then redis.call('INCR', KEYS[K_VERSION]) end
+  end
+end
+return 1
+`;
+
+/** ARGV[2] delivery id, ARGV[3] customer. A finished delivery goes back in line (same id). */
+const RETRY = `${PRELUDE}
+local raw = redis.call('HGET', KEYS[K_DELIVERIES], ARGV[2])
+if not raw then return 'not_found' end
+local d = cjson.decode(raw)
+if d.customer_id ~= ARGV[3] then return 'not_found' end
+if d.status == 'pending' or d.status == 'delivering' then return 'in_progress' end
+d.status = 'pending'
+d.round_attempts = 0
+d.finished_at = cjson.null
+d.next_attempt_at = now
+d.claim = cjson.null
+redis.call('HSET', KEYS[K_DELIVERIES], d.id, cjson.encode(d))
+redis.call('ZREM', KEYS[K_FINISHED], d.id)
+push_order(d.order_key, d.id)
+return 'ok'
+`;
+
+/** ARGV[2] endpoint id, ARGV[3] customer, ARGV[4] JSON fields to set. Returns the endpoint JSON or nil. */
+const PATCH_ENDPOINT = `${PRELUDE}
+local raw = redis.call('HGET', KEYS[K_ENDPOINTS], ARGV[2])
+if not raw then return nil end
+local ep = cjson.decode(raw)
+if ep.customer_id ~= ARGV[3] then return nil end
+for k, v in pairs(cjson.decode(ARGV[4])) do ep[k] = v end
+ep.updated_at = now
+local enc = cjson.encode(ep)
+redis.call('HSET', KEYS[K_ENDPOINTS], ARGV[2], enc)
+redis.call('INCR', KEYS[K_VERSION])
+return enc
+`;
+
+/** ARGV[2] finished before this time is dropped, ARGV[3] at most this many. */
+const CLEANUP = `${PRELUDE}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[K_FINISHED], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[K_DELIVERIES], id)
+  if raw then
+    redis.call('ZREM', KEYS[K_LOG], log_member(cjson.decode(raw)))
+    redis.call('HDEL', KEYS[K_DELIVERIES], id)
+  end
+  redis.call('ZREM', KEYS[K_FINISHED], id)
+end
+return #ids
+`;
+
+const SCRIPTS = {
+  webhookEnqueue: ENQUEUE,
+  webhookClaim: CLAIM,
+  webhookRecord: RECORD,
+  webhookRetry: RETRY,
+  webhookPatchEndpoint: PATCH_ENDPOINT,
+  webhookCleanup: CLEANUP,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Arg = string | number;
+
+/** Runs the webhook scripts (EVALSHA, loaded on first use) with the fixed key list. */
+export class WebhookScripts {
+  private readonly keyList: string[];
+
+  constructor(
+    private readonly redis: Redis,
+    keys: WebhookKeys,
+  ) {
+    this.keyList = scriptKeys(keys);
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: this.keyList.length, lua });
+    }
+  }
+
+  run<T = unknown>(name: ScriptName, now: number, ...args: Arg[]): Promise<T> {
+    const command = (this.redis as unknown as Record<ScriptName, (...a: Arg[]) => Promise<T>>)[
+      name
+    ];
+    return command.call(this.redis, ...this.keyList, now, ...args);
+  }
+}

@@ -1,0 +1,481 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Job } from '@jobgate/core';
+import type { Redis } from 'ioredis';
+import { parseEvent, type QueueEvent } from './events.js';
+import { CONSUMER_GROUP } from './keys.js';
+import { createMetrics, type WebhookMetrics } from './metrics.js';
+import { buildPayload, TERMINAL_EVENTS } from './payload.js';
+import {
+  classifyStatus,
+  nextAttemptAt,
+  parseRetryAfter,
+  STANDARD_SCHEDULE_MS,
+} from './schedule.js';
+import { Sender } from './sender.js';
+import { signatureHeader } from './signing.js';
+import type { Resolver, TargetPolicy } from './ssrf.js';
+import { deliveryId, newDelivery, WebhookStore } from './store.js';
+import {
+  activeSecrets,
+  parseDelivery,
+  parseEndpoint,
+  subscribes,
+  WEBHOOK_EVENT_TYPES,
+  type AttemptRecord,
+  type DeliveryRecord,
+  type EndpointRecord,
+} from './types.js';
+
+export interface ServiceLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WebhookServiceOptions {
+  namespace: string;
+  policy: TargetPolicy;
+  /** DNS for registration-like checks at connect time; tests inject answers. */
+  resolve?: Resolver;
+  /** Consumer name in the group; a stable name resumes its own unacknowledged entries on restart. */
+  consumerName?: string;
+  /** Per-request deadline. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Requests this instance keeps open to one endpoint. Default 10. */
+  concurrencyPerEndpoint?: number;
+  /** Requests this instance keeps open in all. Default 256. */
+  maxInFlight?: number;
+  /** Waits before attempts 1..n (Standard Webhooks by default). */
+  schedule?: readonly number[];
+  /** An endpoint whose every attempt failed for this long is disabled. Default 5 days. */
+  disableAfterMs?: number;
+  /** Finished deliveries stay visible this long. Default 7 days. */
+  retentionMs?: number;
+  /** A claimed delivery whose sender vanished is due again after this. Default 2 x timeout + 5 s. */
+  leaseMs?: number;
+  /** Stream entries another consumer read but did not acknowledge for this long are taken over. Default 30 s. */
+  claimIdleMs?: number;
+  batchSize?: number;
+  blockMs?: number;
+  /** Idle wait between looks at the due set (a local enqueue wakes the sender at once). Default 20 ms. */
+  pollMs?: number;
+}
+
+export interface WebhookServiceDeps extends WebhookServiceOptions {
+  /** Commands; the service duplicates it once for the blocking stream read. */
+  redis: Redis;
+  /** Reads a finished job for its result (`@jobgate/core`'s queue). */
+  jobs: { get(id: string): Promise<Job | null> };
+  logger?: ServiceLogger;
+  now?: () => number;
+  random?: () => number;
+  /** Register Node's default process metrics (off in tests that build several services). */
+  defaultMetrics?: boolean;
+}
+
+export interface WebhookService {
+  readonly consumer: string;
+  readonly metrics: WebhookMetrics;
+  /** Creates the consumer group (at the stream's end if new) and starts reading and sending. */
+  start(): Promise<void>;
+  /** Stops both loops and waits for open requests (each bounded by the timeout). */
+  stop(): Promise<void>;
+  /**
+   * One round without the loops, for tests on a controllable clock: reads every entry available
+   * now, takes over idle entries of other consumers, then sends whatever is due at `now()` until
+   * nothing is, waiting for each request.
+   */
+  pump(): Promise<void>;
+  health(): Promise<{ ok: boolean; redis: boolean; reading: boolean }>;
+}
+
+const NOOP_LOGGER: ServiceLogger = { info() {}, warn() {}, error() {} };
+const EVENT_TYPES = new Set<string>(WEBHOOK_EVENT_TYPES);
+type StreamEntry = [string, string[]];
+
+export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const log = deps.logger ?? NOOP_LOGGER;
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+  const perEndpoint = deps.concurrencyPerEndpoint ?? 10;
+  const maxInFlight = deps.maxInFlight ?? 256;
+  const schedule = deps.schedule ?? STANDARD_SCHEDULE_MS;
+  const disableAfterMs = deps.disableAfterMs ?? 5 * 24 * 3_600_000;
+  const retentionMs = deps.retentionMs ?? 7 * 24 * 3_600_000;
+  const leaseMs = deps.leaseMs ?? timeoutMs * 2 + 5_000;
+  const claimIdleMs = deps.claimIdleMs ?? 30_000;
+  const batchSize = deps.batchSize ?? 200;
+  const blockMs = deps.blockMs ?? 1_000;
+  const pollMs = deps.pollMs ?? 20;
+  const consumer =
+    deps.consumerName ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  const redis = deps.redis;
+  const store = new WebhookStore(redis, deps.namespace, now);
+  const keys = store.keys;
+  const sender = new Sender({
+    policy: deps.policy,
+    ...(deps.resolve ? { resolve: deps.resolve } : {}),
+    timeoutMs,
+  });
+
+  const inflightByEndpoint = new Map<string, number>();
+  const active = new Set<Promise<void>>();
+  let claimSeq = 0;
+  let stopped = false;
+  let reader: Redis | undefined;
+  let lastReadAt = 0;
+  let lastAutoclaim = 0;
+  let lastCleanup = 0;
+  let wakeDispatcher: (() => void) | undefined;
+  const loops: Promise<void>[] = [];
+
+  const metrics = createMetrics(
+    {
+      queueLagSeconds: async () => {
+        const oldest = await redis.zrangebyscore(
+          keys.due,
+          '-inf',
+          now(),
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          1,
+        );
+        return oldest[1] === undefined ? 0 : Math.max(0, (now() - Number(oldest[1])) / 1_000);
+      },
+      dueDeliveries: () => redis.zcount(keys.due, '-inf', now()),
+      streamLag: async () => {
+        try {
+          const groups = (await redis.xinfo('GROUPS', keys.events)) as unknown[][];
+          for (const g of groups) {
+            const i = g.indexOf('name');
+            if (g[i + 1] === CONSUMER_GROUP) {
+              const lag = g[g.indexOf('lag') + 1];
+              return typeof lag === 'number' ? lag : 0;
+            }
+          }
+        } catch {
+          // No stream yet: nothing waits.
+        }
+        return 0;
+      },
+      inFlight: () => active.size,
+    },
+    { defaults: deps.defaultMetrics ?? true },
+  );
+
+  // Endpoints per customer, dropped whenever any endpoint changes (one GET per batch).
+  const endpointCache = new Map<string, Promise<EndpointRecord[]>>();
+  let cacheVersion: string | null | undefined;
+
+  async function endpointsOf(customerId: string): Promise<EndpointRecord[]> {
+    let hit = endpointCache.get(customerId);
+    if (!hit) {
+      if (endpointCache.size > 10_000) endpointCache.clear();
+      hit = store.list(customerId);
+      endpointCache.set(customerId, hit);
+      hit.catch(() => endpointCache.delete(customerId));
+    }
+    return hit;
+  }
+
+  const ensureGroup = () => store.ensureGroup();
+
+  /** Turns entries into scheduled deliveries and acknowledges them in the same script call. */
+  async function consume(entries: StreamEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const version = await redis.get(keys.version);
+    if (version !== cacheVersion) {
+      endpointCache.clear();
+      cacheVersion = version;
+    }
+    const matched: { event: QueueEvent; endpoints: EndpointRecord[] }[] = [];
+    for (const [id, fields] of entries) {
+      metrics.eventsConsumed.inc();
+      const event = parseEvent(id, fields ?? []);
+      if (!event || !event.customer_id || !EVENT_TYPES.has(event.type)) continue;
+      const customer = event.customer_id;
+      const endpoints = (await endpointsOf(customer)).filter(
+        (e) =>
+          e.customer_id === customer &&
+          e.status === 'enabled' &&
+          subscribes(e, event.type) &&
+          (e.workflow_id === null || e.workflow_id === event.workflow_id),
+      );
+      if (endpoints.length > 0) matched.push({ event, endpoints });
+    }
+    const deliveries: DeliveryRecord[] = [];
+    const jobs = await Promise.all(
+      matched.map(({ event }) =>
+        TERMINAL_EVENTS.has(event.type) ? deps.jobs.get(event.job_id) : Promise.resolve(null),
+      ),
+    );
+    const at = now();
+    matched.forEach(({ event, endpoints }, i) => {
+      const job = jobs[i] ?? null;
+      // A job record of another customer (never expected) would leak its result: send none of it.
+      const body = buildPayload(event, job && job.customer_id === event.customer_id ? job : null);
+      for (const endpoint of endpoints) {
+        deliveries.push(
+          newDelivery(
+            {
+              id: deliveryId(`${deps.namespace}:${event.id}:${endpoint.id}`),
+              endpoint_id: endpoint.id,
+              customer_id: endpoint.customer_id,
+              event_type: event.type,
+              job_id: event.job_id,
+              event_id: event.id,
+              body,
+            },
+            // The event's time, so the delivery log and event-to-receipt lag start at the event.
+            Math.min(at, event.timestamp),
+          ),
+        );
+      }
+    });
+    // Due "now" on this clock, whatever the event's time.
+    for (const d of deliveries) d.next_attempt_at = at;
+    const added = await store.enqueue(
+      deliveries,
+      entries.map(([id]) => id),
+      CONSUMER_GROUP,
+    );
+    if (added > 0) wakeDispatcher?.();
+    return added;
+  }
+
+  async function readOnce(client: Redis, block: boolean, id = '>'): Promise<number> {
+    const args: (string | number)[] = ['GROUP', CONSUMER_GROUP, consumer, 'COUNT', batchSize];
+    if (block) args.push('BLOCK', blockMs);
+    args.push('STREAMS', keys.events, id);
+    const result = (await (client.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(
+      ...args,
+    )) as [string, StreamEntry[]][] | null;
+    lastReadAt = Date.now();
+    const entries = result?.[0]?.[1] ?? [];
+    await consume(entries);
+    return entries.length;
+  }
+
+  /** Entries read by a consumer that died before acknowledging them. */
+  async function autoclaim(): Promise<number> {
+    lastAutoclaim = Date.now();
+    let cursor = '0-0';
+    let total = 0;
+    for (let round = 0; round < 100; round++) {
+      const [next, entries, deleted] = (await redis.xautoclaim(
+        keys.events,
+        CONSUMER_GROUP,
+        consumer,
+        claimIdleMs,
+        cursor,
+        'COUNT',
+        batchSize,
+      )) as [string, (StreamEntry | null)[], string[]?];
+      const live = entries.filter((e): e is StreamEntry => Array.isArray(e) && Array.isArray(e[1]));
+      await consume(live);
+      // Entries trimmed from the stream while pending cannot be read any more; clear them.
+      if (deleted && deleted.length > 0) await redis.xack(keys.events, CONSUMER_GROUP, ...deleted);
+      total += live.length;
+      cursor = next;
+      if (cursor === '0-0') break;
+    }
+    return total;
+  }
+
+  function headersFor(d: DeliveryRecord, endpoint: EndpointRecord): Record<string, string> {
+    const at = now();
+    const ts = Math.floor(at / 1_000);
+    return {
+      'webhook-id': d.id,
+      'webhook-timestamp': String(ts),
+      'webhook-signature': signatureHeader(d.id, ts, d.body, activeSecrets(endpoint, at)),
+    };
+  }
+
+  async function deliver(d: DeliveryRecord, endpoint: EndpointRecord): Promise<void> {
+    const result = await sender.send(endpoint.url, headersFor(d, endpoint), d.body);
+    const at = now();
+    let outcome: AttemptRecord['outcome'];
+    let nextAt: number | null = null;
+    let disableReason: string | null = null;
+    const kind =
+      result.status !== null ? classifyStatus(result.status) : result.refused ? 'fail' : 'retry';
+    if (kind === 'success') outcome = 'succeeded';
+    else if (kind === 'gone') {
+      outcome = 'disabled';
+      disableReason = 'the endpoint answered 410 Gone';
+    } else if (kind === 'fail') outcome = 'failed';
+    else {
+      const retryAfterMs = parseRetryAfter(result.retryAfter, at);
+      nextAt = nextAttemptAt(at, d.round_attempts, schedule, {
+        random,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
+      outcome = nextAt === null ? 'dead' : 'retry';
+    }
+    const attempt: AttemptRecord = {
+      at,
+      status_code: result.status,
+      error: result.error,
+      latency_ms: result.latencyMs,
+      outcome,
+    };
+    const recorded = await store.scripts.run<number>(
+      'webhookRecord',
+      at,
+      d.id,
+      d.claim ?? '',
+      JSON.stringify({
+        attempt,
+        result: outcome === 'disabled' ? 'failed' : outcome,
+        next_at: nextAt,
+        disable_reason: disableReason,
+      }),
+      disableAfterMs,
+    );
+    metrics.deliveries.inc({ outcome });
+    metrics.attemptLatency.observe({ outcome }, result.latencyMs / 1_000);
+    if (d.attempts === 1) metrics.eventToSend.observe(Math.max(0, at - d.created_at) / 1_000);
+    if (outcome === 'dead') metrics.deadLetters.inc();
+    if (recorded === 0) {
+      log.warn({ delivery: d.id }, 'delivery was taken over by another sender; result dropped');
+    }
+    if (outcome === 'disabled') {
+      log.warn({ endpoint: endpoint.id }, 'endpoint answered 410 Gone; disabled');
+    }
+  }
+
+  /** Claims what is due (within this instance's limits) and starts sending; returns how many. */
+  async function claimAndSend(): Promise<number> {
+    const room = maxInFlight - active.size;
+    if (room <= 0) return 0;
+    const slots: Record<string, number> = {};
+    for (const [endpoint, n] of inflightByEndpoint) slots[endpoint] = perEndpoint - n;
+    const token = `${consumer}:${++claimSeq}`;
+    const flat = await store.scripts.run<string[]>(
+      'webhookClaim',
+      now(),
+      leaseMs,
+      room,
+      Math.max(room * 2, 100),
+      JSON.stringify(slots),
+      perEndpoint,
+      250,
+      token,
+    );
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const d = parseDelivery(flat[i]!);
+      const endpoint = parseEndpoint(flat[i + 1]!);
+      inflightByEndpoint.set(endpoint.id, (inflightByEndpoint.get(endpoint.id) ?? 0) + 1);
+      const task: Promise<void> = deliver(d, endpoint)
+        .catch((error: unknown) => {
+          // The claim's lease brings it back; nothing is lost, it is sent again under the same id.
+          log.error({ err: error, delivery: d.id }, 'recording a delivery attempt failed');
+        })
+        .finally(() => {
+          active.delete(task);
+          const left = (inflightByEndpoint.get(endpoint.id) ?? 1) - 1;
+          if (left <= 0) inflightByEndpoint.delete(endpoint.id);
+          else inflightByEndpoint.set(endpoint.id, left);
+          wakeDispatcher?.();
+        });
+      active.add(task);
+    }
+    return flat.length / 2;
+  }
+
+  async function housekeeping(): Promise<void> {
+    if (Date.now() - lastCleanup < 60_000) return;
+    lastCleanup = Date.now();
+    await store.scripts.run('webhookCleanup', now(), now() - retentionMs, 1_000);
+  }
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeDispatcher = undefined;
+        resolve();
+      }
+      wakeDispatcher = done;
+    });
+
+  async function readLoop(): Promise<void> {
+    const client = reader!;
+    while (!stopped) {
+      try {
+        await readOnce(client, true);
+        if (Date.now() - lastAutoclaim > claimIdleMs / 2) await autoclaim();
+      } catch (error) {
+        if (stopped) break;
+        log.warn({ err: error }, 'reading job events failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  async function sendLoop(): Promise<void> {
+    while (!stopped) {
+      try {
+        const started = await claimAndSend();
+        await housekeeping();
+        if (started === 0 && !stopped) await pause(pollMs);
+      } catch (error) {
+        if (stopped) break;
+        log.warn({ err: error }, 'claiming due deliveries failed; retrying');
+        await pause(500);
+      }
+    }
+  }
+
+  return {
+    consumer,
+    metrics,
+    async start() {
+      await ensureGroup();
+      reader = redis.duplicate();
+      reader.on('error', (error) =>
+        log.warn({ err: error.message }, 'stream reader connection error'),
+      );
+      // Our own unacknowledged entries first (a restart under the same consumer name).
+      while ((await readOnce(reader, false, '0')) > 0);
+      loops.push(readLoop(), sendLoop());
+      log.info({ consumer }, 'webhook service started');
+    },
+    async stop() {
+      stopped = true;
+      wakeDispatcher?.();
+      // The blocked XREADGROUP ends at once when its connection goes.
+      reader?.disconnect();
+      await Promise.all(loops);
+      await Promise.all([...active]);
+      sender.close();
+    },
+    async pump() {
+      await ensureGroup();
+      await readOnce(redis, false, '0');
+      while ((await readOnce(redis, false)) > 0);
+      await autoclaim();
+      for (;;) {
+        const started = await claimAndSend();
+        if (started === 0 && active.size === 0) break;
+        if (started === 0) await Promise.race([...active]);
+      }
+    },
+    async health() {
+      let redisOk: boolean;
+      try {
+        redisOk = (await redis.ping()) === 'PONG';
+      } catch {
+        redisOk = false;
+      }
+      const reading = stopped ? false : Date.now() - lastReadAt < blockMs * 3 + 5_000;
+      return { ok: redisOk && reading, redis: redisOk, reading };
+    },
+  };
+}
