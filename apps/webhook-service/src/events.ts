@@ -1,3 +1,5 @@
+import { parseStreamEntry } from '@jobgate/telemetry';
+
 /** One `{ns}:events` entry as the webhook service needs it. */
 export interface QueueEvent {
   /** Stream entry id. */
@@ -12,32 +14,21 @@ export interface QueueEvent {
 }
 
 /**
- * The one place stream fields become an event: switching to `@jobgate/telemetry`'s schemas is a
- * change here only. Returns null for an entry that is not a job event (logged, acknowledged).
+ * A stream entry through `@jobgate/telemetry`'s shared schemas. Returns null for an entry that is
+ * malformed or of a type this version does not know (acknowledged and skipped, never retried).
  */
 export function parseEvent(id: string, fields: string[]): QueueEvent | null {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
-  if (!raw.type || !raw.job_id) return null;
-  let data: unknown;
-  try {
-    data = raw.data ? (JSON.parse(raw.data) as unknown) : {};
-  } catch {
-    data = {};
-  }
-  const num = (v: string | undefined): number | null =>
-    v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+  const parsed = parseStreamEntry(id, fields);
+  if (!parsed.ok) return null;
+  const e = parsed.event;
   return {
-    id,
-    type: raw.type,
-    job_id: raw.job_id,
-    workflow_id: raw.workflow_id || null,
-    customer_id: raw.customer_id || null,
-    attempt: num(raw.attempt),
-    timestamp: num(raw.timestamp) ?? Number(id.split('-')[0]),
-    data:
-      data !== null && typeof data === 'object' && !Array.isArray(data)
-        ? (data as Record<string, unknown>)
-        : {},
+    id: e.event_id,
+    type: e.type,
+    job_id: e.job_id,
+    workflow_id: e.workflow_id,
+    customer_id: e.customer_id,
+    attempt: e.attempt,
+    timestamp: e.timestamp,
+    data: e.data,
   };
 }
