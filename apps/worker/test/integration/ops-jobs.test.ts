@@ -85,7 +85,10 @@ describe('ops jobs / ops job', () => {
     expect(detail).toContain('STUCK: lease expired');
     expect(detail).toMatch(/job\.received[\s\S]*job\.claimed\s+attempt 1\s+worker=killed/);
 
-    await waitFor(() => Date.now() > claimed!.lease_expires_at!, { message: 'the lease expired' });
+    await waitFor(() => Date.now() > claimed!.lease_expires_at!, {
+      timeoutMs: 2_000,
+      what: 'the lease expired',
+    });
     expect(await runOps(['reap'], deps)).toBe(
       'requeued or failed 1 expired lease(s), promoted 0 due retries',
     );

@@ -21,7 +21,7 @@ describe('scheduled reaper', () => {
     try {
       await waitFor(async () => (await t.queue.get(again.id))?.status === 'pending', {
         timeoutMs: 5_000,
-        message: 'the expired lease requeued',
+        what: 'the expired lease requeued',
       });
       expect(await t.queue.get(last.id)).toMatchObject({
         status: 'failed',
@@ -54,7 +54,7 @@ describe('scheduled reaper', () => {
     try {
       await waitFor(async () => (await t.queue.get(id))?.run_at === null, {
         timeoutMs: 5_000,
-        message: 'the retry promoted',
+        what: 'the retry promoted',
       });
       expect(reaper.stats().promoted).toBe(1);
     } finally {
@@ -86,7 +86,7 @@ describe('scheduled reaper', () => {
     expect(await a.runOnce()).toBe(true);
     await waitFor(async () => (await reaperLeader(t.redis, t.namespace)) === null, {
       timeoutMs: 2_000,
-      message: 'the lock expired',
+      what: 'the lock expired',
     });
     expect(await b.runOnce()).toBe(true);
     expect(await a.runOnce()).toBe(false);
