@@ -240,7 +240,10 @@ export interface Inspector {
 
 export interface InspectorOptions {
   redis: Redis | Cluster;
-  queue: Pick<Queue, 'get' | 'list' | 'counts' | 'namespace' | 'readEvents'>;
+  /** The public client of the same namespace; `readEvents` is needed only for `jobEvents`. */
+  queue: Pick<Queue, 'get' | 'list' | 'counts'> & Partial<Pick<Queue, 'readEvents'>>;
+  /** Default `queue.namespace`. */
+  namespace?: string;
   clock?: () => number;
 }
 
@@ -269,7 +272,9 @@ function encodeCursor(value: string | null): string | null {
 export function createInspector(options: InspectorOptions): Inspector {
   const { redis, queue } = options;
   const clock = options.clock ?? Date.now;
-  const keys = queueKeys(queue.namespace);
+  const namespace =
+    options.namespace ?? (queue as Partial<Pick<Queue, 'namespace'>>).namespace ?? 'jq';
+  const keys = queueKeys(namespace);
   let workersCache: {
     at: number;
     value: Promise<{ live: WorkerRecord[]; lost: LostWorker[] }>;
@@ -278,7 +283,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   const workers = (): Promise<{ live: WorkerRecord[]; lost: LostWorker[] }> => {
     // One read serves every explanation of one request (a page of 50 jobs).
     if (!workersCache || clock() - workersCache.at > 500)
-      workersCache = { at: clock(), value: readWorkers(redis, queue.namespace) };
+      workersCache = { at: clock(), value: readWorkers(redis, namespace) };
     return workersCache.value;
   };
 
@@ -633,8 +638,10 @@ export function createInspector(options: InspectorOptions): Inspector {
     let scanned = 0;
     // readEvents starts after `after` (exclusive): the last possible id of the millisecond before.
     let after = `${Math.max(0, job.created_at - 5_001)}-18446744073709551615`;
+    const readEvents = queue.readEvents?.bind(queue);
+    if (!readEvents) throw new TypeError('jobEvents needs a queue with readEvents');
     while (scanned < maxScan) {
-      const batch = await queue.readEvents({ after, count: 1_000 });
+      const batch = await readEvents({ after, count: 1_000 });
       if (batch.length === 0) return { events, truncated: false };
       scanned += batch.length;
       for (const event of batch) {
