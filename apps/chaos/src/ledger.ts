@@ -57,7 +57,7 @@ export async function settle(queue: Queue, expected: number, timeoutMs: number):
           c.completed + c.failed + c.cancelled >= expected
         );
       },
-      { timeoutMs, intervalMs: 200, message: `${expected} jobs finished` },
+      { timeoutMs, intervalMs: 200, what: `${expected} jobs finished` },
     );
     return true;
   } catch {

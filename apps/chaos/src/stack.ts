@@ -120,7 +120,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
           if (!worker.alive()) throw new Error(`worker exited: ${worker.output()}`);
           return (await redis.zscore(`{${namespace}}:workers`, workerId)) !== null;
         },
-        { timeoutMs: 30_000, intervalMs: 50, message: `worker ${workerId} registered` },
+        { timeoutMs: 30_000, intervalMs: 50, what: `worker ${workerId} registered` },
       );
       return worker;
     },
@@ -158,7 +158,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       waitFor(async () => (await fetch(`${apiUrl}/health`)).status === 200, {
         timeoutMs: 30_000,
         intervalMs: 100,
-        message: 'the API answering /health with 200',
+        what: 'the API answering /health with 200',
       }),
       api.exited.then((how) => {
         throw new Error(`the API exited (${how}) before answering /health`);
