@@ -1,5 +1,6 @@
 import type { LevelRecord, RunRecord } from './record.js';
 import { firstLines, type TestRecord } from './results.js';
+import { slowTestsText } from './slow.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${ms}ms`;
@@ -150,6 +151,7 @@ export function problemsText(run: RunRecord): string {
       `PROPOSAL: ${proposal.id} passed ${proposal.passesInARow} runs in a row; remove it from the quarantine list.`,
     );
   }
+  out.push(...slowTestsText(run));
   for (const level of run.levels.filter((level) => level.overBudget)) {
     out.push(
       `BUDGET: ${level.title} took ${formatDuration(level.durationMs)}, budget ${formatDuration(level.budgetMs)}.`,

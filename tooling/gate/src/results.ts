@@ -19,6 +19,8 @@ export interface TestRecord {
   flaky: boolean;
   quarantined: boolean;
   durationMs: number;
+  /** The level's per-test budget from its preset; over it, the report flags the test SLOW. */
+  slowMs?: number;
   errors: string[];
   /** The result came from Turbo's cache (a replay, not a fresh run). */
   cached: boolean;
@@ -54,6 +56,7 @@ interface GateJson {
   }[];
   moduleErrors?: { file: string; errors: string[] }[];
   unhandledErrors?: string[];
+  slowTestMs?: number;
 }
 
 interface VitestJson {
@@ -140,6 +143,7 @@ export function readTaskTests(options: ReadTaskOptions): TaskTests | undefined {
       retries: test.retries ?? 0,
       flaky: Boolean(test.flaky) && test.state === 'passed',
       durationMs: test.durationMs ?? 0,
+      ...(data.slowTestMs === undefined ? {} : { slowMs: data.slowTestMs }),
       errors: test.errors ?? [],
     }));
     for (const moduleError of data.moduleErrors ?? []) {

@@ -9,7 +9,7 @@ import { dirname, relative, resolve } from 'node:path';
  *
  * @typedef {{ file: string, line?: number, column?: number, name: string,
  *   state: 'passed' | 'failed' | 'skipped' | 'pending', retries: number, flaky: boolean,
- *   durationMs: number, errors: string[] }} GateTestRecord
+ *   durationMs: number, slow: boolean, errors: string[] }} GateTestRecord
  */
 
 const MAX_ERROR_CHARS = 2_000;
@@ -33,9 +33,11 @@ function describeError(error, root) {
 }
 
 export default class GateReporter {
-  /** @param {{ outputFile?: string }} [options] */
+  /** @param {{ outputFile?: string, slowTestMs?: number }} [options] */
   constructor(options = {}) {
     this.outputFile = options.outputFile ?? 'gate.json';
+    /** The level's per-test budget: a test over it is flagged `slow` for the gate's report. */
+    this.slowTestMs = options.slowTestMs;
     this.root = process.cwd();
   }
 
@@ -62,6 +64,7 @@ export default class GateReporter {
       for (const test of module.children.allTests()) {
         const result = test.result();
         const diagnostic = test.diagnostic();
+        const durationMs = Math.round(diagnostic?.duration ?? 0);
         tests.push({
           file,
           line: test.location?.line,
@@ -70,7 +73,8 @@ export default class GateReporter {
           state: result.state,
           retries: diagnostic?.retryCount ?? 0,
           flaky: diagnostic?.flaky ?? false,
-          durationMs: Math.round(diagnostic?.duration ?? 0),
+          durationMs,
+          slow: this.slowTestMs !== undefined && durationMs > this.slowTestMs,
           errors: (result.errors ?? []).map((error) => describeError(error, this.root)),
         });
       }
@@ -84,6 +88,7 @@ export default class GateReporter {
           version: 1,
           reason,
           finishedAt: new Date().toISOString(),
+          slowTestMs: this.slowTestMs,
           tests,
           moduleErrors,
           unhandledErrors: unhandledErrors.map((error) => describeError(error, this.root)),

@@ -9,12 +9,13 @@ function testCase(
   state: string,
   retryCount: number,
   errors: { message: string; stack?: string }[] = [],
+  duration = 12.4,
 ) {
   return {
     fullName: name,
     location: { line: 7, column: 3 },
     result: () => ({ state, errors }),
-    diagnostic: () => ({ retryCount, flaky: state === 'passed' && retryCount > 0, duration: 12.4 }),
+    diagnostic: () => ({ retryCount, flaky: state === 'passed' && retryCount > 0, duration }),
   };
 }
 
@@ -22,7 +23,10 @@ describe('gate reporter', () => {
   it('records retries, flaky status, file:line and package-relative error frames for the gate', () => {
     const root = mkdtempSync(join(tmpdir(), 'gate-reporter-'));
     onTestFinished(() => rmSync(root, { recursive: true, force: true }));
-    const reporter = new GateReporter({ outputFile: '.test-results/integration/gate.json' });
+    const reporter = new GateReporter({
+      outputFile: '.test-results/integration/gate.json',
+      slowTestMs: 10_000,
+    });
     reporter.onInit({ config: { root } } as never);
     const stack = `Error: read ECONNRESET\n    at ${root}/test/integration/claim.test.ts:9:11\n    at node_modules/vitest/dist/runner.js:1:1`;
     const module = {
@@ -34,6 +38,7 @@ describe('gate reporter', () => {
             { message: 'read ECONNRESET', stack },
           ]),
           testCase('claim > is exclusive', 'failed', 0, [{ message: 'expected 2 to be 1' }]),
+          testCase('claim > drains 5,000 jobs', 'passed', 0, [], 10_000.6),
         ],
       },
     };
@@ -52,6 +57,7 @@ describe('gate reporter', () => {
         retries: 1,
         flaky: true,
         durationMs: 12,
+        slow: false,
         errors: ['read ECONNRESET\n    at test/integration/claim.test.ts:9:11'],
       },
       {
@@ -63,8 +69,22 @@ describe('gate reporter', () => {
         retries: 0,
         flaky: false,
         durationMs: 12,
+        slow: false,
         errors: ['expected 2 to be 1'],
       },
+      {
+        file: 'test/integration/claim.test.ts',
+        line: 7,
+        column: 3,
+        name: 'claim > drains 5,000 jobs',
+        state: 'passed',
+        retries: 0,
+        flaky: false,
+        durationMs: 10_001,
+        slow: true,
+        errors: [],
+      },
     ]);
+    expect(written.slowTestMs).toBe(10_000);
   });
 });

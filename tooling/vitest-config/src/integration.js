@@ -1,15 +1,14 @@
 // @ts-check
 import { defineConfig } from 'vitest/config';
 import { MAX_RETRIES, RETRYABLE_FAILURE } from './retry.js';
-import { here, reporting } from './shared.js';
+import { here, limits, reporting } from './shared.js';
 
 /** Integration tests: real Redis (started here unless REDIS_URL is set), real HTTP on loopback. */
 export const integrationConfig = defineConfig({
   test: {
     include: ['test/integration/**/*.test.ts'],
     globalSetup: [here('./redis-global-setup.ts')],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    ...limits('integration'),
     retry: { count: MAX_RETRIES, condition: RETRYABLE_FAILURE },
     ...reporting('integration'),
   },

@@ -15,6 +15,31 @@ export function resultsDir(level) {
 }
 
 /**
+ * How long one test (or hook) of a level may take. `timeoutMs` stops it: every wait inside a test
+ * is bounded well below it (testkit `waitFor`), so reaching it means a hang, and a hang fails in
+ * seconds instead of holding the run. `slowMs` is the per-test budget: a test over it passes but
+ * is flagged SLOW in the gate's report (and in vitest's own output), so no test takes minutes
+ * unnoticed, including one that raised its own timeout.
+ * @type {Record<Level, { timeoutMs: number, slowMs: number }>}
+ */
+export const TEST_LIMITS = {
+  unit: { timeoutMs: 5_000, slowMs: 2_000 },
+  integration: { timeoutMs: 30_000, slowMs: 10_000 },
+  e2e: { timeoutMs: 60_000, slowMs: 30_000 },
+  // A scenario drives hundreds of jobs through killed processes; its preset keeps its own hooks' limit.
+  chaos: { timeoutMs: 180_000, slowMs: 90_000 },
+};
+
+/**
+ * @param {Level} level
+ * @returns {TestConfig}
+ */
+export function limits(level) {
+  const { timeoutMs, slowMs } = TEST_LIMITS[level];
+  return { testTimeout: timeoutMs, hookTimeout: timeoutMs, slowTestThreshold: slowMs };
+}
+
+/**
  * @param {Level} level
  * @returns {TestConfig}
  */
@@ -26,7 +51,10 @@ export function reporting(level) {
       'json',
       'junit',
       // Retries and flaky status per test, for the gate (vitest's JSON reporter drops them).
-      [here('./gate-reporter.js'), { outputFile: `${dir}/gate.json` }],
+      [
+        here('./gate-reporter.js'),
+        { outputFile: `${dir}/gate.json`, slowTestMs: TEST_LIMITS[level].slowMs },
+      ],
     ],
     outputFile: { json: `${dir}/results.json`, junit: `${dir}/junit.xml` },
     includeTaskLocation: true,
