@@ -85,13 +85,14 @@ describe('isolation between endpoints (real time)', () => {
     await service.start();
     for (let i = 0; i < 10; i++) await h.runJob('acme');
     await waitFor(() => h.receiver.requests.filter((r) => r.path === '/slow').length === 2, {
-      message: 'the hung endpoint holding its two slots',
+      timeoutMs: 5_000,
+      what: 'the hung endpoint holding its two slots',
     });
     const started = Date.now();
     await h.runJob('globex');
     await waitFor(() => h.receiver.accepted('/fast').length === 1, {
       timeoutMs: 2_000,
-      message: 'the other endpoint served while the first hangs',
+      what: 'the other endpoint served while the first hangs',
     });
     expect(Date.now() - started).toBeLessThan(2_000);
     // The hung endpoint never got more than its concurrency limit.
@@ -197,7 +198,10 @@ describe('operations', () => {
     const app = createStatusServer(service);
     try {
       await h.runJob('acme');
-      await waitFor(() => h.receiver.accepted().length === 1, { message: 'delivered' });
+      await waitFor(() => h.receiver.accepted().length === 1, {
+        timeoutMs: 5_000,
+        what: 'delivered',
+      });
       const health = await app.inject({ method: 'GET', url: '/health' });
       expect(health.statusCode).toBe(200);
       await waitFor(
@@ -208,7 +212,7 @@ describe('operations', () => {
             /webhook_queue_lag_seconds \d/.test(metrics)
           );
         },
-        { message: 'metrics showing the delivery' },
+        { timeoutMs: 5_000, what: 'metrics showing the delivery' },
       );
     } finally {
       await app.close();
