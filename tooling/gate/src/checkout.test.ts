@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkoutIndex } from './checkout.js';
-import { incrementalTypecheck } from './precommit.js';
+import { incrementalTypecheck, withoutGitHookEnv } from './precommit.js';
 
 // Inside the pre-commit hook git exports GIT_INDEX_FILE (and GIT_DIR): the fixture repos' `git init`
 // and `git add` would write the committer's index and config (a commit of fixture files, core.bare).
@@ -37,7 +37,12 @@ function repo(files: Record<string, string>): {
     writeFileSync(join(root, file), text);
   };
   const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('git', args, {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: withoutGitHookEnv(process.env),
+    });
   for (const [file, text] of Object.entries(files)) write(file, text);
   git('init', '-q');
   git('add', '-A');

@@ -223,7 +223,12 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
           process.env.PATH ?? '',
         ].join(delimiter);
         const started = Date.now();
-        const result = await run(job, cwd, { ...process.env, PATH: path }, signal);
+        const result = await run(
+          job,
+          cwd,
+          { ...withoutGitHookEnv(process.env), PATH: path },
+          signal,
+        );
         const taskId = `${job.pkg.name}#${job.kind}`;
         const record: TaskRecord = {
           taskId,
@@ -315,4 +320,24 @@ export async function runPrecommit(root: string, signal: AbortSignal): Promise<n
   };
   publish(root, record, parseArgs(['precommit']), out);
   return record.exitCode;
+}
+
+/**
+ * Git exports GIT_DIR, GIT_INDEX_FILE and GIT_WORK_TREE to hooks. A test that runs `git init` or
+ * `git add` in a temp repository would otherwise act on the repository being committed to (a
+ * `git init` under GIT_DIR sets core.bare=true in its shared config, breaking every worktree).
+ * The checkout is done by now; the tasks get a plain environment.
+ */
+export function withoutGitHookEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (
+      /^GIT_(DIR|INDEX_FILE|WORK_TREE|COMMON_DIR|PREFIX|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES)$/.test(
+        key,
+      )
+    )
+      continue;
+    clean[key] = value;
+  }
+  return clean;
 }

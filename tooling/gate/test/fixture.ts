@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutGitHookEnv } from '../src/precommit.js';
 import type { RunRecord } from '../src/record.js';
 
 /** This workspace: its node_modules give fixtures the real turbo and vitest, no install. */
@@ -53,6 +54,7 @@ export function createFixture(packages: FixturePackage[]): Fixture {
       cwd: root,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: withoutGitHookEnv(process.env),
     }).trim();
   symlinkSync(join(WORKSPACE, 'node_modules'), join(root, 'node_modules'));
   // npm, not pnpm, runs the fixtures' scripts: pnpm 12 installs before running a script, which here
@@ -129,7 +131,12 @@ export function createFixture(packages: FixturePackage[]): Fixture {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(TURBO_|REDIS_URL$|JOBGATE_|GATE_|GITHUB_|VITEST|CI$)/.test(key)) continue;
+    if (
+      /^(TURBO_|REDIS_URL$|JOBGATE_|GATE_|GITHUB_|VITEST|CI$|GIT_(DIR|INDEX_FILE|WORK_TREE)$)/.test(
+        key,
+      )
+    )
+      continue;
     env[key] = value;
   }
   return { ...env, TURBO_TELEMETRY_DISABLED: '1', GATE_HEARTBEAT_MS: '600000', ...extra };
