@@ -1,6 +1,17 @@
 import { parseDuration } from './levels.js';
 
-export type Command = 'precommit' | 'pr' | 'release' | 'run' | 'report' | 'test' | 'help';
+export type Command =
+  | 'precommit'
+  | 'pr'
+  | 'release'
+  | 'run'
+  | 'report'
+  | 'test'
+  | 'shards'
+  | 'merge'
+  | 'soak'
+  | 'mutation'
+  | 'help';
 
 export interface Options {
   command: Command;
@@ -16,6 +27,21 @@ export interface Options {
   html?: string;
   junit?: string;
   filter: string[];
+  /** P1 (and P2) failures block too. */
+  strict: boolean;
+  /** Also run P2 packages and `[P2]` tests (tracked, not run by default). */
+  p2: boolean;
+  /** `--shard 2/4`: run the 2nd of 4 time-balanced shards of each test level's files. */
+  shard?: { index: number; total: number };
+  /** `shards N`: how many shards to plan; `soak --runs N`: how many runs. */
+  count?: number;
+  /** `shards --write-durations`: refresh tooling/gate/test-durations.json from the history. */
+  writeDurations: boolean;
+  /** `merge`: run.json files or directories holding one. `mutation`: packages to mutate. */
+  inputs: string[];
+  /** `soak --levels integration,e2e`; `report --command release`. */
+  levels: string[];
+  commandFilter?: string;
 }
 
 export const USAGE = `usage: gate <command> [options]
@@ -26,7 +52,14 @@ export const USAGE = `usage: gate <command> [options]
   release                   the whole graph: typecheck, lint, build, test:unit, test:integration, test:e2e, test:chaos
   test                      every test level (what \`pnpm test\` runs)
   run <tasks...>            any turbo tasks, with services, retries policy and reports
-  report [--html FILE]      trends over the recorded runs in .gate/history
+  report [--html FILE] [--command NAME]
+                            trends over the recorded runs in .gate/history (charts with --html)
+  shards N [--write-durations]
+                            print the time-balanced plan of N shards per test level
+  merge FILE|DIR...         merge the run.json of several shards into one report and last line
+  soak [--runs 20] [--levels integration,e2e]
+                            rerun test levels, cache bypassed, and report each test's failure rate
+  mutation [core|gate...]   mutation score (Stryker) of packages/core and the gate's policy code
 
 options:
   --affected                only packages changed since --base (turbo --affected)
@@ -36,13 +69,28 @@ options:
   --timeout DURATION        kill a level's tasks after this long (default: per level, see README)
   --keep-going              run later levels even when one failed
   --junit FILE              also write the merged JUnit XML here (always in .gate/last/junit.xml)
-  --verbose                 stream every task's output`;
+  --verbose                 stream every task's output
+  --strict                  P1 failures block too (default: listed as warnings, exit 0)
+  --p2                      also run P2 packages and [P2] tests (tracked, not run by default)
+  --shard I/N               run shard I of N of each test level, balanced by recorded durations`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const COMMANDS = new Set<Command>(['precommit', 'pr', 'release', 'run', 'report', 'test', 'help']);
+const COMMANDS = new Set<Command>([
+  'precommit',
+  'pr',
+  'release',
+  'run',
+  'report',
+  'test',
+  'shards',
+  'merge',
+  'soak',
+  'mutation',
+  'help',
+]);
 
 export function parseArgs(argv: readonly string[]): Options {
   const options: Options = {
@@ -53,6 +101,11 @@ export function parseArgs(argv: readonly string[]): Options {
     keepGoing: false,
     verbose: false,
     filter: [],
+    strict: false,
+    p2: false,
+    writeDurations: false,
+    inputs: [],
+    levels: [],
   };
   const rest = [...argv];
   const first = rest.shift();
@@ -108,12 +161,55 @@ export function parseArgs(argv: readonly string[]): Options {
       case '--junit':
         options.junit = value(flag, inline);
         break;
+      case '--strict':
+        options.strict = true;
+        break;
+      case '--p2':
+        options.p2 = true;
+        break;
+      case '--shard': {
+        const text = value(flag, inline);
+        const match = /^(\d+)\/(\d+)$/.exec(text);
+        const index = Number(match?.[1]);
+        const total = Number(match?.[2]);
+        if (!match || total < 1 || index < 1 || index > total)
+          throw new UsageError(`--shard must be I/N with 1 <= I <= N, e.g. 2/4, not "${text}".`);
+        options.shard = { index, total };
+        break;
+      }
+      case '--runs': {
+        const runs = Number(value(flag, inline));
+        if (!Number.isInteger(runs) || runs < 1)
+          throw new UsageError(`--runs must be a whole number of at least 1.`);
+        options.count = runs;
+        break;
+      }
+      case '--levels':
+        options.levels = value(flag, inline)
+          .split(',')
+          .map((level) => level.trim())
+          .filter(Boolean);
+        break;
+      case '--command':
+        options.commandFilter = value(flag, inline);
+        break;
+      case '--write-durations':
+        options.writeDurations = true;
+        break;
       case '--help':
       case '-h':
         options.command = 'help';
         break;
       default:
         if (flag.startsWith('-')) throw new UsageError(`Unknown option "${flag}".\n\n${USAGE}`);
+        if (options.command === 'merge' || options.command === 'mutation') {
+          options.inputs.push(flag);
+          break;
+        }
+        if (options.command === 'shards' && options.count === undefined && /^\d+$/.test(flag)) {
+          options.count = Number(flag);
+          break;
+        }
         if (options.command !== 'run')
           throw new UsageError(`Unexpected argument "${flag}" for gate ${options.command}.`);
         options.tasks.push(flag);
@@ -122,6 +218,12 @@ export function parseArgs(argv: readonly string[]): Options {
   if (options.command === 'run' && options.tasks.length === 0) {
     throw new UsageError('gate run needs at least one task, e.g. `gate run test:e2e --affected`.');
   }
+  if (options.command === 'merge' && options.inputs.length === 0)
+    throw new UsageError('gate merge needs the run.json files (or directories) of the shards.');
+  if (options.shard && (options.affected || options.filter.length > 0 || options.base))
+    throw new UsageError(
+      '--shard plans over every package; it cannot be combined with --affected, --base or --filter.',
+    );
   if (options.command === 'pr') options.affected = true;
   // `pnpm test` means every test level: one failing level must not hide the others' results.
   if (options.command === 'test') options.keepGoing = true;

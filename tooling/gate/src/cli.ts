@@ -2,6 +2,7 @@ import { parseArgs, USAGE, UsageError, type Options } from './args.js';
 import { defaultBase, repoRoot } from './git.js';
 import { planLevels, PROFILES } from './levels.js';
 import { QuarantineFileError } from './quarantine.js';
+import { TierDeclarationError } from './tiers.js';
 
 function tasksFor(options: Options): string[] {
   switch (options.command) {
@@ -35,7 +36,23 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
   const root = repoRoot(cwd);
   // Command modules load on demand: every module is transpiled at start, and start-up is overhead.
   if (options.command === 'report')
-    return (await import('./trends.js')).writeTrends(root, options.html);
+    return (await import('./trends.js')).writeTrends(root, options.html, options.commandFilter);
+  if (options.command === 'shards')
+    return (await import('./shards-cli.js')).printShards(root, options);
+  if (options.command === 'merge') {
+    const { mergeRuns, readRunFile } = await import('./merge.js');
+    const { publish } = await import('./gate.js');
+    let runs;
+    try {
+      runs = options.inputs.map(readRunFile);
+    } catch (error) {
+      console.error(`gate: ${(error as Error).message}`);
+      return 2;
+    }
+    const record = mergeRuns(runs);
+    publish(root, record, options, (text) => console.log(text));
+    return record.exitCode;
+  }
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -62,9 +79,9 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     });
     return record.exitCode;
   } catch (error) {
-    if (error instanceof QuarantineFileError) {
+    if (error instanceof QuarantineFileError || error instanceof TierDeclarationError) {
       console.error(`gate: ${error.message}`);
-      console.log('gate: 0 passed, 1 failed');
+      console.log('gate: 0 passed, 1 failed, 0 warned');
       return 2;
     }
     throw error;

@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import type { Options } from './args.js';
 import { resolves } from './git.js';
-import { TOTAL_BUDGET_MS, type LevelRun } from './levels.js';
+import { countRun, ranBudget } from './counts.js';
+import type { LevelRun } from './levels.js';
 import { Progress } from './progress.js';
 import { loadQuarantine, proposeReleases } from './quarantine.js';
 import {
@@ -14,9 +15,24 @@ import {
   type RunRecord,
   type TaskRecord,
 } from './record.js';
-import { closingLine, junit, markdown, problemsText, terminalTable } from './report.js';
+import {
+  closingLine,
+  formatDuration,
+  junit,
+  markdown,
+  problemsText,
+  terminalTable,
+} from './report.js';
 import { readTaskTests, type TestRecord } from './results.js';
 import type { Services } from './services.js';
+import {
+  blocks,
+  isBlockingFailure,
+  judgeTest,
+  loadTiers,
+  packageTier,
+  type Tier,
+} from './tiers.js';
 import { remoteCacheTrouble, runTurbo } from './turbo.js';
 
 export interface GateInput {
@@ -40,6 +56,13 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   const quarantine = loadQuarantine(root);
   const quarantined = new Set(quarantine.map((entry) => entry.id));
   const notes: string[] = [];
+  const packageTiers = loadTiers(root);
+  const strict = options.strict;
+  const tiers: Tier[] = options.p2 ? ['P0', 'P1', 'P2'] : ['P0', 'P1'];
+  // P2 packages are tracked, not run, unless asked for: left out of every level's scope.
+  const p2Filters = options.p2
+    ? []
+    : [...packageTiers].filter(([, tier]) => tier === 'P2').map(([name]) => `--filter=!${name}`);
 
   let affected = options.affected;
   let base = options.base;
@@ -92,6 +115,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       }
       if (blocked && !options.keepGoing) {
         record.status = 'skipped';
+        record.message = 'skipped after an earlier level failed; --keep-going runs it';
+        out(`○ ${level.title}: ${record.message}`);
         continue;
       }
       const levelStart = Date.now();
@@ -115,6 +140,24 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         if (base !== undefined) env.TURBO_SCM_BASE = base;
       }
       for (const filter of options.filter) extraArgs.push(`--filter=${filter}`);
+      extraArgs.push(...p2Filters);
+      // Read by the vitest presets to leave `[P2]` tests out; hashed, so a cached result of a run
+      // with P2 tests is never replayed for one without.
+      if (level.resultsDir) env.JOBGATE_TIERS = tiers.join(',');
+      if (options.shard && level.resultsDir) {
+        const plan = (await import('./shards.js')).shardFor(root, level, options.shard);
+        record.shardFiles = plan.files.map((file) => `${file.package}::${file.file}`);
+        if (plan.files.length === 0) {
+          record.message = `shard ${options.shard.index}/${options.shard.total} has no ${level.title} test files`;
+          out(`○ ${level.title}: ${record.message}`);
+          continue;
+        }
+        env.JOBGATE_SHARD_FILES = plan.env;
+        for (const pkg of plan.packages) extraArgs.push(`--filter=${pkg}`);
+        out(
+          `▷ ${level.title}: shard ${options.shard.index}/${options.shard.total}, ${plan.files.length} of ${plan.totalFiles} files, predicted ${formatDuration(plan.weightMs)} (${plan.source})`,
+        );
+      }
 
       const progress = new Progress(level.title, out, options.verbose);
       const result = await runTurbo({
@@ -165,27 +208,31 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
               notBefore: cached ? undefined : task.execution?.startTime,
             })
           : undefined;
+        const tier = testLevel ? packageTier(packageTiers, task.package) : 'P0';
+        taskRecord.tier = tier;
         if (read) {
-          for (const test of read.tests) test.quarantined = quarantined.has(test.id);
+          for (const test of read.tests) judgeTest(test, tier, quarantined, strict);
           tests.push(...read.tests);
           const count = (predicate: (test: TestRecord) => boolean): number =>
             read.tests.filter(predicate).length;
           taskRecord.tests = {
             passed: count((test) => test.state === 'passed'),
-            failed: count((test) => test.state === 'failed' && !test.quarantined),
+            failed: count((test) => isBlockingFailure(test)),
             flaky: count((test) => test.flaky),
             skipped: count((test) => test.state === 'skipped'),
             quarantined: count((test) => test.state === 'failed' && test.quarantined),
+            warned: count((test) => Boolean(test.warned)),
           };
           if (read.problems.length > 0) taskRecord.problems = read.problems;
-          // Only quarantined tests failed and nothing else went wrong: the task does not block.
+          // Only quarantined or warning-tier tests failed and nothing else went wrong: the task
+          // does not block.
           if (
             taskRecord.status === 'failed' &&
             taskRecord.tests.failed === 0 &&
-            taskRecord.tests.quarantined > 0 &&
+            taskRecord.tests.quarantined + (taskRecord.tests.warned ?? 0) > 0 &&
             read.problems.length === 0
           ) {
-            taskRecord.status = 'quarantined';
+            taskRecord.status = taskRecord.tests.warned ? 'warned' : 'quarantined';
           }
         }
         const reportPath =
@@ -198,6 +245,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         }
         if (taskRecord.status === 'failed' && !taskRecord.tests?.failed) {
           taskRecord.output = result.seen.get(task.taskId) ?? [];
+          // A test task of a P1 package that crashed without a failed test is still only P1.
+          if (!blocks(tier, strict)) taskRecord.status = 'warned';
         }
         tasks.push(taskRecord);
       }
@@ -233,7 +282,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         record.status = 'failed';
       } else if (
         result.exitCode !== 0 &&
-        levelTasksRecords.every((task) => task.status !== 'quarantined')
+        levelTasksRecords.every((task) => task.status !== 'quarantined' && task.status !== 'warned')
       ) {
         // Turbo itself failed (bad arguments, unknown base ref, broken turbo.json): say what it said.
         record.status = 'failed';
@@ -255,29 +304,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   }
 
   const durationMs = Date.now() - startedAt.getTime();
-  const nonTestTasks = tasks.filter((task) => !task.tests);
-  const failedTests = tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
-  const failedTasks = tasks.filter(
-    (task) =>
-      (task.status === 'failed' || task.status === 'timed-out' || task.status === 'cancelled') &&
-      !task.tests?.failed,
-  ).length;
-  const infra = levels.filter(
-    (level) =>
-      level.status === 'infra' ||
-      (level.message &&
-        level.status === 'failed' &&
-        !tasks.some((task) => task.level === level.name && task.status === 'failed')),
-  ).length;
-  const counts = {
-    passed:
-      tests.filter((test) => test.state === 'passed').length +
-      nonTestTasks.filter((task) => task.status === 'passed').length,
-    failed: failedTests + failedTasks + infra,
-    skipped: tests.filter((test) => test.state === 'skipped').length,
-    flaky: tests.filter((test) => test.flaky).length,
-    quarantined: tests.filter((test) => test.quarantined && test.state === 'failed').length,
-  };
+  const counts = countRun(levels, tasks, tests);
   const anyLevelBad = levels.some(
     (level) => level.status !== 'passed' && level.status !== 'skipped',
   );
@@ -287,7 +314,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
     command: input.label,
     startedAt: startedAt.toISOString(),
     durationMs,
-    totalBudgetMs: TOTAL_BUDGET_MS,
+    // Only the budgets of levels that ran: a `gate run test:unit` is not measured against 35 min.
+    totalBudgetMs: ranBudget(levels),
     exitCode: counts.failed > 0 || anyLevelBad ? 1 : 0,
     affected,
     ...(base !== undefined ? { base } : {}),
@@ -297,6 +325,9 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
     tests,
     proposals: [],
     counts,
+    strict,
+    tiers,
+    ...(options.shard ? { shard: options.shard } : {}),
   };
   if (input.signal?.aborted) record.exitCode = 130;
   if (record.exitCode !== 0 && record.counts.failed === 0) record.counts.failed = 1;

@@ -116,13 +116,13 @@ describe('quarantine', () => {
 });
 
 describe('reports', () => {
-  it('ends with the counts line, adding skipped only when there are any', () => {
-    expect(closingLine(run([test()]))).toBe('gate: 1 passed, 0 failed');
+  it('ends with the counts line, warned always, skipped only when there are any', () => {
+    expect(closingLine(run([test()]))).toBe('gate: 1 passed, 0 failed, 0 warned');
     expect(
       closingLine(
         run([], { counts: { passed: 3, failed: 2, skipped: 1, flaky: 0, quarantined: 0 } }),
       ),
-    ).toBe('gate: 3 passed, 2 failed, 1 skipped');
+    ).toBe('gate: 3 passed, 2 failed, 0 warned, 1 skipped');
   });
 
   it('writes JUnit with escaped text, the rerun command on failures, and quarantined failures as skipped', () => {
@@ -145,7 +145,7 @@ describe('reports', () => {
   it('renders Markdown with the level table and the failures', () => {
     const md = markdown(run([test({ state: 'failed', errors: ['boom'] })], { exitCode: 1 }));
     expect(md).toContain('## gate release: ❌ failed');
-    expect(md).toContain('| integration | 1 | 0 | 0 | 1 | 0 | 1.0s | 10m00s | passed |');
+    expect(md).toContain('| integration | 1 | 0 | 0 | 1 | 0 | 0 | 1.0s | 10m00s | passed |');
     expect(md).toContain('rerun: pnpm --filter @jobgate/core');
   });
 

@@ -2,8 +2,16 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LevelName } from './levels.js';
 import type { TestRecord } from './results.js';
+import type { Tier } from './tiers.js';
 
-export type TaskStatus = 'passed' | 'failed' | 'timed-out' | 'cancelled' | 'quarantined';
+export type TaskStatus =
+  | 'passed'
+  | 'failed'
+  | 'timed-out'
+  | 'cancelled'
+  | 'quarantined'
+  /** Failed, but only at a non-blocking tier (P1/P2 without `--strict`). */
+  | 'warned';
 
 export interface TaskRecord {
   taskId: string;
@@ -14,8 +22,17 @@ export interface TaskRecord {
   status: TaskStatus;
   exitCode: number | null;
   durationMs: number;
+  /** Its package's tier for test tasks; build verification (typecheck, lint, build) is always P0. */
+  tier?: Tier;
   /** Counts from its test results, when it is a test task that wrote any. */
-  tests?: { passed: number; failed: number; flaky: number; skipped: number; quarantined: number };
+  tests?: {
+    passed: number;
+    failed: number;
+    flaky: number;
+    skipped: number;
+    quarantined: number;
+    warned?: number;
+  };
   /** The task's last output lines, kept when it failed without a failed test to show. */
   output?: string[];
   /** Errors outside any test. */
@@ -35,6 +52,8 @@ export interface LevelRecord {
   overBudget: boolean;
   taskCount: number;
   cachedCount: number;
+  /** With `--shard`: this shard's test files of the level, `<package>::<file>`. */
+  shardFiles?: string[];
   /** Why an infra or turbo-level failure happened. */
   message?: string;
   turboCommand?: string;
@@ -57,7 +76,21 @@ export interface RunRecord {
   tasks: TaskRecord[];
   tests: TestRecord[];
   proposals: { id: string; passesInARow: number }[];
-  counts: { passed: number; failed: number; skipped: number; flaky: number; quarantined: number };
+  counts: {
+    passed: number;
+    failed: number;
+    skipped: number;
+    flaky: number;
+    quarantined: number;
+    /** Failures at a non-blocking tier (P1, or P2 when asked for), listed under WARNINGS. */
+    warned?: number;
+  };
+  /** `--strict`: P1 (and P2) failures blocked this run. */
+  strict?: boolean;
+  /** Tiers this run included (P2 only when asked for). */
+  tiers?: Tier[];
+  /** `--shard i/N`: this run is one shard of a level's test files. */
+  shard?: { index: number; total: number };
 }
 
 export function stateDir(root: string): string {

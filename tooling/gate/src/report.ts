@@ -1,6 +1,7 @@
 import type { LevelRecord, RunRecord } from './record.js';
 import { firstLines, type TestRecord } from './results.js';
 import { slowTestsText } from './slow.js';
+import { isBlockingFailure } from './tiers.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${ms}ms`;
@@ -16,6 +17,7 @@ interface Row {
   cached: string;
   passed: string;
   failed: string;
+  warned: string;
   flaky: string;
   time: string;
   budget: string;
@@ -29,7 +31,10 @@ function levelRow(run: RunRecord, level: LevelRecord): Row {
   const passed =
     tests.filter((test) => test.state === 'passed').length +
     nonTest.filter((task) => task.status === 'passed').length;
-  const failedTests = tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
+  const failedTests = tests.filter(isBlockingFailure).length;
+  const warned =
+    tests.filter((test) => test.warned).length +
+    tasks.filter((task) => task.status === 'warned' && !task.tests?.warned).length;
   const failedTasks = tasks.filter(
     (task) => (task.status === 'failed' || task.status === 'timed-out') && !task.tests?.failed,
   ).length;
@@ -39,6 +44,7 @@ function levelRow(run: RunRecord, level: LevelRecord): Row {
     cached: String(level.cachedCount),
     passed: String(passed),
     failed: String(failedTests + failedTasks),
+    warned: String(warned),
     flaky: String(tests.filter((test) => test.flaky).length),
     time: formatDuration(level.durationMs),
     budget: `${formatDuration(level.budgetMs)}${level.overBudget ? ' OVER' : ''}`,
@@ -52,6 +58,7 @@ const HEADERS: Row = {
   cached: 'cached',
   passed: 'passed',
   failed: 'failed',
+  warned: 'warned',
   flaky: 'flaky',
   time: 'time',
   budget: 'budget',
@@ -68,6 +75,7 @@ function rows(run: RunRecord): Row[] {
     cached: sum('cached'),
     passed: sum('passed'),
     failed: sum('failed'),
+    warned: sum('warned'),
     flaky: sum('flaky'),
     time: formatDuration(run.durationMs),
     budget: `${formatDuration(run.totalBudgetMs)}${run.durationMs > run.totalBudgetMs ? ' OVER' : ''}`,
@@ -97,7 +105,7 @@ function testHeading(test: TestRecord): string {
 /** Everything a person needs to act: what broke, where, the first error lines, how to rerun it. */
 export function problemsText(run: RunRecord): string {
   const out: string[] = [];
-  const failed = run.tests.filter((test) => test.state === 'failed' && !test.quarantined);
+  const failed = run.tests.filter(isBlockingFailure);
   if (failed.length > 0) {
     out.push(`FAILED TESTS (${failed.length})`);
     for (const test of failed) {
@@ -125,11 +133,36 @@ export function problemsText(run: RunRecord): string {
     out.push(`      rerun: pnpm --filter ${task.package} ${task.task}`);
   }
   for (const level of run.levels.filter(
-    (level) => level.status === 'infra' || (level.message && level.status !== 'passed'),
+    (level) =>
+      level.status === 'infra' ||
+      (level.message && level.status !== 'passed' && level.status !== 'skipped'),
   )) {
     out.push(
       `  ✗ ${level.status === 'infra' ? 'INFRA' : 'ERROR'} (${level.title}): ${level.message ?? ''}`,
     );
+  }
+  const warnedTests = run.tests.filter((test) => test.warned);
+  const warnedTasks = run.tasks.filter((task) => task.status === 'warned' && !task.tests?.warned);
+  if (warnedTests.length + warnedTasks.length > 0) {
+    const tiers = [
+      ...new Set([...warnedTests.map((test) => test.tier), ...warnedTasks.map((t) => t.tier)]),
+    ]
+      .filter(Boolean)
+      .sort()
+      .join('/');
+    out.push(`WARNINGS (${tiers || 'P1'}, not blocking)`);
+    for (const test of warnedTests) {
+      out.push(`  ! [${test.tier ?? 'P1'}] ${testHeading(test)}`);
+      for (const line of firstLines(test.errors)) out.push(`      ${line}`);
+      out.push(`      rerun: ${test.rerun}`);
+    }
+    for (const task of warnedTasks) {
+      out.push(
+        `  ! [${task.tier ?? 'P1'}] ${task.taskId} FAILED (exit ${task.exitCode ?? '?'}); last output:`,
+      );
+      for (const line of (task.output ?? []).slice(-15)) out.push(`      | ${line}`);
+      out.push(`      rerun: pnpm --filter ${task.package} ${task.task}`);
+    }
   }
   const flaky = run.tests.filter((test) => test.flaky);
   if (flaky.length > 0) {
@@ -161,8 +194,8 @@ export function problemsText(run: RunRecord): string {
 }
 
 export function closingLine(run: RunRecord): string {
-  const { passed, failed, skipped } = run.counts;
-  return `gate: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
+  const { passed, failed, skipped, warned = 0 } = run.counts;
+  return `gate: ${passed} passed, ${failed} failed, ${warned} warned${skipped > 0 ? `, ${skipped} skipped` : ''}`;
 }
 
 function mdEscape(text: string): string {
@@ -173,11 +206,13 @@ export function markdown(run: RunRecord): string {
   const ok = run.exitCode === 0;
   const out: string[] = [`## gate ${run.command}: ${ok ? '✅ passed' : '❌ failed'}`, ''];
   for (const note of run.notes) out.push(`> ${note}`, '');
-  out.push('| level | tasks | cached | passed | failed | flaky | time | budget | status |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  out.push(
+    '| level | tasks | cached | passed | failed | warned | flaky | time | budget | status |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const row of rows(run)) {
     out.push(
-      `| ${[row.level, row.tasks, row.cached, row.passed, row.failed, row.flaky, row.time, row.budget, row.status].map(mdEscape).join(' | ')} |`,
+      `| ${[row.level, row.tasks, row.cached, row.passed, row.failed, row.warned, row.flaky, row.time, row.budget, row.status].map(mdEscape).join(' | ')} |`,
     );
   }
   for (const level of run.levels) if (level.report) out.push('', level.report);
@@ -204,14 +239,12 @@ export function junit(run: RunRecord): string {
   const suites = new Map<string, TestRecord[]>();
   for (const test of run.tests) suites.set(test.taskId, [...(suites.get(test.taskId) ?? []), test]);
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  const failures = run.tests.filter((test) => test.state === 'failed' && !test.quarantined).length;
+  const failures = run.tests.filter(isBlockingFailure).length;
   out.push(
     `<testsuites name="gate ${xml(run.command)}" tests="${run.tests.length}" failures="${failures}" time="${(run.durationMs / 1000).toFixed(3)}">`,
   );
   for (const [taskId, tests] of suites) {
-    const suiteFailures = tests.filter(
-      (test) => test.state === 'failed' && !test.quarantined,
-    ).length;
+    const suiteFailures = tests.filter(isBlockingFailure).length;
     const skipped = tests.filter((test) => test.state === 'skipped').length;
     const time = tests.reduce((total, test) => total + test.durationMs, 0) / 1000;
     out.push(
@@ -221,7 +254,15 @@ export function junit(run: RunRecord): string {
       out.push(
         `    <testcase classname="${xml(`${test.package}/${test.file}`)}" name="${xml(test.name)}" file="${xml(test.file)}"${test.line ? ` line="${test.line}"` : ''} time="${(test.durationMs / 1000).toFixed(3)}">`,
       );
-      if (test.state === 'failed' && !test.quarantined) {
+      if (test.warned) {
+        // Not blocking, so not a JUnit failure (CI would turn red), but visible with its error.
+        out.push(
+          `      <skipped message="${xml(`WARNING (${test.tier ?? 'P1'}, not blocking): ${firstLines(test.errors, 1)[0] ?? 'failed'}`)}"/>`,
+        );
+        out.push(
+          `      <system-err>${xml(`${test.errors.join('\n')}\n\nrerun: ${test.rerun}`)}</system-err>`,
+        );
+      } else if (isBlockingFailure(test)) {
         out.push(
           `      <failure message="${xml(firstLines(test.errors, 1)[0] ?? 'failed')}">${xml(`${test.errors.join('\n')}\n\nrerun: ${test.rerun}`)}</failure>`,
         );

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import type { LevelName } from './levels.js';
+import type { Tier } from './tiers.js';
 
 export type TestState = 'passed' | 'failed' | 'skipped';
 
@@ -18,6 +19,10 @@ export interface TestRecord {
   /** Failed at least once and then passed: reported as flaky, never as a plain pass. */
   flaky: boolean;
   quarantined: boolean;
+  /** Release tier (ADR-002): the package's, or a `[P1]`-style tag in the test's name. */
+  tier?: Tier;
+  /** Failed at a tier that does not block this run (P1/P2 without `--strict`): a warning. */
+  warned?: boolean;
   durationMs: number;
   /** The level's per-test budget from its preset; over it, the report flags the test SLOW. */
   slowMs?: number;

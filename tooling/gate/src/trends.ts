@@ -145,8 +145,10 @@ export function trendsHtml(trends: Trends): string {
 `;
 }
 
-export function writeTrends(root: string, htmlFile?: string): number {
-  const trends = computeTrends(readHistory(root));
+export function writeTrends(root: string, htmlFile?: string, command?: string): number {
+  const trends = computeTrends(
+    readHistory(root).filter((run) => command === undefined || run.command === command),
+  );
   console.log(trendsText(trends));
   if (htmlFile) {
     writeFileSync(htmlFile, trendsHtml(trends));

@@ -1,5 +1,6 @@
 // @ts-check
 import '@jobgate/testkit/node20-polyfills';
+import { sep } from 'node:path';
 // The presets are plain JavaScript on purpose: Vite bundles a package's vitest config and leaves
 // workspace packages reached through node_modules to Node, which cannot load .ts on Node 20.
 
@@ -59,7 +60,39 @@ export function reporting(level) {
     outputFile: { json: `${dir}/results.json`, junit: `${dir}/junit.xml` },
     includeTaskLocation: true,
     passWithNoTests: true,
+    ...tierFilter(),
+    ...shardFilter(),
   };
+}
+
+/**
+ * ADR-002 tiers: a `[P2]` tag in a test's (or its describe's) name marks it tracked-only. The gate
+ * sets JOBGATE_TIERS (hashed by turbo) to the tiers it runs; without P2 those tests are skipped.
+ * Plain `vitest` without the gate runs everything.
+ * @returns {TestConfig}
+ */
+export function tierFilter() {
+  const tiers = process.env.JOBGATE_TIERS;
+  if (!tiers || tiers.split(',').includes('P2')) return {};
+  return { testNamePattern: /^(?!.*\[P2\])/ };
+}
+
+/**
+ * `gate run test:e2e --shard 2/4` runs a time-balanced share of the test files: the gate passes
+ * them as JOBGATE_SHARD_FILES (`<package dir>::<file>`, comma-separated; hashed by turbo) and each
+ * package keeps its own. A package with none of them runs no test file.
+ * @returns {TestConfig}
+ */
+export function shardFilter() {
+  const spec = process.env.JOBGATE_SHARD_FILES;
+  if (spec === undefined) return {};
+  const cwd = process.cwd().split(sep).join('/');
+  const mine = spec
+    .split(',')
+    .map((entry) => entry.split('::'))
+    .filter(([dir, file]) => dir && file && (cwd === dir || cwd.endsWith(`/${dir}`)))
+    .map(([, file]) => /** @type {string} */ (file));
+  return { include: mine.length > 0 ? mine : ['.gate-shard-has-no-files-here'] };
 }
 
 /** @param {string} file */

@@ -86,7 +86,7 @@ describe('gate run', () => {
     );
 
     expect(result.code).toBe(1);
-    expect(result.lastLine).toBe('gate: 1 passed, 1 failed');
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed, 0 warned');
     expect(result.output).toContain('✗ @fx/a  src/net.test.ts:3  unit talks to the server');
     expect(result.output).toContain('read ECONNRESET');
     expect(result.output).toContain('rerun: pnpm --filter @fx/a test:unit src/net.test.ts:3');
@@ -99,7 +99,7 @@ describe('gate run', () => {
     expect(junit).toContain('<failure message="read ECONNRESET">');
     const summary = readFileSync(join(fx.scratch, 'step-summary.md'), 'utf8');
     expect(summary).toContain('## gate run test:unit: ❌ failed');
-    expect(summary).toContain('| unit | 1 | 0 | 1 | 1 | 0 |');
+    expect(summary).toContain('| unit | 1 | 0 | 1 | 1 | 0 | 0 |');
     expect(summary).toContain('rerun: pnpm --filter @fx/a test:unit src/net.test.ts:3');
   });
 
@@ -111,7 +111,7 @@ describe('gate run', () => {
     const cold = await runGate(fx.root, ['run', 'test:unit', 'test:integration'], env);
 
     expect(cold.code).toBe(0);
-    expect(cold.lastLine).toBe('gate: 2 passed, 0 failed');
+    expect(cold.lastLine).toBe('gate: 2 passed, 0 failed, 0 warned');
     expect(cold.output).toContain('FLAKY (passed only after a retry');
     expect(cold.output).toContain(
       '~ @fx/a  test/integration/flaky.test.ts:3  integration talks to the server  (1 retry)',
@@ -147,7 +147,7 @@ describe('gate run', () => {
     expect(result.code).toBe(1);
     expect(result.output).toMatch(/@fx\/stuck#test:unit TIMED OUT after \d/);
     expect(result.output).toContain('| waiting for a lock that never comes');
-    expect(result.lastLine).toBe('gate: 0 passed, 1 failed');
+    expect(result.lastLine).toBe('gate: 0 passed, 1 failed, 0 warned');
     const pid = Number(readFileSync(join(fx.scratch, 'hang.pid'), 'utf8'));
     expect(alive(pid)).toBe(false);
   });
@@ -212,7 +212,7 @@ describe('gate precommit', () => {
     expect(result.output).toContain('✗ @fx/a  src/math.test.ts:3  adds');
     expect(result.output).toContain('expected -1 to be 3');
     expect(result.output).not.toContain('broken elsewhere');
-    expect(result.lastLine).toBe('gate: 1 passed, 1 failed');
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed, 0 warned');
     expect(readFileSync(join(fx.root, 'packages/a/src/math.ts'), 'utf8')).toBe(fixed);
     expect(fx.git('diff', '--cached', '--name-only')).toBe('packages/a/src/math.ts');
   });
@@ -280,7 +280,7 @@ describe('gate precommit, reused checkout', () => {
     const untested = await runGate(fx.root, ['precommit']);
     expect(untested.code).toBe(0);
     expect(untested.output).not.toContain('test:unit');
-    expect(untested.lastLine).toBe('gate: 1 passed, 0 failed');
+    expect(untested.lastLine).toBe('gate: 1 passed, 0 failed, 0 warned');
   });
 });
 
@@ -309,7 +309,7 @@ describe('services', () => {
       expect(result.output).toContain(
         `INFRA (integration): Redis did not answer PING at redis://127.0.0.1:${port}`,
       );
-      expect(result.lastLine).toBe('gate: 0 passed, 1 failed');
+      expect(result.lastLine).toBe('gate: 0 passed, 1 failed, 0 warned');
       const record = lastRun(fx.root);
       expect(record.tests).toEqual([]);
       expect(record.levels[0]?.status).toBe('infra');

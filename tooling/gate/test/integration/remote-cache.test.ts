@@ -94,7 +94,7 @@ describe('remote cache', () => {
   it('a clean clone gets the first clone’s task results and test counts from the remote cache', async () => {
     const first = await runGate(fx.root, ['run', 'test:unit'], remoteEnv());
     expect(first.code).toBe(0);
-    expect(first.lastLine).toBe('gate: 4 passed, 0 failed');
+    expect(first.lastLine).toBe('gate: 4 passed, 0 failed, 0 warned');
     expect(lastRun(fx.root).tasks.every((task) => !task.cached)).toBe(true);
     expect(first.output).not.toContain('remote cache unavailable');
 
@@ -146,7 +146,7 @@ describe('remote cache', () => {
     const third = clone();
     const result = await runGate(third, ['run', 'test:unit', 'lint'], remoteEnv());
     expect(result.code).toBe(0);
-    expect(result.lastLine).toBe('gate: 6 passed, 0 failed');
+    expect(result.lastLine).toBe('gate: 6 passed, 0 failed, 0 warned');
     const warnings = result.output.split('\n').filter((line) => /remote cache/i.test(line));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`remote cache unavailable (Could not connect to "${api}"`);
