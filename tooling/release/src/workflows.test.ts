@@ -91,6 +91,8 @@ describe('pr.yml', () => {
 
 describe('release.yml', () => {
   const wf = load('release.yml');
+  const buildUnit = wf.jobs['build-unit']!;
+  const shard = wf.jobs.shard! as Job & { strategy?: { matrix?: { shard?: number[] } } };
   const test = wf.jobs.test!;
   const release = wf.jobs.release!;
 
@@ -99,23 +101,39 @@ describe('release.yml', () => {
     expect('workflow_dispatch' in wf.on).toBe(true);
   });
 
-  it('the release job needs the test job: nothing ships untested', () => {
+  it('the release job needs the merged gate, which needs every part: nothing ships untested', () => {
     expect(release.needs).toEqual(['test']);
+    expect(test.needs).toEqual(['build-unit', 'shard']);
   });
 
-  it('tests against a health-checked redis:7-alpine service through REDIS_URL', () => {
-    const redis = test.services?.redis;
+  it('each shard tests against its own health-checked redis:7-alpine service through REDIS_URL', () => {
+    const redis = shard.services?.redis;
     expect(redis?.image).toBe('redis:7-alpine');
     expect(redis?.options).toContain('--health-cmd "redis-cli ping"');
-    expect(test.env?.REDIS_URL).toBe('redis://localhost:6379');
+    expect(shard.env?.REDIS_URL).toBe('redis://localhost:6379');
   });
 
-  it('runs the full gate from the frozen lockfile within 40 minutes and uploads results always', () => {
-    expect(runs(test)).toContain('pnpm install --frozen-lockfile');
-    expect(runs(test)).toContain('pnpm gate release');
-    expect(test['timeout-minutes']).toBe(40);
-    const upload = test.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'));
-    expect(upload?.if).toBe('always()');
+  it('runs build verification and unit once, integration and e2e as 4 time-balanced shards, and merges all 5 parts', () => {
+    expect(runs(buildUnit)).toContain('pnpm install --frozen-lockfile');
+    expect(runs(buildUnit)).toContain('pnpm gate run typecheck lint build test:unit');
+    expect(shard.strategy?.matrix?.shard).toEqual([1, 2, 3, 4]);
+    expect(runs(shard)).toContain(
+      'pnpm gate run test:integration test:e2e --shard ${{ matrix.shard }}/4',
+    );
+    const merge = runs(test).find((r) => r.includes('pnpm gate merge'));
+    for (const part of ['build-unit', 'shard-1', 'shard-2', 'shard-3', 'shard-4'])
+      expect(merge).toContain(`gate-runs/gate-run-${part}`);
+    for (const job of [buildUnit, shard, test]) {
+      const upload = job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'));
+      expect(upload?.if).toBe('always()');
+    }
+    expect(shard['timeout-minutes']).toBe(40);
+  });
+
+  it('shows P1 warnings in the release summary and still deploys', () => {
+    const warn = release.steps.find((s) => s.name?.startsWith('P1 warnings'));
+    expect(warn?.env?.WARNED).toBe('${{ needs.test.outputs.warned }}');
+    expect(warn?.run).toContain('GITHUB_STEP_SUMMARY');
   });
 
   it('publishes with changesets and deploys every service with the Railway token', () => {
