@@ -1,84 +1,106 @@
 /**
- * `pnpm dev` at the root: a throwaway Redis, the API and one simulation worker, for trying the
- * system by hand. Prints an API key for customer `dev`; Ctrl-C stops everything and removes Redis.
- * REDIS_URL, if set, is used instead of a throwaway server; PORT defaults to 3000.
+ * `pnpm dev` at the root: a throwaway Redis and every service of `DEV_SERVICES` (the API and one
+ * simulation worker, plus whatever registers itself in `@jobgate/testkit/stack`), restarted on
+ * edits, with readable logs. Prints working examples with the real URL and a fresh API key.
+ * SIGINT, SIGTERM or SIGHUP, to this process or to the `pnpm dev` that runs it, stops everything
+ * and removes the throwaway Redis. REDIS_URL, if set, is used instead; PORT defaults to 3000;
+ * LOG_FORMAT=json keeps the apps' JSON lines as they are.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startRedis } from '@jobgate/testkit';
+import { DEV_SERVICES, Stack } from '@jobgate/testkit/stack';
 import { Redis } from 'ioredis';
+import { prettyFactory } from 'pino-pretty';
 import { ApiKeyStore } from '../src/auth.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const namespace = process.env.QUEUE_NAMESPACE ?? 'jq';
-const port = process.env.PORT ?? '3000';
+const port = Number(process.env.PORT ?? '3000');
+const pretty =
+  process.env.LOG_FORMAT === 'json'
+    ? undefined
+    : prettyFactory({
+        colorize: process.stdout.isTTY,
+        singleLine: true,
+        translateTime: 'HH:MM:ss.l',
+        ignore: 'pid,hostname,name,reqId',
+      });
 
-const redis = await startRedis({ own: !process.env.REDIS_URL });
-const admin = new Redis(redis.url);
-const { key } = await new ApiKeyStore(admin, namespace, 0).create('dev', 'pnpm dev');
-admin.disconnect();
-
-const children: ChildProcess[] = [];
-function run(name: string, app: string, env: Record<string, string>): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--watch', 'src/main.ts'], {
-    cwd: `${root}apps/${app}`,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const prefix = (chunk: Buffer): string =>
-    chunk
-      .toString()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => `[${name}] ${line}\n`)
-      .join('');
-  child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
-  children.push(child);
+function print(app: string, line: string, stream: 'stdout' | 'stderr'): void {
+  let text = line;
+  if (pretty && line.startsWith('{')) {
+    try {
+      text = pretty(JSON.parse(line) as object).trimEnd();
+    } catch {
+      // Not a log record after all: print it as it came.
+    }
+  }
+  (stream === 'stderr' ? process.stderr : process.stdout).write(`[${app}] ${text}\n`);
 }
 
-run('api', 'api', {
-  REDIS_URL: redis.url,
-  QUEUE_NAMESPACE: namespace,
-  PORT: port,
-  HOST: '127.0.0.1',
-});
-run('worker', 'worker', {
-  REDIS_URL: redis.url,
-  QUEUE_NAMESPACE: namespace,
-  WORKER_CONNECTORS: 'simulation',
-  WORKER_ID: 'dev-worker-1',
+const redis = await startRedis({ own: !process.env.REDIS_URL, ownProcessGroup: true });
+const stack = new Stack({
+  redisUrl: redis.url,
+  namespace,
+  mode: 'development',
+  watch: true,
+  onLine: print,
 });
 
+let stopping: Promise<void> | undefined;
+function stop(reason: string, code = 0): Promise<void> {
+  stopping ??= (async () => {
+    console.log(`\njobgate dev stack: stopping (${reason})`);
+    await stack.stop();
+    await redis.stop();
+    process.exit(code);
+  })();
+  return stopping;
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => void stop(signal));
+}
+// pnpm ends without passing on every signal; when the process that started this one goes away
+// (re-parented), nobody is left to stop the stack but us.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop('the parent process exited');
+}, 500).unref();
+
+let key: string;
+try {
+  const admin = new Redis(redis.url);
+  key = (await new ApiKeyStore(admin, namespace, 0).create('dev', 'pnpm dev')).key;
+  admin.disconnect();
+  for (const service of DEV_SERVICES) {
+    await stack.start(service, service === 'api' ? { port } : {});
+  }
+} catch (error) {
+  console.error(`jobgate dev stack failed to start: ${(error as Error).message}`);
+  await stop('start-up failed', 1);
+  throw error;
+}
+
+const api = stack.urls.api!;
+const ws = `${api.replace(/^http/, 'ws')}/api/ws`;
+const auth = `-H 'authorization: Bearer ${key}'`;
+const env = `REDIS_URL=${redis.url} QUEUE_NAMESPACE=${namespace}`;
 console.log(`
-jobgate dev stack
-  redis   ${redis.url}${redis.owned ? ' (throwaway)' : ''}
-  api     http://127.0.0.1:${port}   (WebSocket ws://127.0.0.1:${port}/api/ws)
-  key     ${key}   (customer "dev")
+jobgate dev stack is up
+  redis    ${redis.url}${redis.owned ? ' (throwaway, removed on exit)' : ''}
+${stack.processes.map((p) => `  ${p.name.padEnd(8)} pid ${String(p.child.pid)}${p.name === 'api' ? `   ${api}   (WebSocket ${ws})` : ''}`).join('\n')}
+  key      ${key}   (customer "dev")
 
-  curl -s -XPOST http://127.0.0.1:${port}/api/jobs -H 'authorization: Bearer ${key}' \\
-    -H 'content-type: application/json' -d '{"service_required":"simulation","payload":{"duration_ms":2000,"steps":4}}'
+Try it (copy and paste):
+  # create a job; JOB holds its id
+  JOB=$(curl -sS -w '\\n' -XPOST ${api}/api/jobs ${auth} -H 'content-type: application/json' -d '{"service_required":"simulation","payload":{"duration_ms":20000,"steps":4}}' | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).job.id'); echo $JOB
+  # read it, list your jobs, cancel it
+  curl -sS -w '\\n' ${api}/api/jobs/$JOB ${auth}
+  curl -sS -w '\\n' '${api}/api/jobs?limit=5' ${auth}
+  curl -sS -w '\\n' -XDELETE ${api}/api/jobs/$JOB ${auth}
+  # follow every event of your jobs over the WebSocket (Ctrl-C to stop)
+  node --experimental-websocket -e "const s = new WebSocket('${ws}', ['jobgate', 'jobgate.bearer.${key}']); s.onopen = () => s.send(JSON.stringify({ type: 'subscribe', all: true })); s.onmessage = (m) => console.log(m.data)"
+  # operations: live workers, recent failure attestations
+  ${env} pnpm ops workers
+  ${env} pnpm ops attestations --recent 5
+
+Ctrl-C (or SIGTERM to pnpm dev) stops everything.
 `);
-
-let stopping = false;
-/** Ctrl-C reaches the children too (same process group): then only wait, or they see two signals. */
-async function stop(forward: boolean): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          // A Ctrl-C the child missed (signal sent to this process only) is forwarded after a moment.
-          setTimeout(() => child.kill('SIGTERM'), forward ? 0 : 2_000).unref();
-          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  );
-  await redis.stop();
-  process.exit(0);
-}
-process.on('SIGINT', () => void stop(false));
-process.on('SIGTERM', () => void stop(true));

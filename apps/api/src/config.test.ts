@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       namespace: 'jq',
       bodyLimitBytes: 1_048_576,
       logLevel: 'info',
+      logRequests: false,
       services: ['simulation', 'openai', 'comfyui'],
       wsPingIntervalMs: 30_000,
       wsMaxBufferedBytes: 1_048_576,
@@ -27,9 +28,11 @@ describe('loadConfig', () => {
       QUEUE_NAMESPACE: 'prod',
       BODY_LIMIT_BYTES: '2048',
       LOG_LEVEL: 'warn',
+      LOG_REQUESTS: 'true',
       SERVICES: 'simulation, gpu-a ,simulation',
     });
     expect(config).toMatchObject({
+      logRequests: true,
       port: 8080,
       namespace: 'prod',
       bodyLimitBytes: 2048,

@@ -8,6 +8,8 @@ export interface ApiConfig {
   namespace: string;
   bodyLimitBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One info line per HTTP request (`pnpm dev` turns it on). */
+  logRequests: boolean;
   /** Services a job may name in `service_required`; anything else is a 400. */
   services: string[];
   wsPingIntervalMs: number;
@@ -61,6 +63,10 @@ const schema = z.object({
       message: 'must be one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
+  LOG_REQUESTS: z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .transform((value) => value === 'true' || value === '1')
+    .default(false),
   SERVICES: z
     .string()
     .default('simulation,openai,comfyui')
@@ -103,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     namespace: v.QUEUE_NAMESPACE,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
     logLevel: v.LOG_LEVEL,
+    logRequests: v.LOG_REQUESTS,
     services: [...new Set(v.SERVICES)],
     wsPingIntervalMs: v.WS_PING_INTERVAL_MS,
     wsMaxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,

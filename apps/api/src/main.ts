@@ -27,6 +27,7 @@ const app = await createServer({
   wsMaxBufferedBytes: config.wsMaxBufferedBytes,
   authCacheTtlMs: config.authCacheTtlMs,
   idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+  logRequests: config.logRequests,
 });
 
 let stopping = false;

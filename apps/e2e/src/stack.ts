@@ -1,65 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { ApiKeyStore } from '@jobgate/api';
-import { dropNamespace, freePort, uniqueNamespace, waitFor } from '@jobgate/testkit';
-import { Redis } from 'ioredis';
+import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { Stack as Launcher, type AppProcess } from '@jobgate/testkit/stack';
+import type { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  // A test run that dies without teardown must not leave API or worker processes behind.
-  for (const child of running) child.kill('SIGKILL');
-});
-
-export interface AppProcess {
-  name: string;
-  child: ChildProcess;
-  /** Everything it printed (stdout + stderr), for failure messages. */
-  output(): string;
-  /** Resolves with the exit code or signal. */
-  exited: Promise<string>;
-  kill(signal?: NodeJS.Signals): Promise<string>;
-}
-
-/** Runs an app's `src/main.ts` under tsx, as `pnpm dev` would, with only the given environment added. */
-export function startApp(
-  name: string,
-  app: 'api' | 'worker',
-  env: Record<string, string>,
-): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: `${root}apps/${app}`,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve(signal ?? String(code));
-    });
-  });
-  return {
-    name,
-    child,
-    output: () => output,
-    exited,
-    kill: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
-}
+export type { AppProcess } from '@jobgate/testkit/stack';
 
 export interface Stack extends AsyncDisposable {
   namespace: string;
@@ -86,8 +31,10 @@ export interface Stack extends AsyncDisposable {
 }
 
 /**
- * The API and N workers as real processes on the e2e Redis, in a namespace of their own. Workers
- * use the simulation connector with short leases and idle waits, so failures recover in seconds.
+ * The API and N workers as real processes on the e2e Redis, in a namespace of their own, started
+ * by the same launcher as `pnpm dev` (`@jobgate/testkit/stack`; services are defined there).
+ * Workers use the simulation connector with short leases and idle waits, so failures recover in
+ * seconds.
  */
 export async function startStack(
   options: { workers?: number; workerEnv?: Record<string, string> } = {},
@@ -95,50 +42,36 @@ export async function startStack(
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set: run through the e2e vitest preset');
   const namespace = uniqueNamespace('e2e');
-  const redis = new Redis(redisUrl);
-  const port = await freePort();
-  const apiUrl = `http://127.0.0.1:${port}`;
-  const api = startApp('api', 'api', {
-    REDIS_URL: redisUrl,
-    QUEUE_NAMESPACE: namespace,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    WS_PING_INTERVAL_MS: '5000',
-  });
+  const launcher = new Launcher({ redisUrl, namespace, mode: 'test' });
+  const redis = launcher.redis;
   const workers: AppProcess[] = [];
-  let n = 0;
+  const dispose = async (): Promise<void> => {
+    await launcher.stopApps();
+    await dropNamespace(redis, namespace).catch(() => undefined);
+    await launcher.stop();
+  };
+  let api: AppProcess;
+  try {
+    api = await launcher.start('api');
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  const apiUrl = launcher.urls.api!;
   const stack: Stack = {
     namespace,
     redis,
     apiUrl,
-    wsUrl: `ws://127.0.0.1:${port}/api/ws`,
+    wsUrl: `${apiUrl.replace(/^http/, 'ws')}/api/ws`,
     api,
     workers,
     customer: async (id) => (await new ApiKeyStore(redis, namespace, 0).create(id)).key,
     startWorker: async (env = {}) => {
-      const workerId = `${namespace}-w${++n}`;
-      const worker = startApp(workerId, 'worker', {
-        REDIS_URL: redisUrl,
-        QUEUE_NAMESPACE: namespace,
-        WORKER_ID: workerId,
-        WORKER_CONNECTORS: 'simulation',
-        WORKER_LEASE_MS: '2000',
-        WORKER_IDLE_WAIT_MS: '100',
-        WORKER_REGISTRY_INTERVAL_MS: '500',
-        WORKER_SHUTDOWN_GRACE_MS: '0',
-        LOG_LEVEL: 'warn',
-        ...options.workerEnv,
-        ...env,
+      const worker = await launcher.start('worker', {
+        instance: `${namespace}-w${String(workers.length + 1)}`,
+        env: { ...options.workerEnv, ...env },
       });
       workers.push(worker);
-      await waitFor(
-        async () => {
-          if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
-          return (await redis.zscore(`{${namespace}}:workers`, workerId)) !== null;
-        },
-        { timeoutMs: 30_000, intervalMs: 50, what: `worker ${workerId} registered` },
-      );
       return worker;
     },
     http: async (method, path, key, body) => {
@@ -170,30 +103,13 @@ export async function startStack(
         });
       }
     },
-    [Symbol.asyncDispose]: async () => {
-      await Promise.all([api, ...workers].map((p) => p.kill('SIGTERM')));
-      await dropNamespace(redis, namespace);
-      redis.disconnect();
-    },
+    [Symbol.asyncDispose]: dispose,
   };
   try {
-    // An API that exits at start (bad config, crash) fails the fixture at once, not after a timeout.
-    await Promise.race([
-      waitFor(async () => (await fetch(`${apiUrl}/health`)).status === 200, {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        what: 'the API answering /health with 200',
-      }),
-      api.exited.then((how) => {
-        throw new Error(`the API exited (${how}) before answering /health`);
-      }),
-    ]);
     for (let i = 0; i < (options.workers ?? 1); i++) await stack.startWorker();
   } catch (error) {
-    await stack[Symbol.asyncDispose]();
-    throw new Error(`${(error as Error).message}\n--- api output ---\n${api.output()}`, {
-      cause: error,
-    });
+    await dispose();
+    throw error;
   }
   return stack;
 }

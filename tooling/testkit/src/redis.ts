@@ -38,6 +38,11 @@ export interface StartRedisOptions {
   dir?: string;
   /** Listen on this port (e.g. to restart a server where its clients reconnect). Default: a free one. */
   port?: number;
+  /**
+   * Run the server in a process group of its own, so a terminal's Ctrl-C reaches only the caller,
+   * which stops it after the apps that use it (`pnpm dev`). Default false.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export class RedisBinaryNotFoundError extends Error {
@@ -223,7 +228,10 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
       'warning',
       ...(options.args ?? []),
     ];
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.ownProcessGroup ?? false,
+    });
     running.set(child, keepDir ? '' : dir);
     installExitHook();
     let output = '';

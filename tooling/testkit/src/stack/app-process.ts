@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Children run in their own process group; if this process dies without stopping them, kill them. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) killGroup(child, 'SIGKILL');
+  });
+}
+
+/** Signals the child's whole process group (a `node --watch` parent and the app it runs). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+export interface AppProcess {
+  /** Name in logs and errors, e.g. `api` or `worker-2`. */
+  name: string;
+  child: ChildProcess;
+  /** The last 20 000 characters it printed (stdout + stderr), for failure messages. */
+  output(): string;
+  /** Resolves with the exit code or the signal that ended it. */
+  exited: Promise<string>;
+  /** True until it exits. */
+  running(): boolean;
+  /** Sends `signal` once; SIGKILL after `graceMs`. Resolves with what `exited` resolves with. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<string>;
+  /** `stop(signal)`. */
+  kill(signal?: NodeJS.Signals): Promise<string>;
+}
+
+export interface LaunchAppOptions {
+  name: string;
+  /** Directory of the app (`apps/<folder>`). */
+  cwd: string;
+  /** Entry module relative to `cwd`. Default `src/main.ts`. */
+  entry?: string;
+  env: Record<string, string>;
+  /** Restart on edits (`node --watch`). */
+  watch?: boolean;
+  /** Each line the app prints, as it comes (for a dev console); always collected for `output()`. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/**
+ * Runs a workspace app's TypeScript entry under tsx's loader, as one process group of its own: a
+ * terminal's Ctrl-C then reaches only the launcher, which stops each app exactly once (a second
+ * signal makes the worker abandon its jobs to lease expiry).
+ */
+export function launchApp(options: LaunchAppOptions): AppProcess {
+  installExitHook();
+  const args = ['--import', 'tsx'];
+  // node --watch follows the modules the app loads (workspace sources included), nothing else.
+  if (options.watch) args.push('--watch', '--watch-preserve-output');
+  args.push(options.entry ?? 'src/main.ts');
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  running.add(child);
+  let output = '';
+  const reader = (stream: 'stdout' | 'stderr') => {
+    let partial = '';
+    return (chunk: Buffer): void => {
+      const text = chunk.toString();
+      output = (output + text).slice(-20_000);
+      if (!options.onLine) return;
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line) options.onLine(line, stream);
+    };
+  };
+  child.stdout?.on('data', reader('stdout'));
+  child.stderr?.on('data', reader('stderr'));
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve(signal ?? String(code));
+    });
+  });
+  const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
+  let stopping: Promise<string> | undefined;
+  const stop = (signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<string> => {
+    stopping ??= (async () => {
+      // The child alone: a `node --watch` parent passes the signal on to its app, so signalling
+      // the group would deliver it twice (and a second signal makes the worker abandon its jobs).
+      if (isRunning()) child.kill(signal);
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+      const how = await exited;
+      clearTimeout(timer);
+      // `node --watch` exits with its app; anything else left in the group goes too.
+      killGroup(child, 'SIGKILL');
+      return how;
+    })();
+    return stopping;
+  };
+  return {
+    name: options.name,
+    child,
+    output: () => output,
+    exited,
+    running: isRunning,
+    stop,
+    kill: (signal) => stop(signal),
+  };
+}

@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+
+/** What a service's definition may read to build its environment. */
+export interface ServiceContext {
+  redisUrl: string;
+  namespace: string;
+  /** `development` for `pnpm dev` (readable logs, request lines), `test` for the e2e suite. */
+  mode: 'development' | 'test';
+  /** This instance's name: the service name, or e.g. `worker-2` for a second worker. */
+  instance: string;
+  /** The port this instance listens on (services with `http`), else undefined. */
+  port: number | undefined;
+  /** Base URLs of the HTTP services started so far, by service name (`urls.api`). */
+  urls: Readonly<Record<string, string>>;
+}
+
+export interface ServiceDefinition {
+  /** Folder under `apps/`; the launcher runs its `src/main.ts` (or `entry`) under tsx. */
+  app: string;
+  entry?: string;
+  /** An HTTP service: gets a port (as `PORT` unless `portEnv`) and is ready when `readyPath` is 200. */
+  http?: { readyPath: string; portEnv?: string };
+  /** The service's environment (the launcher's own environment is inherited underneath). */
+  env(ctx: ServiceContext): Record<string, string>;
+  /** Readiness for services without `http`; polled until true. */
+  ready?(ctx: ServiceContext & { env: Record<string, string>; redis: Redis }): Promise<boolean>;
+  /** One line for the `pnpm dev` banner. */
+  describe?(ctx: ServiceContext): string;
+}
+
+const quiet = (ctx: ServiceContext): Record<string, string> =>
+  ctx.mode === 'test' ? { LOG_LEVEL: 'warn' } : { LOG_LEVEL: 'info' };
+
+/**
+ * Every service the stack can start. To add one, add an entry here (and its name to
+ * `DEV_SERVICES` if `pnpm dev` should run it); `pnpm dev` and the e2e stack both read this table.
+ */
+export const STACK_SERVICES: Record<string, ServiceDefinition> = {
+  api: {
+    app: 'api',
+    http: { readyPath: '/health' },
+    env: (ctx) => ({
+      REDIS_URL: ctx.redisUrl,
+      QUEUE_NAMESPACE: ctx.namespace,
+      HOST: '127.0.0.1',
+      ...quiet(ctx),
+      ...(ctx.mode === 'development' ? { LOG_REQUESTS: 'true' } : { WS_PING_INTERVAL_MS: '5000' }),
+    }),
+    describe: (ctx) =>
+      `api      ${ctx.urls.api ?? ''}   (WebSocket ${(ctx.urls.api ?? '').replace(/^http/, 'ws')}/api/ws)`,
+  },
+  worker: {
+    app: 'worker',
+    env: (ctx) => ({
+      REDIS_URL: ctx.redisUrl,
+      QUEUE_NAMESPACE: ctx.namespace,
+      WORKER_ID: ctx.mode === 'test' ? ctx.instance : `dev-${ctx.instance}`,
+      WORKER_CONNECTORS: 'simulation',
+      ...quiet(ctx),
+      // Short leases and waits in tests, so a killed worker's job comes back in seconds.
+      ...(ctx.mode === 'test'
+        ? {
+            WORKER_LEASE_MS: '2000',
+            WORKER_IDLE_WAIT_MS: '100',
+            WORKER_REGISTRY_INTERVAL_MS: '500',
+            WORKER_SHUTDOWN_GRACE_MS: '0',
+          }
+        : {}),
+    }),
+    ready: async ({ namespace, env, redis }) =>
+      (await redis.zscore(`{${namespace}}:workers`, env.WORKER_ID!)) !== null,
+    describe: (ctx) => `worker   ${ctx.instance} (simulation connector)`,
+  },
+};
+
+/** What `pnpm dev` starts, in order. */
+export const DEV_SERVICES = ['api', 'worker'];
