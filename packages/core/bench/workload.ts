@@ -3,7 +3,13 @@
  * `jobs` no-op jobs spread over `services`, priorities 0-4, through jobgate and through BullMQ.
  */
 import { Queue as BullQueue, Worker as BullWorker, type ConnectionOptions } from 'bullmq';
-import type { Queue, SubmitInput, WorkerSpec } from '../src/index.js';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+// The Worker users run (apps/worker), reached by path: a workspace dependency on the app would
+// make a cycle (the app depends on this package).
+import type { Connector } from '../../../apps/worker/src/connectors/types.js';
+import { createWorker, type Worker } from '../../../apps/worker/src/worker.js';
+import { createQueue, type Queue, type SubmitInput, type WorkerSpec } from '../src/index.js';
 
 export function jobgateInputs(jobs: number, services: string[]): SubmitInput[] {
   return Array.from({ length: jobs }, (_, i) => ({
@@ -72,14 +78,18 @@ export async function bullmqSubmit(queues: BullQueue[], jobs: number): Promise<v
   );
 }
 
-/** One no-op BullMQ Worker per queue at `concurrency`; resolves once `jobs` jobs completed. */
+/**
+ * One no-op BullMQ Worker per queue at `concurrency`; resolves once `jobs` jobs completed and the
+ * workers closed, with the milliseconds from creating the workers to the last completion.
+ */
 export async function bullmqDrain(
   services: string[],
   connection: ConnectionOptions,
   prefix: string,
   concurrency: number,
   jobs: number,
-): Promise<void> {
+): Promise<number> {
+  const t0 = performance.now();
   let completed = 0;
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -93,5 +103,60 @@ export async function bullmqDrain(
     });
   }
   await done;
+  const ms = performance.now() - t0;
   await Promise.all(workers.map((w) => w.close()));
+  return ms;
+}
+
+/** A connector that does nothing: the benchmark measures the queue and the Worker around it. */
+function noopConnector(service: string): Connector {
+  return { kind: 'noop', service, run: () => Promise.resolve(null) };
+}
+
+/**
+ * One jobgate `createWorker` per service at `concurrency`, each on its own connection (as each
+ * BullMQ Worker has its own), with a no-op connector; resolves once `jobs` jobs completed, after
+ * stopping the workers, with the milliseconds from creating the workers to the last completion
+ * (creating and starting them included, as on the BullMQ side).
+ */
+export async function jobgateWorkerDrain(
+  url: string,
+  namespace: string,
+  services: string[],
+  concurrency: number,
+  jobs: number,
+): Promise<number> {
+  const t0 = performance.now();
+  const connections: Redis[] = [];
+  const queues: Queue[] = [];
+  const workers: Worker[] = await Promise.all(
+    services.map(async (service, n) => {
+      const redis = new Redis(url);
+      connections.push(redis);
+      const queue = await createQueue({ redis, namespace });
+      queues.push(queue);
+      return createWorker({
+        queue,
+        redis,
+        capabilities: { worker_id: `bench-${namespace}-${n}` },
+        connectors: [noopConnector(service)],
+        concurrency,
+      });
+    }),
+  );
+  await Promise.all(workers.map((w) => w.start()));
+  const completed = (): number => workers.reduce((sum, w) => sum + w.stats().completed, 0);
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (completed() >= jobs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 2);
+  });
+  const ms = performance.now() - t0;
+  await Promise.all(workers.map((w) => w.stop({ graceMs: 1_000 })));
+  await Promise.all(queues.map((q) => q.close()));
+  for (const c of connections) c.disconnect();
+  return ms;
 }
