@@ -17,7 +17,6 @@ export const LIB_ORDER = [
   'reap',
   'migration',
   'leases',
-  'batch',
 ];
 
 /** The string items of `export const <name> = [ ... ] as const` in src/keys.ts. */

@@ -58,6 +58,11 @@ export interface QueueOptions {
   eventsMaxLen?: number;
   /** Expired leases and due retries handled inside each claim call. Default 25. */
   reapPerClaim?: number;
+  /**
+   * Coalesce the claims, completions, failures and heartbeats issued in one event-loop tick into
+   * one `jobgate_batch` call (answered per call, in order). Default true.
+   */
+  coalesce?: boolean;
 }
 
 export interface ClaimOptions {
@@ -218,6 +223,18 @@ function mapError(error: unknown, workerId = ''): unknown {
 type SubmitFields = Record<SubmitField, string>;
 
 const SUBMIT_CHUNK = 500;
+/** Operations per jobgate_batch call: Redis runs nothing else while a function runs. */
+const BATCH_MAX = 64;
+
+type BatchName = 'claim' | 'complete' | 'complete_and_claim' | 'fail' | 'heartbeat';
+
+interface BatchOp {
+  name: BatchName;
+  args: string[];
+  workerId: string | undefined;
+  resolve: (reply: unknown) => void;
+  reject: (error: unknown) => void;
+}
 const SEP = '\0';
 const SIGNATURE_CACHE_MAX = 1_000;
 
@@ -237,6 +254,9 @@ class RedisQueue implements Queue {
   private readonly allBlocking = new Set<Redis | Cluster>();
   private installing: Promise<unknown> | null = null;
   private closed = false;
+  private readonly coalesce: boolean;
+  /** Operations issued in this tick, sent together once the tick's microtasks ran. */
+  private batch: BatchOp[] = [];
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -252,6 +272,7 @@ class RedisQueue implements Queue {
     this.defaultLeaseMs = validateLeaseMs(options.defaultLeaseMs ?? 30_000);
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
     this.reapPerClaim = String(options.reapPerClaim ?? 25);
+    this.coalesce = options.coalesce ?? true;
   }
 
   async install(): Promise<void> {
@@ -293,6 +314,47 @@ class RedisQueue implements Queue {
         throw mapError(retryError, workerId);
       }
     }
+  }
+
+  /**
+   * A hot-path call: with coalescing, it waits for the end of the current tick (process.nextTick
+   * runs after the microtasks queued so far, so every slot that finishes in this tick joins) and
+   * goes out with the others as one jobgate_batch; alone, it is its own FCALL as before.
+   */
+  private op(name: BatchName, args: string[], workerId?: string): Promise<unknown> {
+    if (!this.coalesce) return this.call(`jobgate_${name}`, args, workerId);
+    return new Promise((resolve, reject) => {
+      this.batch.push({ name, args, workerId, resolve, reject });
+      if (this.batch.length === 1) process.nextTick(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const ops = this.batch;
+    this.batch = [];
+    if (ops.length === 1) {
+      const op = ops[0]!;
+      this.call(`jobgate_${op.name}`, op.args, op.workerId).then(op.resolve, op.reject);
+      return;
+    }
+    for (let i = 0; i < ops.length; i += BATCH_MAX)
+      void this.sendBatch(ops.slice(i, i + BATCH_MAX));
+  }
+
+  private async sendBatch(ops: BatchOp[]): Promise<void> {
+    const args: string[] = [String(ops.length)];
+    for (const op of ops) args.push(op.name, String(op.args.length), ...op.args);
+    let reply: unknown[];
+    try {
+      reply = (await this.call('jobgate_batch', args)) as unknown[];
+    } catch (error) {
+      for (const op of ops) op.reject(mapError(error, op.workerId));
+      return;
+    }
+    ops.forEach((op, k) => {
+      if (Number(reply[2 * k]) === 1) op.resolve(reply[2 * k + 1]);
+      else op.reject(mapError(new Error(String(reply[2 * k + 1])), op.workerId));
+    });
   }
 
   private workerArg(worker: WorkerSpec): string {
@@ -390,9 +452,9 @@ class RedisQueue implements Queue {
 
   async claim(worker: WorkerSpec, options: ClaimOptions = {}): Promise<Job | null> {
     const leaseMs = validateLeaseMs(options.leaseMs ?? this.defaultLeaseMs);
-    const reply = await this.call('jobgate_claim', [
+    const reply = await this.op('claim', [
       this.workerArg(worker),
-      leaseMs,
+      String(leaseMs),
       this.reapPerClaim,
     ]);
     return this.claimed(reply);
@@ -406,14 +468,14 @@ class RedisQueue implements Queue {
     options: ClaimOptions = {},
   ): Promise<Job | null> {
     const leaseMs = validateLeaseMs(options.leaseMs ?? this.defaultLeaseMs);
-    const reply = await this.call(
-      'jobgate_complete_and_claim',
+    const reply = await this.op(
+      'complete_and_claim',
       [
         validateId(jobId, 'jobId'),
         validateId(workerId, 'workerId'),
         toJson(result, 'result'),
         this.workerArg(worker),
-        leaseMs,
+        String(leaseMs),
         this.reapPerClaim,
       ],
       workerId,
@@ -423,9 +485,9 @@ class RedisQueue implements Queue {
 
   async heartbeat(jobId: string, workerId: string, leaseMs?: number): Promise<number> {
     const ms = validateLeaseMs(leaseMs ?? this.defaultLeaseMs);
-    const reply = await this.call(
-      'jobgate_heartbeat',
-      [validateId(jobId, 'jobId'), validateId(workerId, 'workerId'), ms],
+    const reply = await this.op(
+      'heartbeat',
+      [validateId(jobId, 'jobId'), validateId(workerId, 'workerId'), String(ms)],
       workerId,
     );
     return Number(reply);
@@ -452,8 +514,8 @@ class RedisQueue implements Queue {
 
   async complete(jobId: string, workerId: string, result?: unknown): Promise<Job> {
     const resultJson = toJson(result, 'result');
-    const reply = await this.call(
-      'jobgate_complete',
+    const reply = await this.op(
+      'complete',
       [validateId(jobId, 'jobId'), validateId(workerId, 'workerId'), resultJson],
       workerId,
     );
@@ -469,16 +531,16 @@ class RedisQueue implements Queue {
       retryable: valid.retryable,
       ...(valid.retry_after_ms === undefined ? {} : { retry_after_ms: valid.retry_after_ms }),
     };
-    const reply = await this.call(
-      'jobgate_fail',
+    const reply = await this.op(
+      'fail',
       [
         validateId(jobId, 'jobId'),
         validateId(workerId, 'workerId'),
         JSON.stringify(stored),
         valid.retryable ? '1' : '0',
         valid.retry_after_ms === undefined ? '' : String(valid.retry_after_ms),
-        this.backoff.baseMs,
-        this.backoff.maxMs,
+        String(this.backoff.baseMs),
+        String(this.backoff.maxMs),
         String(this.random()),
       ],
       workerId,

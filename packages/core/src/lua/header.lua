@@ -50,4 +50,4 @@ Errors are replies starting with a code the client maps to typed errors:
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 13
+local LIBRARY_VERSION = 14

@@ -1,0 +1,124 @@
+import { waitFor } from '@jobgate/testkit';
+import { describe, expect, it } from 'vitest';
+import { JobNotHeldError, ValidationError } from '../../src/index.js';
+import { testQueue, worker } from './helpers.js';
+
+describe('coalesced calls (jobgate_batch)', () => {
+  it('answers each call of one tick with its own result; one call failing fails no other', async () => {
+    await using t = await testQueue();
+    const a = worker({ worker_id: 'slot-a' });
+    const b = worker({ worker_id: 'slot-b' });
+    const ids = (
+      await t.queue.submitMany(
+        [3, 2, 1, 0].map((priority) => ({
+          service_required: 'svc',
+          priority,
+          payload: { priority },
+        })),
+      )
+    ).map((r) => r.id);
+    const first = await t.queue.claim(a);
+    const second = await t.queue.claim(b);
+    expect([first?.id, second?.id]).toEqual([ids[0], ids[1]]);
+
+    // All issued in one tick: a completes its job, b tries to complete a's job (not held), b fails
+    // its own, a heartbeats a job it no longer holds by then, two claims take the next jobs.
+    const [done, stolen, failed, beat, next1, next2] = await Promise.allSettled([
+      t.queue.complete(ids[0]!, 'slot-a', { by: 'a' }),
+      t.queue.complete(ids[0]!, 'slot-b', { by: 'b' }),
+      t.queue.fail(ids[1]!, 'slot-b', {
+        retryable: false,
+        failure_type: 'validation_error',
+        failure_reason: 'invalid_payload',
+        message: 'bad input',
+      }),
+      t.queue.heartbeat(ids[0]!, 'slot-a'),
+      t.queue.claim(a),
+      t.queue.claim(b),
+    ]);
+    expect(done).toMatchObject({ status: 'fulfilled', value: { id: ids[0], status: 'completed' } });
+    expect(stolen.status).toBe('rejected');
+    expect((stolen as PromiseRejectedResult).reason).toBeInstanceOf(JobNotHeldError);
+    expect((stolen as PromiseRejectedResult).reason).toMatchObject({ workerId: 'slot-b' });
+    expect(failed).toMatchObject({ status: 'fulfilled', value: { id: ids[1], status: 'failed' } });
+    expect(beat.status).toBe('rejected');
+    expect((beat as PromiseRejectedResult).reason).toMatchObject({ reason: 'status:completed' });
+    expect(next1).toMatchObject({
+      status: 'fulfilled',
+      value: { id: ids[2], worker_id: 'slot-a', payload: { priority: 1 } },
+    });
+    expect(next2).toMatchObject({
+      status: 'fulfilled',
+      value: { id: ids[3], worker_id: 'slot-b', payload: { priority: 0 } },
+    });
+    expect((await t.queue.get(ids[0]!))?.result).toEqual({ by: 'a' });
+
+    // Nothing left: both claims of the next tick answer null, together.
+    expect(await Promise.all([t.queue.claim(a), t.queue.claim(b)])).toEqual([null, null]);
+    // One event per transition, in call order.
+    const types = (await t.queue.readEvents()).map((e) => `${e.type} ${e.job_id}`).slice(6);
+    expect(types).toEqual([
+      `job.completed ${ids[0]}`,
+      `job.failed ${ids[1]}`,
+      `job.claimed ${ids[2]}`,
+      `job.claimed ${ids[3]}`,
+    ]);
+  });
+
+  it('goes out as one FCALL for a tick of calls (seen through MONITOR)', async () => {
+    await using t = await testQueue();
+    const ids = (
+      await t.queue.submitMany(Array.from({ length: 8 }, () => ({ service_required: 'svc' })))
+    ).map((r) => r.id);
+    const monitor = await t.redis.duplicate().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.includes(t.queue.keys.jobs) || args[1] === t.namespace) seen.push(args.join(' '));
+    });
+    try {
+      const jobs = await Promise.all(
+        ids.map((_, n) => t.queue.claim(worker({ worker_id: `slot-${n}` }))),
+      );
+      expect(new Set(jobs.map((j) => j?.id))).toEqual(new Set(ids));
+      // MONITOR reports commands in order: once this one shows, every claim call has.
+      await t.redis.echo(t.namespace);
+      await waitFor(() => seen.at(-1) === `echo ${t.namespace}`, { timeoutMs: 5_000 });
+      const calls = seen.filter((line) => line.startsWith('fcall '));
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatch(/^fcall jobgate_batch /);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it('refuses a malformed batch before running any of it', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    await expect(
+      t.redis.fcall(
+        'jobgate_batch',
+        t.queue.keys.list.length,
+        ...t.queue.keys.list,
+        String(t.clock.now),
+        '1000',
+        '2',
+        'claim',
+        '3',
+        JSON.stringify(worker()),
+        '30000',
+        '0',
+        'explode',
+        '0',
+      ),
+    ).rejects.toThrow(/JG_INVALID operation 2: unknown name explode/);
+    expect((await t.queue.get(id))?.status).toBe('pending');
+  });
+
+  it('a call that fails validation in the client never reaches the batch', async () => {
+    await using t = await testQueue();
+    const w = worker();
+    const [bad, good] = await Promise.allSettled([t.queue.complete('', 'w'), t.queue.claim(w)]);
+    expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(ValidationError);
+    expect(good).toEqual({ status: 'fulfilled', value: null });
+  });
+});
