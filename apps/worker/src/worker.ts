@@ -1,26 +1,23 @@
 import { hostname } from 'node:os';
 import {
   createAttestationStore,
-  decideRetry,
-  FailureClassifier,
-  FailureReason,
-  FailureType,
   JobNotHeldError,
-  redactSecrets,
-  type AttestationStore,
-  type FailureClassification,
-  type FailureContext,
   type Job,
   type Queue,
   type WorkerSpec,
 } from '@jobgate/core';
 import type { Redis } from 'ioredis';
+import type { Connector } from './connectors/types.js';
+import { errorChain, reportFailure, type FailureReportDeps } from './failure-report.js';
 import {
-  JobTimeoutError,
-  type Connector,
-  type ConnectorContext,
-  type ProgressUpdate,
-} from './connectors/types.js';
+  createRunning,
+  holdLost,
+  runJob,
+  ShutdownAbort,
+  startHeartbeat,
+  type RunDeps,
+  type Running,
+} from './job-run.js';
 import { silentLogger, type Logger } from './logger.js';
 import { WorkerRegistry, type WorkerRecord, type WorkerStatus } from './registry.js';
 
@@ -80,50 +77,8 @@ export interface Worker {
   stats(): WorkerStats;
 }
 
-class ShutdownAbort extends Error {
-  override name = 'ShutdownAbort';
-}
-
-class LeaseLost extends Error {
-  override name = 'LeaseLost';
-}
-
-interface Running {
-  job: Job;
-  controller: AbortController;
-  /** Set when the queue refused a heartbeat: the job is no longer ours (cancelled, lease lost). */
-  lost: string | undefined;
-  released: boolean;
-  startedAt: number;
-  settled: Promise<void>;
-}
-
-function errorChain(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let i = 0; i < 5 && current !== undefined && current !== null; i++) {
-    if (current instanceof Error) {
-      const code = (current as { code?: unknown }).code;
-      parts.push(
-        typeof code === 'string' && !current.message.includes(code)
-          ? `${current.message} (${code})`
-          : current.message,
-      );
-      current = current.cause;
-    } else {
-      parts.push(
-        typeof current === 'string' ? current : (JSON.stringify(current) ?? typeof current),
-      );
-      break;
-    }
-  }
-  return redactSecrets(parts.join(' <- ')).slice(0, 4_000);
-}
-
-function payloadTimeout(job: Job): number | undefined {
-  const value = (job.payload as { timeout_ms?: unknown } | null)?.timeout_ms;
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
-}
+/** Status changes (busy <-> idle, per job at concurrency 1) reach the registry at most this often. */
+const STATUS_PUBLISH_MS = 250;
 
 export function createWorker(options: WorkerOptions): Worker {
   const { queue, redis } = options;
@@ -166,10 +121,6 @@ export function createWorker(options: WorkerOptions): Worker {
     ...(Object.keys(models).length > 0 ? { models } : {}),
   };
   const id = spec.worker_id;
-  const attestations: AttestationStore = createAttestationStore({
-    redis,
-    namespace: queue.namespace,
-  });
   const registry = new WorkerRegistry(redis, queue.namespace, registryEveryMs * 3);
 
   const running = new Map<string, Running>();
@@ -209,11 +160,27 @@ export function createWorker(options: WorkerOptions): Worker {
       log.warn({ err: errorChain(error) }, 'worker registry update failed');
     }
   };
+  // Off the per-job path: a change is published once per STATUS_PUBLISH_MS at most (the latest
+  // status then), and with every registry heartbeat.
+  let statusTimer: NodeJS.Timeout | undefined;
   const setStatus = (next: WorkerStatus): void => {
     if (status === next) return;
     status = next;
-    void publish();
+    statusTimer ??= setTimeout(() => {
+      statusTimer = undefined;
+      void publish();
+    }, STATUS_PUBLISH_MS);
   };
+  const runDeps: RunDeps = { queue, workerId: id, log, jobTimeoutMs, progressEveryMs };
+  const failureDeps: FailureReportDeps = {
+    queue,
+    attestations: createAttestationStore({ redis, namespace: queue.namespace }),
+    workerId: id,
+    machineId,
+    log,
+    ...(options.maxRetryAfterMs === undefined ? {} : { maxRetryAfterMs: options.maxRetryAfterMs }),
+  };
+  let stopHeartbeat: () => void = () => {};
 
   /** Waits for a wake-up from the queue (a submit or requeue), the idle timeout, or stop. */
   async function idle(): Promise<void> {
@@ -248,214 +215,56 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
+  /** Runs a claimed job and reports its outcome; -> the next job when completing claimed one. */
   async function execute(job: Job): Promise<Job | null> {
-    const connector = byService.get(job.service_required);
-    const controller = new AbortController();
-    let resolveSettled: () => void = () => {};
-    const entry: Running = {
-      job,
-      controller,
-      lost: undefined,
-      released: false,
-      startedAt: Date.now(),
-      settled: new Promise((resolve) => {
-        resolveSettled = resolve;
-      }),
-    };
+    const entry = createRunning(job);
     running.set(job.id, entry);
     setStatus('busy');
-    const jobLog = {
-      job_id: job.id,
-      workflow_id: job.workflow_id,
-      attempt: job.attempts,
-      service: job.service_required,
-    };
-    log.info(jobLog, 'job claimed');
-
-    const heartbeat = setInterval(() => {
-      queue.heartbeat(job.id, id, leaseMs).catch((error: unknown) => {
-        if (error instanceof JobNotHeldError) {
-          entry.lost = error.reason;
-          controller.abort(new LeaseLost(error.message));
-        } else {
-          log.warn({ ...jobLog, err: errorChain(error) }, 'heartbeat failed; will retry');
-        }
-      });
-    }, heartbeatEveryMs);
-    const limit = payloadTimeout(job) ?? jobTimeoutMs;
-    const deadline = setTimeout(() => controller.abort(new JobTimeoutError(limit)), limit);
-
-    // Progress is throttled: a connector may report every sampler step; the queue needs a few per second.
-    let lastSent = 0;
-    let pendingUpdate: ProgressUpdate | undefined;
-    let progressTimer: NodeJS.Timeout | undefined;
-    const flushProgress = (): void => {
-      progressTimer = undefined;
-      const update = pendingUpdate;
-      pendingUpdate = undefined;
-      if (!update || entry.lost || entry.released) return;
-      lastSent = Date.now();
-      const clean = {
-        ...(update.percent === undefined
-          ? {}
-          : { percent: Math.max(0, Math.min(100, update.percent)) }),
-        ...(update.message === undefined
-          ? {}
-          : { message: redactSecrets(update.message).slice(0, 1_000) }),
-      };
-      queue.progress(job.id, id, clean).catch((error: unknown) => {
-        if (error instanceof JobNotHeldError) {
-          entry.lost = error.reason;
-          controller.abort(new LeaseLost(error.message));
-        } else {
-          log.warn({ ...jobLog, err: errorChain(error) }, 'progress update failed');
-        }
-      });
-    };
-    const ctx: ConnectorContext = {
-      signal: controller.signal,
-      workerId: id,
-      log,
-      progress(update) {
-        pendingUpdate = update;
-        if (progressTimer) return;
-        const wait = Math.max(0, lastSent + progressEveryMs - Date.now());
-        progressTimer = setTimeout(flushProgress, wait);
-      },
-    };
-    const cleanup = (): void => {
-      clearInterval(heartbeat);
-      clearTimeout(deadline);
-      if (progressTimer) clearTimeout(progressTimer);
-    };
-
+    const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts };
+    log.debug({ ...jobLog, service: job.service_required }, 'job claimed');
+    const connector = byService.get(job.service_required);
     try {
-      if (!connector) throw new Error(`no connector serves ${job.service_required}`);
-      const result = await connector.run(job, ctx);
-      cleanup();
-      if (entry.lost || entry.released) return null;
-      try {
-        let next: Job | null = null;
-        // Finishing and claiming the next job in one call is the hot path (one round trip).
-        if (!stopping && running.size === 1)
-          next = await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
-        else await queue.complete(job.id, id, result);
-        counters.completed += 1;
-        log.info({ ...jobLog, duration_ms: Date.now() - entry.startedAt }, 'job completed');
-        return next;
-      } catch (error) {
-        if (error instanceof JobNotHeldError) {
-          log.warn(
-            { ...jobLog, reason: error.reason },
-            'job finished but no longer held; result dropped',
-          );
-          return null;
-        }
-        throw error;
-      }
-    } catch (error) {
-      cleanup();
-      if (entry.released) return null;
-      if (entry.lost) {
+      const outcome = await runJob(entry, connector, runDeps);
+      if (outcome.kind === 'completed') return await complete(entry, outcome.result);
+      if (outcome.kind === 'failed') {
+        if (await reportFailure(failureDeps, job, connector, outcome.error, entry.startedAt))
+          counters.failed += 1;
+      } else if (entry.lost) {
         log.warn({ ...jobLog, reason: entry.lost }, 'job stopped: no longer held by this worker');
-        return null;
       }
-      await fail(job, connector, error, entry);
       return null;
     } finally {
       running.delete(job.id);
-      resolveSettled();
+      entry.settle();
       if (running.size === 0 && !stopping) setStatus('idle');
     }
   }
 
-  async function fail(
-    job: Job,
-    connector: Connector | undefined,
-    error: unknown,
-    entry: Running,
-  ): Promise<void> {
-    const context: FailureContext = {
-      serviceType: connector?.kind ?? job.service_required,
-      ...((error as { context?: FailureContext } | null)?.context ?? {}),
-    };
-    let classification: FailureClassification = FailureClassifier.classify(error, context);
-    if (!connector) {
-      classification = {
-        ...classification,
-        failure_type: FailureType.SYSTEM_ERROR,
-        failure_reason: FailureReason.CONFIG_ERROR,
-        retryable: true,
-      };
-    }
-    const decision = decideRetry({
-      classification,
-      attempt: job.attempts,
-      maxAttempts: job.max_attempts,
-      ...(options.maxRetryAfterMs === undefined
-        ? {}
-        : { maxRetryAfterMs: options.maxRetryAfterMs }),
-    });
-    const failedAt = Date.now();
-    const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts };
+  async function complete(entry: Running, result: unknown): Promise<Job | null> {
+    const { job } = entry;
     try {
-      await attestations.record({
-        job_id: job.id,
-        workflow_id: job.workflow_id,
-        step: job.step,
-        attempt: job.attempts,
-        max_attempts: job.max_attempts,
-        worker_id: id,
-        machine_id: machineId,
-        service_type: job.service_required,
-        customer_id: job.customer_id,
-        failure_type: classification.failure_type,
-        failure_reason: classification.failure_reason,
-        failure_description: classification.failure_description,
-        message: errorChain(error),
-        retryable: classification.retryable,
-        decision: decision.decision,
-        decision_reason: decision.why,
-        retry_after_ms: decision.retry_after_ms ?? null,
-        started_at: entry.startedAt,
-        failed_at: failedAt,
-      });
-    } catch (attestError) {
-      // The job's fate matters more than its paperwork: report the failure regardless.
-      log.error({ ...jobLog, err: errorChain(attestError) }, 'writing the attestation failed');
-    }
-    try {
-      await queue.fail(job.id, id, {
-        retryable: decision.decision === 'retry',
-        failure_type: classification.failure_type,
-        failure_reason: classification.failure_reason,
-        message: classification.failure_description,
-        ...(decision.retry_after_ms === undefined
-          ? {}
-          : { retry_after_ms: decision.retry_after_ms }),
-      });
-      counters.failed += 1;
-      log.warn(
-        {
-          ...jobLog,
-          failure_type: classification.failure_type,
-          failure_reason: classification.failure_reason,
-          decision: decision.decision,
-          description: classification.failure_description,
-        },
-        'job failed',
-      );
-    } catch (failError) {
-      if (failError instanceof JobNotHeldError)
+      // Finishing and claiming this slot's next job in one call is the hot path; a stopping
+      // worker claims nothing more.
+      const next = stopping
+        ? (await queue.complete(job.id, id, result), null)
+        : await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
+      counters.completed += 1;
+      log.debug({ job_id: job.id, duration_ms: Date.now() - entry.startedAt }, 'job completed');
+      return next;
+    } catch (error) {
+      if (error instanceof JobNotHeldError) {
+        holdLost(entry, error);
         log.warn(
-          { ...jobLog, reason: failError.reason },
-          'job failed but no longer held; failure not reported',
+          { job_id: job.id, reason: error.reason },
+          'job finished but no longer held; result dropped',
         );
-      else
+      } else {
         log.error(
-          { ...jobLog, err: errorChain(failError) },
-          'reporting the failure failed; the lease will expire and the job be retried',
+          { job_id: job.id, err: errorChain(error) },
+          'reporting the result failed; the lease will expire and the job be retried',
         );
+      }
+      return null;
     }
   }
 
@@ -492,6 +301,10 @@ export function createWorker(options: WorkerOptions): Worker {
       if (loops.length > 0 || stopping) throw new Error('worker already started');
       await registry.publish(record());
       registryTimer = setInterval(() => void publish(), registryEveryMs);
+      stopHeartbeat = startHeartbeat(
+        { queue, workerId: id, log, leaseMs, everyMs: heartbeatEveryMs },
+        running,
+      );
       status = 'idle';
       await publish();
       for (let i = 0; i < concurrency; i++) loops.push(slot());
@@ -535,6 +348,8 @@ export function createWorker(options: WorkerOptions): Worker {
         ]);
         clearTimeout(loopsTimer);
         clearInterval(registryTimer);
+        clearTimeout(statusTimer);
+        stopHeartbeat();
         status = 'stopped';
         try {
           await registry.remove(id);
