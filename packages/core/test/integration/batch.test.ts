@@ -82,7 +82,10 @@ describe('coalesced calls (jobgate_batch)', () => {
       expect(new Set(jobs.map((j) => j?.id))).toEqual(new Set(ids));
       // MONITOR reports commands in order: once this one shows, every claim call has.
       await t.redis.echo(t.namespace);
-      await waitFor(() => seen.at(-1) === `echo ${t.namespace}`, { timeoutMs: 5_000 });
+      await waitFor(() => seen.at(-1) === `echo ${t.namespace}`, {
+        timeoutMs: 5_000,
+        what: 'MONITOR to show the echo after the claims',
+      });
       const calls = seen.filter((line) => line.startsWith('fcall '));
       expect(calls).toHaveLength(1);
       expect(calls[0]).toMatch(/^fcall jobgate_batch /);
