@@ -90,3 +90,65 @@ export async function submitAll(
   await Promise.all(Array.from({ length: concurrency }, lane));
   return { ids, outcomes };
 }
+
+export interface CarefulResult {
+  /** The job this body became (after a 503 outcome_unknown: the named id if it was stored). */
+  id: string;
+  /** 503 outcome_unknown answers seen, with what GET said about the named job. */
+  unknown: { id: string; stored: boolean }[];
+  /** Other 503s, 429s and dropped connections retried. */
+  retried: number;
+}
+
+/**
+ * Submits one body the way the API README tells a client without an Idempotency-Key to: on a
+ * 503 that names a job (`outcome_unknown`), ask `GET /api/jobs/:id` (200: it exists, done; 404:
+ * submit again); on any other 503/429 or a dropped connection, retry after `Retry-After`.
+ */
+export async function submitCarefully(
+  apiUrl: string,
+  key: string,
+  body: unknown,
+  deadlineMs = 60_000,
+): Promise<CarefulResult> {
+  const until = Date.now() + deadlineMs;
+  const unknown: { id: string; stored: boolean }[] = [];
+  let retried = 0;
+  const pause = (retryAfter?: string | null): Promise<void> => {
+    const wait = Number(retryAfter ?? '') * 1000;
+    return new Promise((resolve) =>
+      setTimeout(resolve, Number.isFinite(wait) && wait > 0 ? Math.min(wait, 1_000) : 100),
+    );
+  };
+  for (;;) {
+    if (Date.now() > until) throw new Error(`submit did not succeed within ${deadlineMs} ms`);
+    const outcome = await submitJob(apiUrl, key, body);
+    if (outcome.status === 201 && outcome.id) return { id: outcome.id, unknown, retried };
+    if (outcome.status === 503 && outcome.body?.error?.code === 'outcome_unknown' && outcome.id) {
+      const named = outcome.id;
+      let status = 0;
+      while (status !== 200 && status !== 404) {
+        if (Date.now() > until) throw new Error(`GET /api/jobs/${named} never answered 200 or 404`);
+        try {
+          const response = await fetch(`${apiUrl}/api/jobs/${named}`, {
+            headers: { authorization: `Bearer ${key}` },
+          });
+          status = response.status;
+          await response.arrayBuffer();
+        } catch {
+          status = 0;
+        }
+        if (status !== 200 && status !== 404) await pause('1');
+      }
+      unknown.push({ id: named, stored: status === 200 });
+      if (status === 200) return { id: named, unknown, retried };
+      continue;
+    }
+    if (outcome.status === 0 || outcome.status === 503 || outcome.status === 429) {
+      retried++;
+      await pause(outcome.retryAfter);
+      continue;
+    }
+    throw new Error(`submit answered ${outcome.status}: ${JSON.stringify(outcome.body)}`);
+  }
+}

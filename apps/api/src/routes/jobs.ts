@@ -1,7 +1,9 @@
 import { readJobAttestations, readWorkflowAttestations, type Job } from '@jobgate/core';
+import { randomUUID } from 'node:crypto';
 import type { FastifyPluginCallback } from 'fastify';
 import { idempotentJobId } from '../idempotency.js';
 import type { AppContext } from '../context.js';
+import { isRedisUnavailable } from '../error-handler.js';
 import { HttpError } from '../http-error.js';
 import {
   idempotencyKeyHeader,
@@ -74,21 +76,36 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
           'Idempotency-Key',
         );
       }
-      let submitted: { id: string; created: boolean };
+      // The id is chosen before the call, so an answer lost to a Redis failover or restart can
+      // still name the job that may have been stored (core's submit never creates an id twice).
+      const id =
+        idempotencyKey === undefined ? randomUUID() : idempotentJobId(customerId, idempotencyKey);
+      let created: boolean;
+      let job: Job | null;
       try {
-        submitted = await ctx.queue.submit({
-          ...body,
-          customer_id: customerId,
-          ...(idempotencyKey !== undefined
-            ? { id: idempotentJobId(customerId, idempotencyKey) }
-            : {}),
-        });
+        ({ created } = await ctx.queue.submit({ ...body, customer_id: customerId, id }));
+        job = await ctx.queue.get(id);
       } catch (error) {
-        await idempotency?.release().catch(() => undefined);
-        throw error;
+        if (!(error instanceof Error) || !isRedisUnavailable(error)) {
+          await idempotency?.release().catch(() => undefined);
+          throw error;
+        }
+        request.log.warn({ err: error, job_id: id }, 'submit outcome unknown: redis unavailable');
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .header('location', `/api/jobs/${encodeURIComponent(id)}`)
+          .send({
+            error: {
+              code: 'outcome_unknown',
+              message:
+                `the job store did not confirm this submission; job ${id} may have been stored. ` +
+                `Check GET /api/jobs/${id} before submitting again (404: it was not stored), ` +
+                'or retry with an Idempotency-Key, which never creates a second job',
+              job_id: id,
+            },
+          });
       }
-      const { id, created } = submitted;
-      const job = await ctx.queue.get(id);
       if (!job || job.customer_id !== customerId) {
         // Only reachable if a derived id collided with a foreign job: never hand that job out.
         throw new HttpError(
@@ -98,6 +115,9 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
           'Idempotency-Key',
         );
       }
+      // Without an Idempotency-Key the id is new, so an existing one can only be this request's
+      // own submit, sent again by the Redis client after a reconnect: it is still a creation.
+      if (idempotencyKey === undefined) created = true;
       if (!created) return reply.code(200).header('idempotent-replayed', 'true').send({ job });
       ctx.metrics.jobsSubmitted.inc();
       return reply

@@ -66,7 +66,7 @@ it(`worker kills: ${JOBS} jobs, a random worker SIGKILLed every ~2 s and replace
   const stalls = verdict.events.filter((e) => e.type === 'job.stalled').length;
   const passed = settled && verdict.problems.length === 0 && kills > 0;
   record({
-    order: 1,
+    order: 10,
     scenario: 'worker kills',
     jobs: verdict.jobs,
     faults: `${kills} SIGKILL, ${bodies.filter((b) => 'fail' in b.payload).length} transient failures`,
