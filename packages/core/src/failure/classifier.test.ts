@@ -353,7 +353,7 @@ const CASES: Case[] = [
   {
     name: 'ETIMEDOUT',
     error: sysError('connect ETIMEDOUT 10.0.0.5:443', 'ETIMEDOUT'),
-    type: T.TIMEOUT,
+    type: T.NETWORK_ERROR,
     reason: R.NETWORK_TIMEOUT,
     retryable: true,
   },

@@ -69,6 +69,19 @@ const REFUSAL_CODES = [
 ];
 const REFUSAL_TEXT =
   /safety system|safety filter|safety checker|content polic|usage polic|moderation_blocked|content_filter|flagged by|was flagged|responsible ai|nsfw content detected|(request|prompt|image) (was )?(rejected|blocked) (by|due to|because)|i'?m sorry,? but i can(no|')t (help|assist|create|generate)/;
+/** What a refusal in prose names as its cause; a refusal verb alone is not enough (see below). */
+const REFUSAL_SUBJECT =
+  /violen|\bgore\b|gory|weapon|self-harm|copyright|trademark|intellectual property|likeness|public figure|celebrit|sexual|nsfw|nudity|\bnude\b|explicit|adult content|porn|\bhate|hateful|harass|\bslur|discriminat|extremis|personal (info|data|details)|private (individual|person|information)|\bpii\b|personally identifiable|real person|doxx|inappropriate|harmful content|offensive/;
+/**
+ * Refusals written as prose: a refusal verb ("generation refused", "declined", "cannot
+ * generate") together with what it refused over. The pair keeps "cannot generate image: out of
+ * memory" out: that names a resource, not a content rule.
+ */
+function proseRefusal(e: Evidence): boolean {
+  const verb =
+    /\b(refused|refuses|refusal|declined)\b|(can ?not|can'?t|unable to|won'?t|will not|not able to|not allowed to|is not permitted to) (generate|create|produce|depict|draw|render|make|show)/;
+  return verb.test(e.text) && REFUSAL_SUBJECT.test(e.text);
+}
 const TLS_CODES = [
   'CERT_HAS_EXPIRED',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -108,27 +121,51 @@ const CONNECTION_CODES = [
   'HPE_INVALID_CONSTANT',
 ];
 
+/**
+ * A connection or socket that timed out is network trouble (`network_error/network_timeout`);
+ * the `timeout` type is kept for deadlines of the job itself (job, processing, queue), which is
+ * how attestation consumers read the two.
+ */
+const NETWORK_TIMEOUT_TEXT =
+  /network timeout|connect(ion|ing)? (timeout|timed? ?out)|socket (timeout|timed? ?out|hang up after timeout)|read (timeout|timed? ?out)|\betimedout\b|\besockettimedout\b|und_err_(connect|headers|body)_timeout|connect timeout error/;
+
+/** A job's own deadline: these words say the job (or its stay in a queue) ran out of time. */
+const DEADLINE_REASONS: Array<[R, (e: Evidence) => boolean]> = [
+  [R.QUEUE_TIMEOUT, (e) => text(e, /\bqueue/)],
+  [
+    R.JOB_TIMEOUT,
+    (e) => text(e, /\bjob\b[^\n]{0,40}(timed? ?out|timeout|exceeded|deadline|ran out of time)/),
+  ],
+];
+
 /** Most specific first: a provider's own code beats a pattern, a pattern beats a bare status. */
 const RULES: Rule[] = [
+  {
+    type: T.NETWORK_ERROR,
+    label: 'Network timeout',
+    when: (e) =>
+      has(
+        e,
+        'ETIMEDOUT',
+        'ESOCKETTIMEDOUT',
+        'UND_ERR_CONNECT_TIMEOUT',
+        'UND_ERR_HEADERS_TIMEOUT',
+        'UND_ERR_BODY_TIMEOUT',
+        'ERR_SOCKET_CONNECTION_TIMEOUT',
+      ) || text(e, NETWORK_TIMEOUT_TEXT),
+    fallback: R.NETWORK_TIMEOUT,
+  },
   {
     type: T.TIMEOUT,
     label: 'Timed out',
     when: (e) => e.timeout,
-    reasons: [
-      [R.QUEUE_TIMEOUT, (e) => text(e, /\bqueue/)],
-      [R.JOB_TIMEOUT, (e) => text(e, /\bjob\b.*(timed? ?out|timeout|exceeded)/)],
-      [
-        R.NETWORK_TIMEOUT,
-        (e) =>
-          has(e, 'UND_ERR_CONNECT_TIMEOUT') || text(e, /connect(ion)? timeout|connect etimedout/),
-      ],
-    ],
+    reasons: DEADLINE_REASONS,
     fallback: R.PROCESSING_TIMEOUT,
   },
   {
     type: T.GENERATION_REFUSAL,
     label: 'Generation refused by the provider',
-    when: (e) => has(e, ...REFUSAL_CODES) || text(e, REFUSAL_TEXT),
+    when: (e) => has(e, ...REFUSAL_CODES) || text(e, REFUSAL_TEXT) || proseRefusal(e),
     reasons: [
       [
         R.VIOLENCE_DETECTED,
@@ -149,7 +186,7 @@ const RULES: Rule[] = [
         (e) =>
           text(
             e,
-            /personal (info|data)|\bpii\b|private individual|personally identifiable|real person/,
+            /personal (info|data|details)|\bpii\b|private (individual|person|information)|personally identifiable|real person|doxx|home address|phone number/,
           ),
       ],
       [
@@ -241,21 +278,30 @@ const RULES: Rule[] = [
         'QUOTA_EXCEEDED',
         'RESOURCE_EXHAUSTED',
       ) ||
+      status(e, 402) ||
       text(
         e,
-        /rate limit|ratelimit|too many requests|exceeded your current quota|quota exceeded|insufficient_quota|requests per (min|day)|tokens per (min|day)/,
+        /rate limit|ratelimit|too many requests|exceeded your (current )?quota|quota (exceeded|exhausted|reached|has been (exceeded|reached))|insufficient_quota|requests per (min|day)|tokens per (min|day)|(daily|monthly) (limit|quota|usage limit|spending limit)|(spending|usage|billing) (hard )?limit|hard limit|insufficient (credits?|balance|funds)|out of credits|credit balance|payment required/,
       ),
     reasons: [
+      [
+        R.DAILY_QUOTA_EXCEEDED,
+        (e) =>
+          text(
+            e,
+            /per day|daily|\brpd\b|\btpd\b|for today|today's|resets (at|in) [^\n]{0,20}(utc|midnight)/,
+          ),
+      ],
       [
         R.API_QUOTA_EXCEEDED,
         (e) =>
           has(e, 'INSUFFICIENT_QUOTA') ||
+          status(e, 402) ||
           text(
             e,
-            /insufficient_quota|exceeded your current quota|billing|credit balance|out of credits/,
+            /insufficient_quota|exceeded your (current )?quota|billing|credit|funds|balance|payment|month|spending|plan\b|hard limit/,
           ),
       ],
-      [R.DAILY_QUOTA_EXCEEDED, (e) => text(e, /per day|daily|\brpd\b|\btpd\b/)],
       [R.TOKENS_PER_MINUTE, (e) => text(e, /tokens per min|\btpm\b/)],
       [R.CONCURRENT_REQUESTS, (e) => text(e, /concurren|simultaneous|in-flight|parallel requests/)],
     ],
@@ -276,7 +322,7 @@ const RULES: Rule[] = [
       ) ||
       text(
         e,
-        /out of memory|outofmemoryerror|allocation on device|cudnn_status_alloc_failed|cublas_status_alloc_failed|insufficient (gpu memory|vram)|no space left on device|disk (is )?full|disk quota exceeded|cannot allocate memory|memoryerror|oom[- ]?kill|(maximum|max) (number of )?concurrent (jobs|tasks|executions|generations)|at capacity|capacity exceeded/,
+        /out of memory|outofmemoryerror|allocation on device|cudnn_status_alloc_failed|cublas_status_alloc_failed|insufficient (gpu memory|vram)|no space left on device|disk (is )?full|disk quota exceeded|cannot allocate memory|memoryerror|\boom\b|oom[- ]?kill|(insufficient|not enough|ran out of|low on) (system |host |available )?(memory|ram)|memory limit (exceeded|reached)|exceeded (the |its )?memory limit|heap limit|(maximum|max) (number of )?concurrent (jobs|tasks|executions|generations)|at capacity|capacity exceeded/,
       ),
     reasons: [
       [
@@ -332,22 +378,11 @@ const RULES: Rule[] = [
     when: (e) =>
       has(e, ...TIMEOUT_CODES) ||
       status(e, 408, 504, 524) ||
-      text(e, /timed? ?out|timeout|deadline exceeded|took too long/),
-    reasons: [
-      [R.QUEUE_TIMEOUT, (e) => text(e, /\bqueue/)],
-      [R.JOB_TIMEOUT, (e) => text(e, /\bjob\b[^\n]{0,40}(timed? ?out|timeout|exceeded)/)],
-      [
-        R.NETWORK_TIMEOUT,
-        (e) =>
-          has(
-            e,
-            'ETIMEDOUT',
-            'ESOCKETTIMEDOUT',
-            'UND_ERR_CONNECT_TIMEOUT',
-            'ERR_SOCKET_CONNECTION_TIMEOUT',
-          ) || text(e, /connect(ion)? timeout|socket timeout|read timeout|connect etimedout/),
-      ],
-    ],
+      text(
+        e,
+        /timed? ?out|timeout|deadline (exceeded|of)|exceeded (its|the) deadline|took too long|ran out of time/,
+      ),
+    reasons: DEADLINE_REASONS,
     fallback: R.PROCESSING_TIMEOUT,
   },
   {
@@ -403,7 +438,7 @@ const RULES: Rule[] = [
       (okOrNoStatus(e) &&
         text(
           e,
-          /unexpected token[^\n]*json|json at position|is not valid json|invalid json response|malformed (json|response)|failed to parse response|unexpected content[- ]type|expected application\/json|corrupt|checksum mismatch|truncated|incomplete (data|download)|no (outputs?|images?|choices|data) (in|returned|found|produced)|missing (expected )?(output|data)|empty response/,
+          /unexpected token[^\n]*json|json at position|is not valid json|invalid json( response| body)?|malformed (json|response)|unexpected end of (json|data|input)|json\.parse|(could not|cannot|can'?t|failed to|unable to) (parse|decode)[^\n]{0,40}(json|response|body|reply)|unexpected content[- ]type|invalid content[- ]type|expected application\/json|(received|got|returned) (text\/html|html)|corrupt|checksum mismatch|truncated|incomplete (data|download|response)|no (outputs?|images?|choices|data) (in|returned|found|produced)|missing (expected )?(output|data)|empty response/,
         )),
     reasons: [
       [
