@@ -18,7 +18,22 @@ describe('loadConfig', () => {
       wsMaxBufferedBytes: 1_048_576,
       authCacheTtlMs: 5_000,
       idempotencyTtlSeconds: 86_400,
+      webhookAllowHttp: false,
+      webhookAllowCidrs: [],
     });
+  });
+
+  it('reads the webhook development settings and names a bad CIDR', () => {
+    const config = loadConfig({
+      ...base,
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8, ::1/128',
+    });
+    expect(config.webhookAllowHttp).toBe(true);
+    expect(config.webhookAllowCidrs).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(() => loadConfig({ ...base, WEBHOOK_ALLOW_CIDRS: 'anywhere' })).toThrow(
+      /WEBHOOK_ALLOW_CIDRS must be comma-separated CIDRs/,
+    );
   });
 
   it('reads every variable', () => {

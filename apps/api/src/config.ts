@@ -16,6 +16,10 @@ export interface ApiConfig {
   wsMaxBufferedBytes: number;
   authCacheTtlMs: number;
   idempotencyTtlSeconds: number;
+  /** Webhook URLs may use http:// (development only). */
+  webhookAllowHttp: boolean;
+  /** CIDRs webhook URLs may resolve to despite being private/loopback (development, tests). */
+  webhookAllowCidrs: string[];
 }
 
 export class ConfigError extends Error {
@@ -84,6 +88,22 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: intIn(1_024, 1024 * 1024 * 1024).default(1024 * 1024),
   AUTH_CACHE_TTL_MS: intIn(0, 600_000).default(5_000),
   IDEMPOTENCY_TTL_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
+  WEBHOOK_ALLOW_HTTP: z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
+  WEBHOOK_ALLOW_CIDRS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => list.every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)), {
+      message: 'must be comma-separated CIDRs, e.g. 127.0.0.0/8,::1/128',
+    }),
 });
 
 /**
@@ -115,5 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     wsMaxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
     authCacheTtlMs: v.AUTH_CACHE_TTL_MS,
     idempotencyTtlSeconds: v.IDEMPOTENCY_TTL_SECONDS,
+    webhookAllowHttp: v.WEBHOOK_ALLOW_HTTP,
+    webhookAllowCidrs: v.WEBHOOK_ALLOW_CIDRS,
   };
 }

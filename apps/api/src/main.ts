@@ -28,6 +28,7 @@ const app = await createServer({
   authCacheTtlMs: config.authCacheTtlMs,
   idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   logRequests: config.logRequests,
+  webhooks: { allowHttp: config.webhookAllowHttp, allowCidrs: config.webhookAllowCidrs },
 });
 
 let stopping = false;

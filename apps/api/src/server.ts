@@ -10,7 +10,9 @@ import { parseJsonBody } from './json-body.js';
 import { createMetrics } from './metrics.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { wsRoutes } from './routes/ws.js';
+import type { WebhookOptions } from './webhook-store.js';
 
 export type { ApiQueue, AppContext } from './context.js';
 
@@ -24,6 +26,8 @@ export interface ServerOptions {
   idempotencyTtlSeconds?: number;
   /** One info line per HTTP request (method, path, status, ms), for development. Default off. */
   logRequests?: boolean;
+  /** Webhook registration policy (http://, allowed CIDRs); default https to public addresses only. */
+  webhooks?: WebhookOptions;
 }
 
 export interface ServerDeps extends ServerOptions {
@@ -133,6 +137,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(systemRoutes(ctx));
   await app.register(jobRoutes(ctx));
   await app.register(wsRoutes(ctx));
+  await app.register(webhookRoutes(ctx, deps.webhooks));
 
   app.addHook('onReady', async () => {
     await hub.start();
