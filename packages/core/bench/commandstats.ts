@@ -1,6 +1,7 @@
 /**
  * Where Redis spends its time per job: runs the benchmark's jobgate workload once (submit, then
- * claim -> completeAndClaim until empty) on a throwaway redis-server and prints `INFO
+ * claim -> completeAndClaim until empty; then through createWorker, one per service at concurrency
+ * 8) and BullMQ's (its Worker at concurrency 8) on a throwaway redis-server and prints `INFO
  * commandstats` for each phase, divided by the number of jobs. Commands run inside the Redis
  * Functions are counted by Redis itself, so this shows what each transition costs.
  *
@@ -16,6 +17,7 @@ import {
   bullmqSubmit,
   drain,
   jobgateInputs,
+  jobgateWorkerDrain,
 } from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 50_000);
@@ -90,6 +92,24 @@ try {
   await Promise.all(queues.map((q) => q.close()));
   connection.disconnect();
   await submitter.close();
+
+  // What users run: one createWorker per service at concurrency 8, as the BullMQ side below.
+  const workerNs = 'profile-worker';
+  const workerSubmitter = await createQueue({ redis: admin, namespace: workerNs });
+  for (let i = 0; i < inputs.length; i += 5_000)
+    await workerSubmitter.submitMany(inputs.slice(i, i + 5_000));
+  await admin.config('RESETSTAT');
+  t = performance.now();
+  cpu = process.cpuUsage();
+  await jobgateWorkerDrain(server.url, workerNs, services, 8, JOBS);
+  cpu = process.cpuUsage(cpu);
+  print(
+    'createWorker (concurrency 8) claim + complete',
+    await commandstats(admin),
+    performance.now() - t,
+    (cpu.user + cpu.system) / 1000,
+  );
+  await workerSubmitter.close();
 
   // BullMQ, the same workload: one queue and one Worker (concurrency 8) per service.
   const bullConnection = bullmqConnection(server.url);

@@ -33,6 +33,8 @@ const BULLMQ_CONCURRENCY = Number(process.env.BULLMQ_CONCURRENCY ?? 8);
 const WORKERS = Number(process.env.WORKERS ?? SERVICES * BULLMQ_CONCURRENCY);
 const LATENCY_SAMPLES = 2_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+// COALESCE=0: the workers' queues send every call on its own (the lever's before/after).
+const COALESCE = process.env.COALESCE !== '0';
 const PARTS = new Set((process.env.PARTS ?? 'worker8,worker1,raw,latency').split(','));
 const JG_CONNECTIONS = Number(process.env.JG_CONNECTIONS ?? 1);
 
@@ -68,7 +70,7 @@ async function checkCompleted(submitter: Queue): Promise<void> {
 async function benchJobgateWorker(url: string, round: number, concurrency: number): Promise<Run> {
   const namespace = `bench-jgw${concurrency}-${round}`;
   const { submitMs, submitter, admin } = await jobgateSubmit(url, namespace);
-  const processMs = await jobgateWorkerDrain(url, namespace, services, concurrency, JOBS);
+  const processMs = await jobgateWorkerDrain(url, namespace, services, concurrency, JOBS, COALESCE);
   await checkCompleted(submitter);
   await submitter.close();
   admin.disconnect();
@@ -224,7 +226,7 @@ try {
   );
   console.log(
     `workload: ${JOBS} no-op jobs over ${SERVICES} services, priorities 0-4, submitted in bulk, then drained; ` +
-      `${ROUNDS} alternating rounds per part`,
+      `${ROUNDS} alternating rounds per part; jobgate Worker calls coalesced: ${COALESCE}`,
   );
   // Alternating rounds on fresh namespaces: other processes on a shared machine slow a run down,
   // never speed it up, so the best round of each is the fairest comparison.

@@ -125,6 +125,7 @@ export async function jobgateWorkerDrain(
   services: string[],
   concurrency: number,
   jobs: number,
+  coalesce = true,
 ): Promise<number> {
   const t0 = performance.now();
   const connections: Redis[] = [];
@@ -133,7 +134,7 @@ export async function jobgateWorkerDrain(
     services.map(async (service, n) => {
       const redis = new Redis(url);
       connections.push(redis);
-      const queue = await createQueue({ redis, namespace });
+      const queue = await createQueue({ redis, namespace, coalesce });
       queues.push(queue);
       return createWorker({
         queue,
