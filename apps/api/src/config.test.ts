@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 86_400,
       webhookAllowHttp: false,
       webhookAllowCidrs: [],
+      reaperIntervalMs: 1_000,
     });
   });
 

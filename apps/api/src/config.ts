@@ -20,6 +20,8 @@ export interface ApiConfig {
   webhookAllowHttp: boolean;
   /** CIDRs webhook URLs may resolve to despite being private/loopback (development, tests). */
   webhookAllowCidrs: string[];
+  /** How often this instance tries to reap expired leases and due retries (one instance leads); 0 = never. */
+  reaperIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +106,7 @@ const schema = z.object({
     .refine((list) => list.every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)), {
       message: 'must be comma-separated CIDRs, e.g. 127.0.0.0/8,::1/128',
     }),
+  REAPER_INTERVAL_MS: intIn(0, 60_000).default(1_000),
 });
 
 /**
@@ -137,5 +140,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     idempotencyTtlSeconds: v.IDEMPOTENCY_TTL_SECONDS,
     webhookAllowHttp: v.WEBHOOK_ALLOW_HTTP,
     webhookAllowCidrs: v.WEBHOOK_ALLOW_CIDRS,
+    reaperIntervalMs: v.REAPER_INTERVAL_MS,
   };
 }

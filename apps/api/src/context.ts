@@ -1,4 +1,4 @@
-import type { Queue } from '@jobgate/core';
+import type { Inspector, Queue } from '@jobgate/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ApiKeyStore } from './auth.js';
@@ -22,6 +22,8 @@ export interface AppContext {
   idempotency: IdempotencyStore;
   hub: EventHub;
   metrics: ApiMetrics;
+  /** Read-only queue inspection: waiting reasons, expired leases, services without workers. */
+  inspector: Inspector;
   streamKey: string;
   wsPingIntervalMs: number;
   wsMaxBufferedBytes: number;

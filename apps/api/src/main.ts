@@ -1,4 +1,4 @@
-import { createQueue } from '@jobgate/core';
+import { createQueue, createReaper } from '@jobgate/core';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
@@ -31,11 +31,27 @@ const app = await createServer({
   webhooks: { allowHttp: config.webhookAllowHttp, allowCidrs: config.webhookAllowCidrs },
 });
 
+// Expired leases are requeued even when no worker is alive to claim (and so reap); API instances
+// and monitors share one Redis lock, so one of them reaps at a time.
+const reaper =
+  config.reaperIntervalMs > 0
+    ? createReaper({
+        redis,
+        queue,
+        intervalMs: config.reaperIntervalMs,
+        lockTtlMs: Math.max(5 * config.reaperIntervalMs, 2_000),
+        owner: `api-${process.pid}`,
+        onReap: (result) => logger.info(result, 'reaped expired leases and due retries'),
+        onError: (error) => logger.warn({ err: (error as Error).message }, 'reaper pass failed'),
+      })
+    : undefined;
+
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  await reaper?.stop();
   await app.close();
   await queue.close();
   redis.disconnect();
@@ -45,3 +61,4 @@ process.once('SIGINT', () => void shutdown('SIGINT'));
 
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info({ address, namespace: config.namespace }, 'jobgate api listening');
+reaper?.start();

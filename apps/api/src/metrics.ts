@@ -14,6 +14,10 @@ export interface MetricSources {
   queueDepth(): Promise<Record<string, number>>;
   jobsByStatus(): Promise<Record<string, number>>;
   wsClients(): number;
+  /** Age in ms of the oldest pending job per service. */
+  oldestPending(): Promise<Record<string, number>>;
+  /** Active jobs whose lease expired (their worker stopped heartbeating). */
+  expiredLeases(): Promise<number>;
 }
 
 /** A registry per server (not prom-client's global one), so several servers in one process never collide. */
@@ -78,6 +82,26 @@ export function createMetrics(sources: MetricSources): ApiMetrics {
       this.reset();
       const counts = await sources.jobsByStatus().catch(() => ({}));
       for (const [status, count] of Object.entries(counts)) this.set({ status }, count);
+    },
+  });
+  new Gauge({
+    name: 'jobgate_queue_oldest_pending_seconds',
+    help: 'Age of the oldest pending job per service (retries waiting out a backoff included)',
+    labelNames: ['service'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const ages = await sources.oldestPending().catch(() => ({}));
+      for (const [service, ms] of Object.entries(ages)) this.set({ service }, ms / 1_000);
+    },
+  });
+  new Gauge({
+    name: 'jobgate_jobs_expired_leases',
+    help: 'Active jobs holding an expired lease; the reaper requeues them within seconds',
+    registers: [registry],
+    async collect() {
+      const count = await sources.expiredLeases().catch(() => null);
+      if (count !== null) this.set(count);
     },
   });
   return { registry, requests, latency, wsClients, wsEvents, wsDisconnects, jobsSubmitted };

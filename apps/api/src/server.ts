@@ -1,4 +1,5 @@
 import fastifyWebsocket from '@fastify/websocket';
+import { createInspector } from '@jobgate/core';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ApiKeyStore, authenticateWith, WS_PROTOCOL } from './auth.js';
@@ -68,7 +69,14 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       scrape = { at: Date.now(), counts: deps.queue.counts() };
     return scrape.counts;
   };
+  const inspector = createInspector({
+    redis: deps.redis,
+    queue: deps.queue,
+    namespace: deps.namespace,
+  });
   const metrics = createMetrics({
+    oldestPending: () => inspector.oldestPendingByService(),
+    expiredLeases: () => inspector.expiredLeaseCount(),
     queueDepth: async () => {
       const counts = await countsOnce();
       // Every configured service appears, at 0 when idle, so dashboards do not show gaps.
@@ -97,6 +105,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     ),
     hub,
     metrics,
+    inspector,
     streamKey,
     wsPingIntervalMs: deps.wsPingIntervalMs ?? 30_000,
     wsMaxBufferedBytes: deps.wsMaxBufferedBytes ?? 1024 * 1024,

@@ -25,8 +25,15 @@ async function ownJob(ctx: AppContext, customerId: string, id: string): Promise<
 /** What GET and DELETE of `/api/jobs/:id` answer: the job as `get` reads it, with its attestations. */
 async function jobView(ctx: AppContext, customerId: string, id: string) {
   const job = await ownJob(ctx, customerId, id);
-  const attestations = await readJobAttestations(ctx.redis, ctx.namespace, id);
-  return { job, attestations: attestations.filter((a) => a.customer_id === customerId) };
+  const [attestations, why] = await Promise.all([
+    readJobAttestations(ctx.redis, ctx.namespace, id),
+    ctx.inspector.explain(job),
+  ]);
+  return {
+    // Why a pending job is not running yet (null for any other status).
+    job: { ...job, waiting_reason: why.waiting_reason },
+    attestations: attestations.filter((a) => a.customer_id === customerId),
+  };
 }
 
 const MAX_WORKFLOW_JOBS = 1_000;

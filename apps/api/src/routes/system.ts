@@ -19,7 +19,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 export function systemRoutes(ctx: AppContext): FastifyPluginCallback {
   return (app, _options, done) => {
     app.get('/health', async (_request, reply) => {
-      const checks: Record<string, { ok: boolean; reason?: string; reinstalled?: boolean }> = {};
+      const checks: Record<
+        string,
+        { ok: boolean; reason?: string; reinstalled?: boolean; degraded?: boolean }
+      > = {};
       try {
         const pong: string = await withTimeout(ctx.redis.ping(), HEALTH_TIMEOUT_MS, 'redis');
         checks.redis =
@@ -43,7 +46,24 @@ export function systemRoutes(ctx: AppContext): FastifyPluginCallback {
       } else {
         checks.functions = { ok: false, reason: 'not checked: redis unreachable' };
       }
-      const ok = Object.values(checks).every((c) => c.ok);
+      if (checks.redis.ok) {
+        try {
+          const queue = await withTimeout(ctx.inspector.health(), HEALTH_TIMEOUT_MS, 'queue check');
+          checks.queue = queue.degraded
+            ? { ok: false, degraded: true, reason: queue.reasons.join('; ') }
+            : { ok: true };
+        } catch (error) {
+          checks.queue = {
+            ok: false,
+            degraded: true,
+            reason: `queue check failed: ${(error as Error).message}`,
+          };
+        }
+      }
+      // A degraded queue (expired leases, a service without workers) is not this instance's
+      // fault: it keeps serving (200) and says what is wrong; only redis and the library fail it.
+      const ok = Object.values(checks).every((c) => c.ok || c.degraded);
+      const degraded = Object.values(checks).some((c) => c.degraded);
       const reason = Object.entries(checks)
         .filter(([, c]) => !c.ok)
         .map(([name, c]) => `${name}: ${c.reason ?? 'not ok'}`)
@@ -51,7 +71,11 @@ export function systemRoutes(ctx: AppContext): FastifyPluginCallback {
       return reply
         .code(ok ? 200 : 503)
         .header('cache-control', 'no-store')
-        .send(ok ? { status: 'ok', checks } : { status: 'unavailable', reason, checks });
+        .send(
+          ok && !degraded
+            ? { status: 'ok', checks }
+            : { status: ok ? 'degraded' : 'unavailable', reason, checks },
+        );
     });
 
     app.get('/metrics', async (_request, reply) => {

@@ -14,7 +14,7 @@ describe('GET /health', () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       status: 'ok',
-      checks: { redis: { ok: true }, functions: { ok: true } },
+      checks: { redis: { ok: true }, functions: { ok: true }, queue: { ok: true } },
     });
   });
 
