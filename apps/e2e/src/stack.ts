@@ -15,6 +15,8 @@ export interface Stack extends AsyncDisposable {
   workers: AppProcess[];
   customer(id: string): Promise<string>;
   startWorker(env?: Record<string, string>): Promise<AppProcess>;
+  /** A webhook service instance (several share the work); ready when its /health is 200. */
+  startWebhookService(env?: Record<string, string>): Promise<AppProcess>;
   http(
     method: string,
     path: string,
@@ -74,6 +76,7 @@ export async function startStack(
       workers.push(worker);
       return worker;
     },
+    startWebhookService: (env = {}) => launcher.start('webhook', { env }),
     http: async (method, path, key, body) => {
       const response = await fetch(`${apiUrl}${path}`, {
         method,

@@ -28,6 +28,9 @@ export interface ServiceDefinition {
   describe?(ctx: ServiceContext): string;
 }
 
+/** Local stacks deliver to receivers on this machine: http:// and loopback, never in production. */
+const LOCAL_WEBHOOKS = { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8,::1/128' };
+
 const quiet = (ctx: ServiceContext): Record<string, string> =>
   ctx.mode === 'test' ? { LOG_LEVEL: 'warn' } : { LOG_LEVEL: 'info' };
 
@@ -45,9 +48,33 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
       HOST: '127.0.0.1',
       ...quiet(ctx),
       ...(ctx.mode === 'development' ? { LOG_REQUESTS: 'true' } : { WS_PING_INTERVAL_MS: '5000' }),
+      ...LOCAL_WEBHOOKS,
     }),
     describe: (ctx) =>
       `api      ${ctx.urls.api ?? ''}   (WebSocket ${(ctx.urls.api ?? '').replace(/^http/, 'ws')}/api/ws)`,
+  },
+  webhook: {
+    app: 'webhook-service',
+    http: { readyPath: '/health' },
+    env: (ctx) => ({
+      REDIS_URL: ctx.redisUrl,
+      QUEUE_NAMESPACE: ctx.namespace,
+      HOST: '127.0.0.1',
+      WEBHOOK_CONSUMER_NAME: ctx.instance,
+      ...quiet(ctx),
+      ...LOCAL_WEBHOOKS,
+      // Seconds, not hours, in tests: a killed instance's deliveries and entries come back fast.
+      ...(ctx.mode === 'test'
+        ? {
+            WEBHOOK_RETRY_SCHEDULE_MS: '0,200,500,1000,2000',
+            WEBHOOK_TIMEOUT_MS: '2000',
+            WEBHOOK_LEASE_MS: '3000',
+            WEBHOOK_CLAIM_IDLE_MS: '1000',
+          }
+        : {}),
+    }),
+    describe: (ctx) =>
+      `webhook  ${ctx.urls.webhook ?? ''}/metrics   (http:// and loopback receivers allowed)`,
   },
   worker: {
     app: 'worker',
@@ -74,4 +101,4 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
 };
 
 /** What `pnpm dev` starts, in order. */
-export const DEV_SERVICES = ['api', 'worker'];
+export const DEV_SERVICES = ['api', 'worker', 'webhook'];
