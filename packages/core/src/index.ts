@@ -49,3 +49,11 @@ export {
   type ReaperOptions,
   type ReaperStats,
 } from './reaper.js';
+export {
+  simulationPayloadSchema,
+  openaiPayloadSchema,
+  comfyPayloadSchema,
+  CONNECTOR_PAYLOAD_SCHEMAS,
+  payloadSchemaFor,
+  type SimulationPayload,
+} from './payloads.js';

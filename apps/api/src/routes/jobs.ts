@@ -1,4 +1,9 @@
-import { readJobAttestations, readWorkflowAttestations, type Job } from '@jobgate/core';
+import {
+  payloadSchemaFor,
+  readJobAttestations,
+  readWorkflowAttestations,
+  type Job,
+} from '@jobgate/core';
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginCallback } from 'fastify';
 import { idempotentJobId } from '../idempotency.js';
@@ -60,6 +65,10 @@ export function jobRoutes(ctx: AppContext): FastifyPluginCallback {
         );
       }
       const body = parseOrThrow(submitSchema, request.body);
+      // The service's connector would reject this payload as invalid_payload on the worker:
+      // say so now, naming the field. Stored as sent (the schema's defaults are the worker's).
+      const payloadSchema = payloadSchemaFor(body.service_required);
+      if (payloadSchema) parseOrThrow(payloadSchema, body.payload, 'payload');
       const rawKey = request.headers['idempotency-key'];
       const idempotencyKey =
         rawKey === undefined

@@ -8,7 +8,11 @@ let globex: string;
 
 beforeAll(async () => {
   // No auth cache here, so a revoked key is refused at once (the cache is covered in auth.test.ts).
-  api = await startApi({ bodyLimitBytes: 16 * 1024, authCacheTtlMs: 0 });
+  api = await startApi({
+    bodyLimitBytes: 16 * 1024,
+    authCacheTtlMs: 0,
+    services: ['simulation', 'openai', 'comfyui', 'custom-gpu'],
+  });
   acme = await api.customer('acme');
   globex = await api.customer('globex');
 });
@@ -237,6 +241,45 @@ describe('customer isolation', () => {
   });
 });
 
+describe('payloads checked at submit', () => {
+  it.each([
+    ['simulation', { duration_ms: 'fast' }, 'payload.duration_ms'],
+    ['simulation', { steps: -1 }, 'payload.steps'],
+    ['simulation', { fail: { on_attempts: [1] } }, 'payload.fail.message'],
+    ['openai', { prompt: 'a cat' }, 'payload.model'],
+    ['openai', { model: 'gpt-4o', operation: 'speech' }, 'payload.operation'],
+    ['comfyui', { workflow: 'not a graph' }, 'payload.workflow'],
+  ])(
+    'answers 400 naming the field for a bad %s payload, and stores nothing',
+    async (service, payload, field) => {
+      const before = await api.streamLength();
+      const response = await api.request('POST', '/api/jobs', {
+        key: acme,
+        body: { service_required: service, payload },
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.error.code).toBe('validation_error');
+      expect(response.body.error.field).toBe(field);
+      expect(response.body.error.message).toContain(field);
+      expect(await api.streamLength()).toBe(before);
+    },
+  );
+
+  it("accepts a valid payload as sent (defaults are the worker's), and any object for a service without a known schema", async () => {
+    const ok = await api.request('POST', '/api/jobs', {
+      key: acme,
+      body: { service_required: 'simulation', payload: { duration_ms: 10, extra: 'kept' } },
+    });
+    expect(ok.status).toBe(201);
+    expect(ok.body.job.payload).toEqual({ duration_ms: 10, extra: 'kept' });
+    const custom = await api.request('POST', '/api/jobs', {
+      key: acme,
+      body: { service_required: 'custom-gpu', payload: { duration_ms: 'fast', anything: [1] } },
+    });
+    expect(custom.status).toBe(201);
+  });
+});
+
 describe('forbidden keys', () => {
   it.each([
     ['at the top', '{"service_required":"simulation","__proto__":{"x":1}}', '__proto__'],
@@ -290,7 +333,7 @@ describe('DELETE /api/jobs/:id', () => {
 
     const { body: second } = await api.request('POST', '/api/jobs', {
       key: acme,
-      body: simulation({ service_required: 'openai' }),
+      body: simulation({ service_required: 'openai', payload: { model: 'gpt-4o-mini' } }),
     });
     const claimed = await api.queue.claim({ worker_id: 'w1', services: ['openai'] });
     expect(claimed?.id).toBe(second.job.id);

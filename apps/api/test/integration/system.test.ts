@@ -60,7 +60,7 @@ describe('GET /metrics', () => {
       await api.request('POST', '/api/jobs', { key, body: { service_required: 'simulation' } });
     const { body } = await api.request('POST', '/api/jobs', {
       key,
-      body: { service_required: 'openai' },
+      body: { service_required: 'openai', payload: { model: 'gpt-4o-mini' } },
     });
     await api.request('DELETE', `/api/jobs/${body.job.id}`, { key });
     await api.request('POST', '/api/jobs', { key, body: { service_required: 'nope' } });

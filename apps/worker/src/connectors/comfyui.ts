@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Job } from '@jobgate/core';
+import { comfyPayloadSchema, type Job } from '@jobgate/core';
 import WebSocket from 'ws';
-import { z } from 'zod';
 import { requestBytes, requestJson } from './http.js';
 import { ConnectorError, isRecord, type Connector, type ConnectorContext } from './types.js';
 
@@ -16,13 +15,6 @@ export interface ComfyUIConnectorOptions {
   service?: string;
   models?: string[];
 }
-
-export const comfyPayloadSchema = z
-  .object({
-    /** The API-format workflow graph (what ComfyUI's "Save (API)" exports). */
-    workflow: z.record(z.string(), z.unknown()),
-  })
-  .loose();
 
 interface HistoryEntry {
   outputs?: Record<string, Record<string, unknown>>;

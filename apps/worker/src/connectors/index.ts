@@ -5,18 +5,13 @@ export {
   type ConnectorContext,
   type ProgressUpdate,
 } from './types.js';
+export { createSimulationConnector } from './simulation.js';
+export { createOpenAIConnector, type OpenAIConnectorOptions } from './openai.js';
+export { createComfyUIConnector, type ComfyUIConnectorOptions } from './comfyui.js';
+// The payload schemas live in @jobgate/core, where the API checks payloads at submit too.
 export {
-  createSimulationConnector,
   simulationPayloadSchema,
-  type SimulationPayload,
-} from './simulation.js';
-export {
-  createOpenAIConnector,
   openaiPayloadSchema,
-  type OpenAIConnectorOptions,
-} from './openai.js';
-export {
-  createComfyUIConnector,
   comfyPayloadSchema,
-  type ComfyUIConnectorOptions,
-} from './comfyui.js';
+  type SimulationPayload,
+} from '@jobgate/core';

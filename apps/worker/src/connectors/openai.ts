@@ -1,5 +1,4 @@
-import type { Job } from '@jobgate/core';
-import { z } from 'zod';
+import { openaiPayloadSchema, type Job } from '@jobgate/core';
 import { requestJson } from './http.js';
 import { ConnectorError, isRecord, sleep, type Connector, type ConnectorContext } from './types.js';
 
@@ -15,24 +14,6 @@ export interface OpenAIConnectorOptions {
   service?: string;
   models?: string[];
 }
-
-/**
- * `operation` picks the endpoint: `chat` (`/chat/completions`), `images` (`/images/generations`),
- * `responses` (`/responses`; with `background: true` it is polled until it finishes, which is how
- * an asynchronous refusal such as `moderation_blocked` arrives: HTTP 200 with the failure inside).
- */
-export const openaiPayloadSchema = z
-  .object({
-    operation: z.enum(['chat', 'images', 'responses']).default('chat'),
-    model: z.string().min(1),
-    messages: z.array(z.unknown()).optional(),
-    prompt: z.string().optional(),
-    input: z.unknown().optional(),
-    background: z.boolean().optional(),
-    /** Extra request fields passed through (temperature, size, n, ...). */
-    params: z.record(z.string(), z.unknown()).optional(),
-  })
-  .loose();
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
 

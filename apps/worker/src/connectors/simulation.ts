@@ -1,40 +1,5 @@
-import type { Job } from '@jobgate/core';
-import { z } from 'zod';
+import { simulationPayloadSchema, type Job } from '@jobgate/core';
 import { ConnectorError, sleep, type Connector, type ConnectorContext } from './types.js';
-
-/**
- * What a simulated job does, read from its payload, so e2e and load tests script the worker
- * through the API: how long it runs, how many progress steps it reports, and an injected failure
- * (optionally only on some attempts, to exercise retries).
- */
-export const simulationPayloadSchema = z
-  .object({
-    duration_ms: z
-      .number()
-      .int()
-      .min(0)
-      .max(24 * 3600_000)
-      .default(0),
-    steps: z.number().int().min(0).max(10_000).default(0),
-    result: z.unknown().optional(),
-    fail: z
-      .object({
-        message: z.string().min(1),
-        http_status: z.number().int().min(100).max(599).optional(),
-        code: z.string().optional(),
-        response: z.unknown().optional(),
-        headers: z.record(z.string(), z.string()).optional(),
-        timeout: z.boolean().optional(),
-        /** Fail only on these attempts (1-based); default every attempt. */
-        on_attempts: z.array(z.number().int().positive()).optional(),
-        /** Fail after this many progress steps (default: before the first). */
-        after_step: z.number().int().min(0).optional(),
-      })
-      .optional(),
-  })
-  .loose();
-
-export type SimulationPayload = z.infer<typeof simulationPayloadSchema>;
 
 export function createSimulationConnector(
   options: { service?: string; models?: string[] } = {},
