@@ -96,3 +96,14 @@ describe('stableStringify', () => {
     expect(stableStringify({ a: 1 })).not.toBe(stableStringify({ a: 2 }));
   });
 });
+
+describe('a subscribe without job_ids', () => {
+  it.each(['subscribe', 'unsubscribe'])('explains what a %s message looks like', (type) => {
+    const parsed = parseClientMessage(JSON.stringify({ type }));
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.issues[0]!.field).toBe('job_ids');
+    expect(parsed.issues[0]!.message).toContain(`{"type":"${type}","job_ids":[`);
+    expect(parsed.issues[0]!.message).toContain(`{"type":"${type}","all":true}`);
+  });
+});

@@ -67,6 +67,17 @@ export function parseClientMessage(text: string): Parsed {
       ok: false,
       issues: [{ field: 'type', message: 'must be one of subscribe, unsubscribe, ping' }],
     };
+  if ((type === 'subscribe' || type === 'unsubscribe') && !hasAll && !('job_ids' in json)) {
+    return {
+      ok: false,
+      issues: [
+        {
+          field: 'job_ids',
+          message: `is required: send {"type":"${type}","job_ids":["<job id>", ...]} or {"type":"${type}","all":true}`,
+        },
+      ],
+    };
+  }
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { ok: false, issues: issuesOf(parsed.error) };
   return { ok: true, message: parsed.data };

@@ -73,6 +73,28 @@ describe('loadConfig', () => {
     expect(message).not.toContain('sk-supersecret-value');
   });
 
+  it('reports plain, JSON and cross-variable problems together, not one round each', () => {
+    let message = '';
+    try {
+      loadConfig({
+        ...base,
+        WORKER_CONCURRENCY: 'lots',
+        WORKER_MODELS: '{nope',
+        WORKER_HARDWARE: '{"gpu_memory_gb":"big"}',
+        WORKER_CONNECTORS: 'simulation,comfyui',
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const part of [
+      'WORKER_CONCURRENCY',
+      'WORKER_MODELS: must be JSON',
+      'WORKER_HARDWARE: gpu_memory_gb',
+      'COMFYUI_URL: required',
+    ])
+      expect(message).toContain(part);
+  });
+
   it('requires the settings of each enabled connector', () => {
     expect(() => loadConfig({ ...base, WORKER_CONNECTORS: 'openai,comfyui' })).toThrow(
       /OPENAI_API_KEY: required when WORKER_CONNECTORS includes openai[\s\S]*COMFYUI_URL: required/,

@@ -156,31 +156,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${issueText(i.message)}`),
-    );
-  }
-  const c = parsed.data;
-  const issues: string[] = [];
+  // Every problem in one report: the JSON and cross-variable checks run even when a plain
+  // variable is already wrong, on the raw text where the parse failed.
+  const issues: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.')}: ${issueText(i.message)}`);
+  const raw = (name: string): string | undefined =>
+    typeof cleaned[name] === 'string' ? cleaned[name] : undefined;
+  const connectors: readonly string[] = parsed.success
+    ? parsed.data.WORKER_CONNECTORS
+    : (raw('WORKER_CONNECTORS') ?? 'simulation').split(',').map((x) => x.trim());
   const models =
     json(
       'WORKER_MODELS',
-      c.WORKER_MODELS,
+      raw('WORKER_MODELS'),
       z.record(z.string(), z.array(z.string().min(1))),
       issues,
     ) ?? {};
   const hardware =
     json(
       'WORKER_HARDWARE',
-      c.WORKER_HARDWARE,
+      raw('WORKER_HARDWARE'),
       z.record(z.string(), z.number().nonnegative()),
       issues,
     ) ?? {};
   const capabilities =
     json(
       'WORKER_CAPABILITIES',
-      c.WORKER_CAPABILITIES,
+      raw('WORKER_CAPABILITIES'),
       z.record(
         z.string(),
         z.union([
@@ -192,13 +195,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ),
       issues,
     ) ?? {};
-  if (c.WORKER_CONNECTORS.includes('openai') && !c.OPENAI_API_KEY)
+  if (connectors.includes('openai') && !raw('OPENAI_API_KEY'))
     issues.push('OPENAI_API_KEY: required when WORKER_CONNECTORS includes openai');
-  if (c.WORKER_CONNECTORS.includes('comfyui') && !c.COMFYUI_URL)
+  if (connectors.includes('comfyui') && !raw('COMFYUI_URL'))
     issues.push('COMFYUI_URL: required when WORKER_CONNECTORS includes comfyui');
-  const heartbeat = Math.floor(c.WORKER_LEASE_MS / 3);
-  if (heartbeat < 100) issues.push('WORKER_LEASE_MS: too short for heartbeats (needs >= 300)');
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (parsed.success && Math.floor(parsed.data.WORKER_LEASE_MS / 3) < 100)
+    issues.push('WORKER_LEASE_MS: too short for heartbeats (needs >= 300)');
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
+  const c = parsed.data;
 
   const host = hostname();
   return {

@@ -92,3 +92,19 @@ describe('levels', () => {
     expect(parseDuration('5m')).toBe(300_000);
   });
 });
+
+describe('a mistyped option', () => {
+  it.each([
+    ['--bse', '--base'],
+    ['--filtre', '--filter'],
+    ['--verbos', '--verbose'],
+    ['--timeout=5m'.replace('timeout', 'timout'), '--timeout'],
+  ])('%s suggests %s', (typo, meant) => {
+    expect(() => parseArgs(['pr', typo])).toThrow(`Did you mean "${meant}"?`);
+  });
+
+  it('suggests nothing for a word that is not near any option', () => {
+    expect(() => parseArgs(['release', '--frobnicate'])).toThrow(/Unknown option "--frobnicate"\./);
+    expect(() => parseArgs(['release', '--frobnicate'])).not.toThrow(/Did you mean/);
+  });
+});

@@ -201,7 +201,12 @@ export function parseArgs(argv: readonly string[]): Options {
         options.command = 'help';
         break;
       default:
-        if (flag.startsWith('-')) throw new UsageError(`Unknown option "${flag}".\n\n${USAGE}`);
+        if (flag.startsWith('-')) {
+          const near = closestOption(flag);
+          throw new UsageError(
+            `Unknown option "${flag}".${near ? ` Did you mean "${near}"?` : ''}\n\n${USAGE}`,
+          );
+        }
         if (options.command === 'merge' || options.command === 'mutation') {
           options.inputs.push(flag);
           break;
@@ -229,4 +234,35 @@ export function parseArgs(argv: readonly string[]): Options {
   if (options.command === 'test') options.keepGoing = true;
   if (options.base !== undefined && options.command !== 'pr') options.affected = true;
   return options;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The documented option nearest to a mistyped one (`--bse` -> `--base`), if one is close. */
+export function closestOption(flag: string): string | undefined {
+  const name = flag.split('=')[0]!;
+  const known = [...new Set(USAGE.match(/--[a-z][a-z0-9-]*/g) ?? [])];
+  let best: { option: string; distance: number } | undefined;
+  for (const option of known) {
+    const distance = editDistance(name, option);
+    if (!best || distance < best.distance) best = { option, distance };
+  }
+  // Within a third of the name's length: a typo, not a different word.
+  return best && best.distance <= Math.max(1, Math.floor(name.length / 3))
+    ? best.option
+    : undefined;
 }
