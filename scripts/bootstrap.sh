@@ -27,6 +27,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# Browser tests (the gate's HTML report, page tests) drive Debian's chromium through playwright-core;
+# playwright's own browser download cannot reach the network here.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  echo "bootstrap: installing chromium (apt-get, for browser tests)"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq >/dev/null
+  $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
 echo "bootstrap: $(redis-server --version | cut -d' ' -f1-3), pnpm $(pnpm --version), node $(node --version)"
 
 pnpm install --frozen-lockfile

@@ -33,7 +33,7 @@ import {
   packageTier,
   type Tier,
 } from './tiers.js';
-import { remoteCacheTrouble, runTurbo } from './turbo.js';
+import { countTasks, remoteCacheTrouble, runTurbo } from './turbo.js';
 
 export interface GateInput {
   root: string;
@@ -168,6 +168,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         timeoutMs,
         signal: input.signal,
         onTaskStart: (taskId, cache) => progress.taskStarted(taskId, cache),
+        onSpawn: (pid) =>
+          progress.watch(pid, () => countTasks({ root, tasks: levelTasks, extraArgs, env })),
         onLine: (line) => progress.line(line),
       });
       progress.done();

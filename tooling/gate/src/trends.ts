@@ -108,50 +108,22 @@ export function trendsText(trends: Trends): string {
   return out.join('\n');
 }
 
-function html(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-export function trendsHtml(trends: Trends): string {
-  const table = (head: string[], rows: string[][]): string =>
-    `<table><tr>${head.map((cell) => `<th>${html(cell)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((cell) => `<td>${html(cell)}</td>`).join('')}</tr>`).join('')}</table>`;
-  return `<!doctype html><meta charset="utf-8"><title>gate report</title>
-<style>body{font:14px system-ui;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
-<h1>gate report: ${trends.runs} runs</h1>
-<p>pass rate ${percent(trends.passRate)} · runs with flaky tests ${percent(trends.flakyRunRate)} · retry rate ${percent(trends.retryRate)}</p>
-<h2>Duration per level</h2>${table(
-    ['level', 'runs', 'median', 'max', 'over budget'],
-    trends.levels.map((level) => [
-      level.level,
-      String(level.runs),
-      formatDuration(level.medianMs),
-      formatDuration(level.maxMs),
-      String(level.overBudget),
-    ]),
-  )}
-<h2>Slowest tests</h2>${table(
-    ['median', 'test'],
-    trends.slowest.map((test) => [formatDuration(test.medianMs), test.id]),
-  )}
-<h2>Most failing and flaky tests</h2>${table(
-    ['failed', 'flaky', 'runs', 'test'],
-    trends.mostFailing.map((test) => [
-      String(test.failures),
-      String(test.flaky),
-      String(test.runs),
-      test.id,
-    ]),
-  )}
-`;
-}
-
-export function writeTrends(root: string, htmlFile?: string, command?: string): number {
-  const trends = computeTrends(
-    readHistory(root).filter((run) => command === undefined || run.command === command),
+export async function writeTrends(
+  root: string,
+  htmlFile?: string,
+  command?: string,
+): Promise<number> {
+  const { isEmptyRun, trendsPage } = await import('./html-report.js');
+  const runs = readHistory(root).filter(
+    (run) => (command === undefined || run.command === command) && !isEmptyRun(run),
   );
-  console.log(trendsText(trends));
+  console.log(
+    runs.length === 0
+      ? `gate report: no runs yet${command ? ` for "${command}"` : ''}`
+      : trendsText(computeTrends(runs)),
+  );
   if (htmlFile) {
-    writeFileSync(htmlFile, trendsHtml(trends));
+    writeFileSync(htmlFile, trendsPage(runs, command));
     console.log(`\nwrote ${htmlFile}`);
   }
   return 0;

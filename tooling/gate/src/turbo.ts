@@ -42,6 +42,8 @@ export interface TurboRunOptions {
   /** A task printed its first line (cache hit or miss). */
   onTaskStart?: (taskId: string, cache: 'HIT' | 'MISS' | undefined) => void;
   signal?: AbortSignal;
+  /** Turbo started with this pid. */
+  onSpawn?: (pid: number | undefined) => void;
 }
 
 export interface TurboRunResult {
@@ -153,6 +155,7 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  options.onSpawn?.(child.pid);
   const seen = new Map<string, string[]>();
   const turboLines: string[] = [];
   let announced: string | undefined;
@@ -244,4 +247,36 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
     turboLines,
     command: ['turbo', ...args.slice(binArgs.length)],
   };
+}
+
+/** How many tasks of a run execute a command (`--dry=json`), for the heartbeat's `n/total`. */
+export async function countTasks(options: {
+  root: string;
+  tasks: string[];
+  extraArgs: string[];
+  env: NodeJS.ProcessEnv;
+}): Promise<number | undefined> {
+  const [bin, ...binArgs] = findTurbo(options.root);
+  const child = spawn(
+    bin!,
+    [...binArgs, 'run', ...options.tasks, '--dry=json', ...options.extraArgs],
+    {
+      cwd: options.root,
+      env: { TURBO_TELEMETRY_DISABLED: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  let text = '';
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', resolve);
+  });
+  if (code !== 0) return undefined;
+  try {
+    const dry = JSON.parse(text) as { tasks?: { command?: string }[] };
+    return dry.tasks?.filter((task) => task.command && task.command !== '<NONEXISTENT>').length;
+  } catch {
+    return undefined;
+  }
 }
