@@ -25,3 +25,16 @@ export {
   type DecoderCounts,
   type EventDecoderOptions,
 } from './parse.js';
+export {
+  setupTelemetry,
+  serviceResource,
+  traceExporter,
+  metricExporter,
+  parseOtlpHeaders,
+  otlpEnvSchema,
+  ATTR_DEPLOYMENT_ENVIRONMENT,
+  type Telemetry,
+  type TelemetryOptions,
+  type OtlpTarget,
+  type ServiceIdentity,
+} from './otel.js';

@@ -19,3 +19,13 @@ export {
   type WebhookBody,
   type WebhookReceiver,
 } from './webhook-receiver.js';
+export {
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type OtlpReceiverOptions,
+  type ReceivedSpan,
+  type ReceivedSpanEvent,
+  type ReceivedMetricPoint,
+  type OtlpRequestRecord,
+  type OtlpValue,
+} from './otlp-receiver.js';

@@ -1,0 +1,592 @@
+import { ExportResultCode, type InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { queueKeys } from '@jobgate/core';
+import { EventDecoder, type EventFilter, type QueueEvent } from '@jobgate/telemetry';
+import type { Redis } from 'ioredis';
+import { buildJob, compareEntryIds, type BuiltJob, type RecordedEvent } from './spans.js';
+
+export interface CollectorLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface CollectorOptions {
+  namespace: string;
+  group: string;
+  consumer: string;
+  /** Stream entries per read. */
+  batchSize: number;
+  /** Spans per OTLP request. */
+  exportBatchSize: number;
+  blockMs: number;
+  /** Entries pending this long in another consumer are taken over (XAUTOCLAIM). */
+  claimIdleMs: number;
+  claimIntervalMs: number;
+  /** Open jobs (spans not yet exported) kept at most; the oldest beyond are closed as incomplete. */
+  maxOpenSpans: number;
+  /** A job open this long is closed as incomplete. */
+  maxSpanAgeMs: number;
+  sweepIntervalMs: number;
+  /**
+   * A finished job whose record misses events (another instance may still be recording them) is
+   * exported this long after its end at the earliest.
+   */
+  settleMs: number;
+  /** How long a finished job is remembered, so late copies of its entries are not re-opened. */
+  doneTtlSeconds: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Where a new consumer group starts: `0` (everything the stream still holds) or `$` (new only). */
+  startFrom: '0' | '$';
+  filter?: EventFilter;
+}
+
+export interface CollectorDeps {
+  redis: Redis;
+  exporter: SpanExporter;
+  resource: Resource;
+  logger: CollectorLogger;
+  options: CollectorOptions;
+  scope?: InstrumentationScope;
+  clock?: () => number;
+  /** Called for every finished job exported (the throughput metric). */
+  onJobExported?: (job: BuiltJob) => void;
+}
+
+export interface CollectorStats {
+  batches: number;
+  entriesAcked: number;
+  spansExported: { job: number; attempt: number };
+  jobsClosedIncomplete: number;
+  exportFailures: number;
+  /** Consecutive failed attempts of the current batch (0 when exporting works). */
+  failingSince: number | null;
+  consecutiveFailures: number;
+  lastCycleAt: number;
+  redisErrors: number;
+}
+
+export interface Collector {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly stats: CollectorStats;
+  readonly decoder: EventDecoder;
+  /** Open jobs (not yet exported) recorded in Redis, over all instances. */
+  openSpans(): Promise<number>;
+  /** Pending (read, not acknowledged) entries of the group and entries not yet read. */
+  backlog(): Promise<{ pending: number; lag: number | null }>;
+  readonly running: boolean;
+}
+
+class ExportFailed extends Error {
+  override name = 'ExportFailed';
+}
+
+type Entry = [id: string, fields: string[]];
+
+const DONE_CHECK_LIMIT = 10_000;
+
+export function createCollector(deps: CollectorDeps): Collector {
+  const { redis, exporter, logger, options } = deps;
+  const clock = deps.clock ?? Date.now;
+  const stream = queueKeys(options.namespace).events;
+  // Per group: two groups are two independent pipelines (e.g. two backends), each with its own
+  // open records and done markers.
+  const prefix = `{${options.namespace}}:otel:${options.group}`;
+  const keys = {
+    record: (job: string) => `${prefix}:job:${job}`,
+    exported: (job: string) => `${prefix}:x:${job}`,
+    done: (job: string) => `${prefix}:done:${job}`,
+    open: `${prefix}:open`,
+    ready: `${prefix}:ready`,
+    worker: (id: string) => `{${options.namespace}}:worker:${id}`,
+  };
+  const scope = deps.scope ?? { name: '@jobgate/telemetry-collector' };
+  const spanOptions = { namespace: options.namespace, resource: deps.resource, scope };
+  const decoder = new EventDecoder({
+    filter: options.filter,
+    onDrop: (drop) =>
+      logger.warn(
+        { entry: drop.entryId, reason: drop.reason, error: drop.error },
+        'event stream entry dropped',
+      ),
+  });
+  const stats: CollectorStats = {
+    batches: 0,
+    entriesAcked: 0,
+    spansExported: { job: 0, attempt: 0 },
+    jobsClosedIncomplete: 0,
+    exportFailures: 0,
+    failingSince: null,
+    consecutiveFailures: 0,
+    lastCycleAt: 0,
+    redisErrors: 0,
+  };
+  const machines = new Map<string, string>();
+
+  let reader: Redis | undefined;
+  let stopped = false;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: () => void = () => undefined;
+  let stopSignal = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+
+  const sleep = async (ms: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+      stopSignal,
+    ]);
+    clearTimeout(timer);
+  };
+
+  async function exportSpans(spans: ReadableSpan[]): Promise<void> {
+    for (let i = 0; i < spans.length; i += options.exportBatchSize) {
+      const chunk = spans.slice(i, i + options.exportBatchSize);
+      const result = await new Promise<{ code: ExportResultCode; error?: Error }>((resolve) =>
+        exporter.export(chunk, resolve),
+      );
+      if (result.code !== ExportResultCode.SUCCESS) {
+        throw new ExportFailed(result.error?.message ?? 'OTLP export failed');
+      }
+    }
+  }
+
+  function parseRecord(hash: Record<string, string>): RecordedEvent[] {
+    const events: RecordedEvent[] = [];
+    for (const [field, json] of Object.entries(hash)) {
+      if (!field.startsWith('e:')) continue;
+      try {
+        events.push(JSON.parse(json) as RecordedEvent);
+      } catch {
+        // Written by this program from a validated event; unreadable only if edited by hand.
+      }
+    }
+    return events.sort((a, b) => compareEntryIds(a.event_id, b.event_id));
+  }
+
+  /** Spans to export for a job now, and whether the job is done with. */
+  function plan(
+    built: BuiltJob,
+    exported: Set<string>,
+    settled: boolean,
+  ): { spans: ReadableSpan[]; attempts: string[]; finalize: boolean; defer: boolean } {
+    if (built.finished) {
+      if (built.partial && !settled)
+        return { spans: [], attempts: [], finalize: false, defer: true };
+      const attempts = built.attempts.filter((a) => !exported.has(a.claimEntryId));
+      return {
+        spans: [...attempts.map((a) => a.span), built.job],
+        attempts: attempts.map((a) => a.claimEntryId),
+        finalize: true,
+        defer: false,
+      };
+    }
+    const attempts = built.attempts.filter((a) => a.ended && !exported.has(a.claimEntryId));
+    return {
+      spans: attempts.map((a) => a.span),
+      attempts: attempts.map((a) => a.claimEntryId),
+      finalize: false,
+      defer: false,
+    };
+  }
+
+  function count(spans: ReadableSpan[]): void {
+    for (const span of spans) {
+      if (span.parentSpanContext) stats.spansExported.attempt++;
+      else stats.spansExported.job++;
+    }
+  }
+
+  /**
+   * One batch: record every valid event in its job's record, export what the batch completes,
+   * then acknowledge. Any failure throws before the acknowledgement, so the same entries are
+   * handled again (every step is idempotent: same records, same span ids).
+   */
+  async function processEntries(entries: Entry[]): Promise<void> {
+    const ack: string[] = [];
+    const byJob = new Map<string, { events: RecordedEvent[]; ends: boolean }>();
+    for (const [id, fields] of entries) {
+      ack.push(id);
+      const event = decoder.decode(id, fields ?? []);
+      if (!event) continue;
+      let job = byJob.get(event.job_id);
+      if (!job) {
+        job = { events: [], ends: false };
+        byJob.set(event.job_id, job);
+      }
+      job.events.push(event);
+      if (isEnd(event)) job.ends = true;
+    }
+
+    const jobs = [...byJob.keys()];
+    const unknownWorkers = new Set<string>();
+    for (const job of byJob.values())
+      for (const e of job.events)
+        if (e.type === 'job.claimed' && !machines.has(e.data.worker_id))
+          unknownWorkers.add(e.data.worker_id);
+    const workers = [...unknownWorkers];
+    const first = redis.pipeline();
+    for (const job of jobs) first.exists(keys.done(job));
+    for (const worker of workers) first.get(keys.worker(worker));
+    const firstReplies = jobs.length + workers.length > 0 ? await first.exec() : [];
+    const reply = (i: number): unknown => {
+      const [error, value] = firstReplies?.[i] ?? [null, null];
+      if (error) throw error;
+      return value;
+    };
+    const done = new Set(jobs.filter((_, i) => reply(i) === 1));
+    workers.forEach((worker, i) => {
+      const raw = reply(jobs.length + i);
+      if (typeof raw !== 'string') return;
+      try {
+        const machine = (JSON.parse(raw) as { machine_id?: unknown }).machine_id;
+        if (typeof machine === 'string') {
+          if (machines.size >= DONE_CHECK_LIMIT) machines.clear();
+          machines.set(worker, machine);
+        }
+      } catch {
+        // A worker record that is not JSON: no machine id for its spans.
+      }
+    });
+
+    const second = redis.pipeline();
+    const reads: { job: string; at: number }[] = [];
+    let commands = 0;
+    for (const [job, { events, ends }] of byJob) {
+      if (done.has(job)) continue;
+      const fields: string[] = [];
+      for (const event of events) {
+        const recorded: RecordedEvent =
+          event.type === 'job.claimed' && machines.has(event.data.worker_id)
+            ? { ...event, machine_id: machines.get(event.data.worker_id)! }
+            : event;
+        fields.push(`e:${event.event_id}`, JSON.stringify(recorded));
+      }
+      second.hset(keys.record(job), ...fields);
+      second.zadd(keys.open, 'NX', String(events[0]!.timestamp), job);
+      commands += 2;
+      if (ends) {
+        reads.push({ job, at: commands });
+        second.hgetall(keys.record(job));
+        second.smembers(keys.exported(job));
+        commands += 2;
+      }
+    }
+    const secondReplies = (await second.exec()) ?? [];
+    for (const [error] of secondReplies) if (error) throw error;
+
+    const spans: ReadableSpan[] = [];
+    const after = redis.pipeline();
+    const finished: BuiltJob[] = [];
+    for (const { job, at } of reads) {
+      const hash = secondReplies[at]?.[1] as Record<string, string>;
+      const exported = new Set(secondReplies[at + 1]?.[1] as string[]);
+      const built = buildJob(parseRecord(hash), spanOptions);
+      if (!built) continue;
+      const settled = clock() - built.endMs >= options.settleMs;
+      const step = plan(built, exported, settled);
+      spans.push(...step.spans);
+      if (step.defer) after.zadd(keys.ready, String(clock() + options.settleMs), job);
+      if (step.finalize) {
+        finished.push(built);
+        finalize(after, job);
+      } else if (step.attempts.length > 0) {
+        after.sadd(keys.exported(job), ...step.attempts);
+        after.expire(keys.exported(job), options.doneTtlSeconds);
+      }
+    }
+    await exportSpans(spans);
+    count(spans);
+    if (ack.length > 0) after.xack(stream, options.group, ...ack);
+    const results = (await after.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    stats.entriesAcked += ack.length;
+    for (const job of finished) deps.onJobExported?.(job);
+  }
+
+  function finalize(pipeline: ReturnType<Redis['pipeline']>, job: string): void {
+    pipeline.set(keys.done(job), '1', 'EX', options.doneTtlSeconds);
+    pipeline.del(keys.record(job), keys.exported(job));
+    pipeline.zrem(keys.open, job);
+    pipeline.zrem(keys.ready, job);
+  }
+
+  /**
+   * Deferred jobs that are due, and jobs open past the limits (closed and marked incomplete).
+   * Works on Redis state only, so any instance may do it.
+   */
+  async function sweep(): Promise<void> {
+    const now = clock();
+    const due = await redis.zrangebyscore(keys.ready, '-inf', String(now), 'LIMIT', 0, 500);
+    const open = await redis.zcard(keys.open);
+    const over = Math.min(Math.max(0, open - options.maxOpenSpans), 1_000);
+    const oldest = over > 0 ? await redis.zrange(keys.open, '0', String(over - 1)) : [];
+    const aged = await redis.zrangebyscore(
+      keys.open,
+      '-inf',
+      String(now - options.maxSpanAgeMs),
+      'LIMIT',
+      0,
+      500,
+    );
+    const close = new Set([...oldest, ...aged]);
+    const jobs = [...new Set([...due, ...close])];
+    if (jobs.length === 0) return;
+    const read = redis.pipeline();
+    for (const job of jobs) {
+      read.exists(keys.done(job));
+      read.hgetall(keys.record(job));
+      read.smembers(keys.exported(job));
+    }
+    const replies = (await read.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const spans: ReadableSpan[] = [];
+    const after = redis.pipeline();
+    const finished: BuiltJob[] = [];
+    let closed = 0;
+    jobs.forEach((job, i) => {
+      const isDone = replies[i * 3]?.[1] === 1;
+      const hash = replies[i * 3 + 1]?.[1] as Record<string, string>;
+      const exported = new Set(replies[i * 3 + 2]?.[1] as string[]);
+      const built = isDone ? null : buildJob(parseRecord(hash), spanOptions, close.has(job));
+      if (!built) {
+        // Already exported by another instance, or a record left by a late copy: nothing to send.
+        finalize(after, job);
+        return;
+      }
+      const step = plan(built, exported, true);
+      if (!built.finished) {
+        spans.push(
+          ...built.attempts.filter((a) => !exported.has(a.claimEntryId)).map((a) => a.span),
+          built.job,
+        );
+        closed++;
+      } else {
+        spans.push(...step.spans);
+        finished.push(built);
+      }
+      finalize(after, job);
+    });
+    await exportSpans(spans);
+    count(spans);
+    await after.exec();
+    stats.jobsClosedIncomplete += closed;
+    if (closed > 0)
+      logger.warn({ closed, open, limit: options.maxOpenSpans }, 'open spans closed as incomplete');
+    for (const job of finished) deps.onJobExported?.(job);
+  }
+
+  async function ensureGroup(): Promise<void> {
+    try {
+      await redis.xgroup('CREATE', stream, options.group, options.startFrom, 'MKSTREAM');
+      logger.info(
+        { stream, group: options.group, from: options.startFrom },
+        'consumer group created',
+      );
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  /** Handles a batch until it succeeds, backing off while the backend (or Redis) fails. */
+  async function handle(entries: Entry[]): Promise<void> {
+    for (;;) {
+      try {
+        await processEntries(entries);
+        stats.batches++;
+        stats.lastCycleAt = clock();
+        if (stats.consecutiveFailures > 0)
+          logger.info({ failures: stats.consecutiveFailures }, 'export recovered');
+        stats.consecutiveFailures = 0;
+        stats.failingSince = null;
+        return;
+      } catch (error) {
+        if (stopped) return;
+        stats.consecutiveFailures++;
+        stats.failingSince ??= clock();
+        if (error instanceof ExportFailed) stats.exportFailures++;
+        else stats.redisErrors++;
+        const delay = Math.min(
+          options.backoffMaxMs,
+          options.backoffBaseMs * 2 ** Math.min(stats.consecutiveFailures - 1, 16),
+        );
+        logger.warn(
+          { err: (error as Error).message, failures: stats.consecutiveFailures, retryInMs: delay },
+          error instanceof ExportFailed
+            ? 'OTLP export failed; backing off'
+            : 'batch failed; backing off',
+        );
+        await sleep(delay);
+        if (stopped) return;
+      }
+    }
+  }
+
+  async function readOwnPending(): Promise<void> {
+    let cursor = '0';
+    while (!stopped) {
+      const reply = (await redis.xreadgroup(
+        'GROUP',
+        options.group,
+        options.consumer,
+        'COUNT',
+        options.batchSize,
+        'STREAMS',
+        stream,
+        cursor,
+      )) as [string, Entry[]][] | null;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) return;
+      cursor = entries[entries.length - 1]![0];
+      await handle(entries);
+    }
+  }
+
+  async function autoclaim(): Promise<void> {
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await redis.xautoclaim(
+        stream,
+        options.group,
+        options.consumer,
+        options.claimIdleMs,
+        cursor,
+        'COUNT',
+        options.batchSize,
+      )) as [string, Entry[], string[]?];
+      cursor = next;
+      const live = entries.filter((e): e is Entry => Array.isArray(e) && e[1] !== null);
+      if (live.length > 0) {
+        logger.info({ entries: live.length }, 'took over entries of an idle consumer');
+        await handle(live);
+      }
+    } while (cursor !== '0-0' && !stopped);
+  }
+
+  async function run(): Promise<void> {
+    let lastClaim = 0;
+    let lastSweep = 0;
+    let redisFailures = 0;
+    while (!stopped) {
+      try {
+        const now = clock();
+        if (now - lastClaim >= options.claimIntervalMs) {
+          lastClaim = now;
+          await autoclaim();
+        }
+        if (now - lastSweep >= options.sweepIntervalMs) {
+          lastSweep = now;
+          await sweep().catch((error: unknown) => {
+            stats.exportFailures++;
+            logger.warn({ err: (error as Error).message }, 'sweep failed; retrying later');
+          });
+        }
+        const read = reader!.xreadgroup(
+          'GROUP',
+          options.group,
+          options.consumer,
+          'COUNT',
+          options.batchSize,
+          'BLOCK',
+          Math.min(options.blockMs, options.sweepIntervalMs),
+          'STREAMS',
+          stream,
+          '>',
+        ) as Promise<[string, Entry[]][] | null>;
+        read.catch(() => undefined);
+        const reply = await Promise.race([read, stopSignal.then(() => null)]);
+        if (stopped) return;
+        redisFailures = 0;
+        stats.lastCycleAt = clock();
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length > 0) await handle(entries);
+      } catch (error) {
+        if (stopped) return;
+        redisFailures++;
+        stats.redisErrors++;
+        const message = (error as Error).message;
+        if (message.includes('NOGROUP')) {
+          await ensureGroup().catch(() => undefined);
+          continue;
+        }
+        logger.warn(
+          { err: message, failures: redisFailures },
+          'event stream read failed; retrying',
+        );
+        await sleep(
+          Math.min(options.backoffMaxMs, options.backoffBaseMs * 2 ** Math.min(redisFailures, 10)),
+        );
+      }
+    }
+  }
+
+  return {
+    stats,
+    decoder,
+    get running() {
+      return running;
+    },
+    async start() {
+      if (running) return;
+      stopped = false;
+      stopSignal = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      await ensureGroup();
+      reader = redis.duplicate();
+      reader.on('error', () => undefined);
+      running = true;
+      loop = (async () => {
+        try {
+          await readOwnPending();
+          await run();
+        } finally {
+          running = false;
+        }
+      })();
+      loop.catch((error: unknown) =>
+        logger.error({ err: (error as Error).message }, 'collector stopped'),
+      );
+    },
+    async stop() {
+      stopped = true;
+      wake();
+      reader?.disconnect();
+      await loop?.catch(() => undefined);
+      await exporter.forceFlush?.().catch(() => undefined);
+    },
+    openSpans: () => redis.zcard(keys.open),
+    async backlog() {
+      const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+      for (const group of groups) {
+        const fields = new Map<string, unknown>();
+        for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
+        if (fields.get('name') !== options.group) continue;
+        const lag = fields.get('lag');
+        return {
+          pending: Number(fields.get('pending') ?? 0),
+          lag: lag === null || lag === undefined ? null : Number(lag),
+        };
+      }
+      return { pending: 0, lag: null };
+    },
+  };
+}
+
+function isEnd(event: QueueEvent): boolean {
+  return (
+    event.type === 'job.completed' ||
+    event.type === 'job.failed' ||
+    event.type === 'job.cancelled' ||
+    event.type === 'job.retry_scheduled' ||
+    event.type === 'job.stalled' ||
+    event.type === 'job.released'
+  );
+}

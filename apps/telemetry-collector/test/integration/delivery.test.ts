@@ -1,0 +1,252 @@
+import { waitFor } from '@jobgate/testkit';
+import { describe, expect, it } from 'vitest';
+import { startStack, worker, type Stack } from './harness.js';
+
+/** `n` jobs, each claimed and completed: 2n spans. */
+async function completeJobs(t: Stack, n: number, workflow?: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const { id } = await t.queue.submit({
+      service_required: 'svc',
+      ...(workflow ? { workflow_id: workflow } : {}),
+    });
+    ids.push(id);
+    await t.queue.claim(worker('w1'));
+    t.clock.now += 5;
+    await t.queue.complete(id, 'w1', {});
+  }
+  return ids;
+}
+
+const pendingIn = async (t: Stack, group = 'telemetry-collector'): Promise<number> =>
+  Number((await t.redis.xpending(`{${t.namespace}}:events`, group))[0]);
+
+describe('delivery', () => {
+  it('receiver down for a while, then back: every span arrives, each exactly once, and nothing is acknowledged before', async () => {
+    await using t = await startStack();
+    await t.receiver.down();
+    const app = await t.collector();
+    const ids = await completeJobs(t, 20);
+    await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
+      timeoutMs: 10_000,
+      what: 'the collector to fail exporting and back off',
+    });
+    // The failed batch stays pending: an outage never acknowledges what was not exported.
+    expect(await pendingIn(t)).toBeGreaterThan(0);
+    const health = (await (await fetch(`${app.url}/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'degraded', exporting: 'failing' });
+
+    // More work during the outage, then the backend comes back.
+    ids.push(...(await completeJobs(t, 10)));
+    await t.receiver.up();
+    await waitFor(() => t.receiver.spansById().size === ids.length * 2, {
+      timeoutMs: 15_000,
+      what: `${ids.length * 2} spans after the outage`,
+    });
+    await waitFor(async () => (await pendingIn(t)) === 0, {
+      timeoutMs: 5_000,
+      what: 'every entry acknowledged',
+    });
+    const copies = [...t.receiver.copies().values()];
+    expect(copies.every((n) => n === 1)).toBe(true);
+    const jobsSeen = new Set(t.receiver.spans.map((s) => s.attributes['job.id']));
+    expect([...jobsSeen].sort()).toEqual([...ids].sort());
+    expect(
+      ((await (await fetch(`${app.url}/health`)).json()) as Record<string, unknown>).status,
+    ).toBe('ok');
+  });
+
+  it('a backend answering 503 is retried with backoff until it accepts', async () => {
+    await using t = await startStack();
+    t.receiver.failWith(503);
+    const app = await t.collector();
+    const ids = await completeJobs(t, 3);
+    await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 1, {
+      timeoutMs: 15_000,
+      what: 'a failed export',
+    });
+    expect(t.receiver.spans).toHaveLength(0);
+    t.receiver.healthy();
+    await waitFor(() => t.receiver.spansById().size === ids.length * 2, {
+      timeoutMs: 15_000,
+      what: 'every span once the backend accepts',
+    });
+  });
+
+  it('sends the configured headers (Dash0 token and dataset)', async () => {
+    await using t = await startStack();
+    await t.collector({ DASH0_AUTH_TOKEN: 'secret-token', DASH0_DATASET: 'jobs' });
+    await completeJobs(t, 1);
+    await waitFor(() => t.receiver.spans.length === 2, { timeoutMs: 10_000, what: '2 spans' });
+    const request = t.receiver.requests.find((r) => r.path === '/v1/traces')!;
+    expect(request.headers.authorization).toBe('Bearer secret-token');
+    expect(request.headers['dash0-dataset']).toBe('jobs');
+    expect(request.headers['content-type']).toBe('application/x-protobuf');
+  });
+
+  it("takes over a crashed instance's entries with XAUTOCLAIM", async () => {
+    await using t = await startStack();
+    const stream = `{${t.namespace}}:events`;
+    await t.redis.xgroup('CREATE', stream, 'telemetry-collector', '0', 'MKSTREAM');
+    const ids = await completeJobs(t, 5);
+    // A consumer reads everything and dies before acknowledging anything.
+    await t.redis.xreadgroup(
+      'GROUP',
+      'telemetry-collector',
+      'dead',
+      'COUNT',
+      1000,
+      'STREAMS',
+      stream,
+      '>',
+    );
+    expect(await pendingIn(t)).toBe(15);
+    await t.collector({
+      TELEMETRY_CONSUMER: 'alive',
+      TELEMETRY_CLAIM_IDLE_MS: '1000',
+      TELEMETRY_CLAIM_INTERVAL_MS: '200',
+    });
+    await waitFor(() => t.receiver.spansById().size === ids.length * 2, {
+      timeoutMs: 15_000,
+      what: "the dead consumer's spans",
+    });
+    await waitFor(async () => (await pendingIn(t)) === 0, {
+      timeoutMs: 5_000,
+      what: 'every entry acknowledged',
+    });
+  });
+
+  it('drops and counts malformed entries (missing fields, wrong types, unknown type) and keeps going', async () => {
+    await using t = await startStack();
+    const stream = `{${t.namespace}}:events`;
+    const app = await t.collector();
+    const base = [
+      'job_id',
+      'jx',
+      'workflow_id',
+      '',
+      'customer_id',
+      '',
+      'attempt',
+      '1',
+      'timestamp',
+      '1',
+    ];
+    await t.redis.xadd(stream, '*', 'type', 'job.claimed', 'job_id', 'jx'); // missing fields
+    await t.redis.xadd(
+      stream,
+      '*',
+      'type',
+      'job.claimed',
+      ...base.slice(2),
+      'job_id',
+      'jx',
+      'data',
+      '{"worker_id":5}',
+    ); // wrong type
+    await t.redis.xadd(stream, '*', 'type', 'job.exploded', ...base, 'data', '{}'); // unknown type
+    await t.redis.xadd(
+      stream,
+      '*',
+      'type',
+      'job.completed',
+      ...base.slice(0, 8),
+      'timestamp',
+      'soon',
+      'data',
+      '{}',
+    ); // wrong type
+    const ids = await completeJobs(t, 2);
+    await waitFor(() => t.receiver.spansById().size === ids.length * 2, {
+      timeoutMs: 10_000,
+      what: 'the valid jobs exported past the malformed entries',
+    });
+    expect(app.collector?.decoder.counts.dropped).toEqual({ malformed: 3, unknown_type: 1 });
+    await waitFor(async () => (await pendingIn(t)) === 0, {
+      timeoutMs: 5_000,
+      what: 'malformed entries acknowledged too (they never become valid)',
+    });
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toContain('jobgate_collector_events_total{result="malformed"} 3');
+    expect(metrics).toContain('jobgate_collector_events_total{result="unknown_type"} 1');
+    expect(metrics).toContain('jobgate_collector_spans_exported_total{kind="job"} 2');
+  });
+
+  it('filters by event type and customer from configuration', async () => {
+    await using t = await startStack();
+    await t.collector({
+      TELEMETRY_EXCLUDE_CUSTOMERS: 'internal',
+      TELEMETRY_EVENT_TYPES: 'job.received,job.claimed,job.completed',
+    });
+    for (const customer of ['acme', 'internal']) {
+      const { id } = await t.queue.submit({ service_required: 'svc', customer_id: customer });
+      await t.queue.claim(worker('w1'));
+      await t.queue.progress(id, 'w1', { percent: 10 });
+      await t.queue.complete(id, 'w1', {});
+    }
+    await waitFor(() => t.receiver.spans.length === 2, {
+      timeoutMs: 10_000,
+      what: "acme's 2 spans",
+    });
+    expect(new Set(t.receiver.spans.map((s) => s.attributes['customer.id']))).toEqual(
+      new Set(['acme']),
+    );
+    // job.progress was filtered out: no span events.
+    expect(t.receiver.spans.every((s) => s.events.length === 0)).toBe(true);
+  });
+
+  it('bounds open spans: past the limit the oldest are closed and marked incomplete', async () => {
+    await using t = await startStack();
+    const app = await t.collector({ TELEMETRY_MAX_OPEN_SPANS: '2' });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await t.queue.submit({ service_required: 'svc' })).id);
+      t.clock.now += 10;
+    }
+    await waitFor(() => t.receiver.spans.length === 3, {
+      timeoutMs: 10_000,
+      what: 'the 3 oldest open jobs closed',
+    });
+    expect(t.receiver.spans.map((s) => s.attributes['job.id']).sort()).toEqual(
+      ids.slice(0, 3).sort(),
+    );
+    for (const span of t.receiver.spans) {
+      expect(span.attributes).toMatchObject({
+        'jobgate.incomplete': true,
+        'job.status': 'incomplete',
+      });
+    }
+    await waitFor(async () => (await app.collector?.openSpans()) === 2, {
+      timeoutMs: 5_000,
+      what: 'two jobs still open',
+    });
+  });
+
+  it('exports queue metrics over OTLP: depth per service, active, oldest pending age, throughput', async () => {
+    await using t = await startStack();
+    await t.queue.submit({ service_required: 'gpu' });
+    await t.queue.submit({ service_required: 'other' });
+    await t.queue.submit({ service_required: 'other' });
+    await t.collector();
+    await completeJobs(t, 1);
+    await waitFor(
+      () =>
+        t.receiver.metricPoints.some((p) => p.name === 'jobgate.jobs.finished') &&
+        t.receiver.metricPoints.some((p) => p.name === 'jobgate.queue.depth'),
+      { timeoutMs: 10_000, what: 'queue metrics' },
+    );
+    const latest = (name: string, attrs: Record<string, string> = {}) =>
+      t.receiver.metricPoints
+        .filter(
+          (p) => p.name === name && Object.entries(attrs).every(([k, v]) => p.attributes[k] === v),
+        )
+        .at(-1)?.value;
+    expect(latest('jobgate.queue.depth', { 'job.service': 'other' })).toBe(2);
+    expect(latest('jobgate.queue.depth', { 'job.service': 'gpu' })).toBe(1);
+    expect(latest('jobgate.queue.active')).toBe(0);
+    expect(
+      latest('jobgate.jobs.finished', { 'job.service': 'svc', 'job.status': 'completed' }),
+    ).toBe(1);
+    expect(latest('jobgate.queue.oldest_pending_age')).toBeGreaterThan(0);
+  });
+});
