@@ -10,6 +10,8 @@ import { Redis } from 'ioredis';
 import type { Connector } from '../src/connectors/types.js';
 import { createWorker, type Worker, type WorkerOptions } from '../src/worker.js';
 
+const FINAL = new Set<Job['status']>(['completed', 'failed', 'cancelled']);
+
 export interface Harness extends AsyncDisposable {
   namespace: string;
   redis: Redis;
@@ -52,11 +54,18 @@ export async function harness(): Promise<Harness> {
     },
     async waitForJob(id, predicate, timeoutMs = 10_000) {
       let last: Job | null = null;
+      let ended = false;
+      let found: Job;
       try {
-        return await waitFor(
+        found = await waitFor(
           async () => {
             last = await queue.get(id);
-            return last && predicate(last) ? last : null;
+            if (!last) return null;
+            if (predicate(last)) return last;
+            // A finished job never changes again: waiting out the timeout (and its retries) for
+            // a state it cannot reach only makes a wrong result slow to report.
+            ended = FINAL.has(last.status);
+            return ended ? last : null;
           },
           { timeoutMs, intervalMs: 20, what: `job ${id} to reach the expected state` },
         );
@@ -65,6 +74,12 @@ export async function harness(): Promise<Harness> {
           cause: error,
         });
       }
+      // Worded as an assertion ("expected ..."): a wrong final state is a bug, never retried.
+      if (ended)
+        throw new Error(
+          `expected job ${id} to reach the awaited state, but it ended ${found.status}, which is final: ${JSON.stringify(found)}`,
+        );
+      return found;
     },
     attestations: (jobId) => readJobAttestations(redis, namespace, jobId),
     async [Symbol.asyncDispose]() {
