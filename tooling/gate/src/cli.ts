@@ -67,6 +67,10 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
   try {
     if (options.command === 'precommit')
       return await (await import('./precommit.js')).runPrecommit(root, controller.signal);
+    if (options.command === 'soak')
+      return await (await import('./soak.js')).runSoak(root, options, controller.signal);
+    if (options.command === 'mutation')
+      return await (await import('./mutation.js')).runMutation(root, options.inputs);
     if (options.command === 'pr' && options.base === undefined) options.base = defaultBase(root);
     const label = options.command === 'run' ? `run ${options.tasks.join(' ')}` : options.command;
     const { runGate } = await import('./gate.js');
