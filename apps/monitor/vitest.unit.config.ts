@@ -1,0 +1,1 @@
+export { unitConfig as default } from '@jobgate/vitest-config/unit';
