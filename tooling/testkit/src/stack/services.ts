@@ -101,4 +101,4 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
 };
 
 /** What `pnpm dev` starts, in order. */
-export const DEV_SERVICES = ['api', 'worker', 'webhook'];
+export const DEV_SERVICES = ['api', 'worker'];
