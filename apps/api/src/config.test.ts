@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       webhookAllowHttp: false,
       webhookAllowCidrs: [],
       reaperIntervalMs: 1_000,
+      limits: { maxInFlight: 1024, maxEventLoopDelayMs: 1000, maxPendingJobs: 0 },
     });
   });
 

@@ -22,6 +22,7 @@ export interface ApiConfig {
   webhookAllowCidrs: string[];
   /** How often this instance tries to reap expired leases and due retries (one instance leads); 0 = never. */
   reaperIntervalMs: number;
+  limits: { maxInFlight: number; maxEventLoopDelayMs: number; maxPendingJobs: number };
 }
 
 export class ConfigError extends Error {
@@ -107,6 +108,9 @@ const schema = z.object({
       message: 'must be comma-separated CIDRs, e.g. 127.0.0.0/8,::1/128',
     }),
   REAPER_INTERVAL_MS: intIn(0, 60_000).default(1_000),
+  MAX_IN_FLIGHT: intIn(0, 1_000_000).default(1024),
+  MAX_EVENT_LOOP_DELAY_MS: intIn(0, 600_000).default(1000),
+  MAX_PENDING_JOBS: intIn(0, 1_000_000_000).default(0),
 });
 
 /**
@@ -141,5 +145,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     webhookAllowHttp: v.WEBHOOK_ALLOW_HTTP,
     webhookAllowCidrs: v.WEBHOOK_ALLOW_CIDRS,
     reaperIntervalMs: v.REAPER_INTERVAL_MS,
+    limits: {
+      maxInFlight: v.MAX_IN_FLIGHT,
+      maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS,
+      maxPendingJobs: v.MAX_PENDING_JOBS,
+    },
   };
 }

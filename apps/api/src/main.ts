@@ -29,6 +29,7 @@ const app = await createServer({
   idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   logRequests: config.logRequests,
   webhooks: { allowHttp: config.webhookAllowHttp, allowCidrs: config.webhookAllowCidrs },
+  limits: config.limits,
 });
 
 // Expired leases are requeued even when no worker is alive to claim (and so reap); API instances

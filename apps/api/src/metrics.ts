@@ -8,6 +8,7 @@ export interface ApiMetrics {
   wsEvents: Counter;
   wsDisconnects: Counter<'reason'>;
   jobsSubmitted: Counter;
+  shed: Counter<'reason'>;
 }
 
 export interface MetricSources {
@@ -61,6 +62,12 @@ export function createMetrics(sources: MetricSources): ApiMetrics {
     help: 'Jobs accepted by POST /api/jobs (idempotent replays excluded)',
     registers: [registry],
   });
+  const shed = new Counter({
+    name: 'jobgate_api_shed_total',
+    help: 'Requests answered 503/429 at once because the API was overloaded, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'jobgate_queue_depth',
     help: 'Pending jobs per service',
@@ -104,5 +111,5 @@ export function createMetrics(sources: MetricSources): ApiMetrics {
       if (count !== null) this.set(count);
     },
   });
-  return { registry, requests, latency, wsClients, wsEvents, wsDisconnects, jobsSubmitted };
+  return { registry, requests, latency, wsClients, wsEvents, wsDisconnects, jobsSubmitted, shed };
 }

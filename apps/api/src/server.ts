@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { ApiKeyStore, authenticateWith, WS_PROTOCOL } from './auth.js';
 import type { ApiQueue, AppContext } from './context.js';
 import { installErrorHandling } from './error-handler.js';
+import { installLoadShedding, type LoadLimits } from './load-shedding.js';
 import { EventHub } from './event-hub.js';
 import { IdempotencyStore } from './idempotency.js';
 import { parseJsonBody } from './json-body.js';
@@ -29,6 +30,8 @@ export interface ServerOptions {
   logRequests?: boolean;
   /** Webhook registration policy (http://, allowed CIDRs); default https to public addresses only. */
   webhooks?: WebhookOptions;
+  /** When to shed load with 503/429 + Retry-After (`src/load-shedding.ts`). Default: no limits. */
+  limits?: Partial<LoadLimits>;
 }
 
 export interface ServerDeps extends ServerOptions {
@@ -123,6 +126,12 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
   installErrorHandling(app);
+  installLoadShedding(
+    app,
+    { maxInFlight: 0, maxEventLoopDelayMs: 0, maxPendingJobs: 0, ...deps.limits },
+    async () => (await countsOnce()).pending,
+    (reason) => metrics.shed.inc({ reason }),
+  );
 
   app.addHook('onResponse', (request, reply, hookDone) => {
     const route = request.routeOptions.url ?? 'unmatched';
