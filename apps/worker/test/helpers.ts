@@ -61,6 +61,12 @@ export async function harness(): Promise<Harness> {
           async () => {
             last = await queue.get(id);
             if (!last) return null;
+            // More attempts than allowed cannot happen: the job is being handed out again and
+            // again (a broken claim), and no awaited state will hold still long enough to see.
+            if (last.attempts > last.max_attempts) {
+              ended = true;
+              return last;
+            }
             if (predicate(last)) return last;
             // A finished job never changes again: waiting out the timeout (and its retries) for
             // a state it cannot reach only makes a wrong result slow to report.
@@ -77,7 +83,9 @@ export async function harness(): Promise<Harness> {
       // Worded as an assertion ("expected ..."): a wrong final state is a bug, never retried.
       if (ended)
         throw new Error(
-          `expected job ${id} to reach the awaited state, but it ended ${found.status}, which is final: ${JSON.stringify(found)}`,
+          found.attempts > found.max_attempts
+            ? `expected job ${id} to run at most ${found.max_attempts} times, but it is on attempt ${found.attempts}: ${JSON.stringify(found)}`
+            : `expected job ${id} to reach the awaited state, but it ended ${found.status}, which is final: ${JSON.stringify(found)}`,
         );
       return found;
     },
