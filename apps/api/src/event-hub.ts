@@ -1,4 +1,8 @@
-import { EventDecoder, parseStreamEntry as parseEntry, type QueueEvent } from '@jobgate/telemetry';
+import {
+  EventDecoder,
+  parseStreamEntry as parseEntry,
+  type QueueEvent,
+} from '@jobgate/telemetry/events';
 import type { Redis } from 'ioredis';
 
 /** One entry of the `{ns}:events` stream, as clients receive it. */

@@ -1,4 +1,4 @@
-import { parseStreamEntry } from '@jobgate/telemetry';
+import { parseStreamEntry } from '@jobgate/telemetry/events';
 
 /** One `{ns}:events` entry as the webhook service needs it. */
 export interface QueueEvent {

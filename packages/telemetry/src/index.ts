@@ -1,30 +1,4 @@
-export {
-  EVENT_TYPES,
-  TERMINAL_EVENT_TYPES,
-  isEventType,
-  failureSchema,
-  eventDataShapes,
-  eventSchemas,
-  strictEventSchemas,
-  queueEventSchema,
-  type EventType,
-  type QueueEvent,
-  type QueueEventOf,
-  type JobFailure,
-} from './events.js';
-export {
-  parseStreamEntry,
-  matchesFilter,
-  splitList,
-  eventFilterSchema,
-  EventDecoder,
-  type DropReason,
-  type ParseResult,
-  type StreamFields,
-  type EventFilter,
-  type DecoderCounts,
-  type EventDecoderOptions,
-} from './parse.js';
+export * from './events-entry.js';
 export {
   setupTelemetry,
   serviceResource,
