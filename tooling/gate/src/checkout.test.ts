@@ -49,7 +49,8 @@ function repo(files: Record<string, string>): {
   return { root, base: join(root, '.gate', 'precommit'), write, git };
 }
 
-describe('checkoutIndex', () => {
+// Real git repositories and checkouts: over the unit level's 5 s on a loaded 2-core CI machine.
+describe('checkoutIndex', { timeout: 30_000 }, () => {
   it('writes the staged content into the reused tree and links node_modules', () => {
     const { root, base, write, git } = repo({
       'package.json': '{}',

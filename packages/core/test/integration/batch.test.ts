@@ -1,4 +1,4 @@
-import { waitFor } from '@jobgate/testkit';
+import { startRedis, waitFor } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { JobNotHeldError, ValidationError } from '../../src/index.js';
 import { testQueue, worker } from './helpers.js';
@@ -66,7 +66,10 @@ describe('coalesced calls (jobgate_batch)', () => {
   });
 
   it('goes out as one FCALL for a tick of calls (seen through MONITOR)', async () => {
-    await using t = await testQueue();
+    // A private server: on the gate's shared Redis, MONITOR would also stream every other
+    // package's commands, and ioredis's monitor mode loses track of its replies under that flood.
+    await using server = await startRedis({ own: true });
+    await using t = await testQueue({ url: server.url });
     const ids = (
       await t.queue.submitMany(Array.from({ length: 8 }, () => ({ service_required: 'svc' })))
     ).map((r) => r.id);
