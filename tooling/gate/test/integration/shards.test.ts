@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanEnv, createFixture, lastRun, runGate, type Fixture } from '../fixture.js';
@@ -34,9 +34,17 @@ describe('gate run --shard', () => {
     ].sort();
     expect(allFiles.length).toBe(6);
 
+    // On CI the shards are parallel runners that all start from the same cached history. Run one
+    // after another here, each would otherwise plan from the durations the previous shard recorded.
+    const history = join(fx.root, '.gate/history');
+    const savedHistory = join(fx.scratch, 'history-before-shards');
+    cpSync(history, savedHistory, { recursive: true });
+
     const shardDirs: string[] = [];
     const shardFiles: string[] = [];
     for (let index = 1; index <= 4; index++) {
+      rmSync(history, { recursive: true, force: true });
+      cpSync(savedHistory, history, { recursive: true });
       const result = await runGate(
         fx.root,
         ['run', 'test:integration', '--shard', `${index}/4`],
