@@ -126,3 +126,34 @@ export function readHistory(root: string, limit = Infinity): RunRecord[] {
   }
   return records;
 }
+
+/**
+ * The levels of a run that were aborted rather than judged, with why: interrupted (Ctrl-C, the
+ * soak stopped), a service or turbo that failed to start, or turbo gone without finishing any of
+ * its tasks. Their results say nothing about the tests, so the soak and the trends leave them out
+ * instead of counting them as runs that failed. A level timeout is not an abort: a test that hangs
+ * is a failure.
+ */
+export function abortedLevels(run: RunRecord): Map<LevelName, string> {
+  const aborted = new Map<LevelName, string>();
+  for (const level of run.levels) {
+    const what = `${run.command}: ${level.title}`;
+    if (level.status === 'cancelled') {
+      aborted.set(level.name, `${what} interrupted`);
+    } else if (level.status === 'infra') {
+      aborted.set(
+        level.name,
+        `${what} failed to start: ${level.message ?? 'services unavailable'}`,
+      );
+    } else if (level.status === 'failed') {
+      const own = run.tasks.filter((task) => task.level === level.name);
+      // No task finished (zero tasks, or only the ones turbo died under): turbo never ran them.
+      if (own.every((task) => task.status === 'cancelled'))
+        aborted.set(
+          level.name,
+          `${what} failed to start: ${level.message ?? 'turbo stopped before any task finished'}`,
+        );
+    }
+  }
+  return aborted;
+}

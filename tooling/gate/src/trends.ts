@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { LevelName } from './levels.js';
-import { readHistory, type RunRecord } from './record.js';
+import { abortedLevels, readHistory, type RunRecord } from './record.js';
 import { formatDuration } from './report.js';
 
 export interface Trends {
@@ -37,7 +37,13 @@ export function computeTrends(runs: readonly RunRecord[]): Trends {
       };
     })
     .filter((level) => level.runs > 0);
-  const fresh = runs.flatMap((run) => run.tests.filter((test) => !test.cached));
+  // An interrupted level, or one whose Redis or turbo never started, judged no test: its tests are
+  // not counted, and a run with one is left out of the pass rate (it neither passed nor failed).
+  const aborted = runs.map((run) => abortedLevels(run));
+  const judged = runs.filter((_, index) => aborted[index]!.size === 0);
+  const fresh = runs.flatMap((run, index) =>
+    run.tests.filter((test) => !test.cached && !aborted[index]!.has(test.level)),
+  );
   const retriable = fresh.filter((test) => test.level === 'integration' || test.level === 'e2e');
   const byTest = new Map<
     string,
@@ -54,7 +60,8 @@ export function computeTrends(runs: readonly RunRecord[]): Trends {
   const entries = [...byTest.entries()];
   return {
     runs: runs.length,
-    passRate: runs.length === 0 ? 0 : runs.filter((run) => run.exitCode === 0).length / runs.length,
+    passRate:
+      judged.length === 0 ? 0 : judged.filter((run) => run.exitCode === 0).length / judged.length,
     flakyRunRate:
       runs.length === 0
         ? 0
