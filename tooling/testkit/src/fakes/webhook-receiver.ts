@@ -42,6 +42,12 @@ export interface WebhookReceiver extends AsyncDisposable {
   enqueue(...modes: ReceiverMode[]): void;
   /** Called for each request as it arrives (benchmarks measure receipt time here). */
   onRequest?: (request: ReceivedWebhook) => void;
+  /**
+   * An outage: stops listening and cuts open connections (senders get connection refused / reset)
+   * until `up()`, which listens on the same port again.
+   */
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,12 +118,29 @@ export async function startWebhookReceiver(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  let listening = false;
+  const listen = async (port: number): Promise<number> => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    listening = true;
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  };
+  const stopListening = async (): Promise<void> => {
+    if (!listening) return;
+    listening = false;
+    const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    server.closeAllConnections();
+    await closing;
+  };
+  const port = await listen(0);
+  const origin = `http://127.0.0.1:${port}`;
 
   const receiver: WebhookReceiver = {
     origin,
@@ -140,14 +163,15 @@ export async function startWebhookReceiver(
     enqueue: (...next) => {
       scripted.push(...next);
     },
+    down: stopListening,
+    async up() {
+      if (!closed && !listening) await listen(port);
+    },
     async close() {
       if (closed) return;
       closed = true;
       for (const timer of timers) clearTimeout(timer);
-      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      server.closeAllConnections();
-      await closing;
+      await stopListening();
     },
     async [Symbol.asyncDispose]() {
       await receiver.close();

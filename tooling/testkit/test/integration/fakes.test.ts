@@ -4,6 +4,7 @@ import {
   openaiReplies,
   startFakeComfyUI,
   startFakeOpenAI,
+  startWebhookReceiver,
   TINY_PNG,
   waitFor,
 } from '../../src/index.js';
@@ -163,5 +164,27 @@ describe('slow replies', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { object: string }).object).toBe('list');
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('webhook receiver outage', () => {
+  it('refuses connections while down and takes requests on the same URL once up again', async () => {
+    await using receiver = await startWebhookReceiver();
+    const post = (body: string) =>
+      fetch(receiver.url('/a'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': `msg_${body}` },
+        body,
+      });
+    expect((await post('1')).status).toBe(200);
+    await receiver.down();
+    const refused = await post('2').then(
+      () => 'answered',
+      (error: Error) => String((error.cause as { code?: string } | undefined)?.code),
+    );
+    expect(refused).toBe('ECONNREFUSED');
+    await receiver.up();
+    expect((await post('3')).status).toBe(200);
+    expect(receiver.accepted('/a').map((r) => r.id)).toEqual(['msg_1', 'msg_3']);
   });
 });
