@@ -17,13 +17,46 @@ local function log_member(d)
   return d.endpoint_id .. '|' .. string.format('%015d', d.created_at) .. '|' .. d.id
 end
 
--- The order list of (endpoint, job) holds its head (the one in K_DUE) first.
-local function push_order(okey, id)
+-- Stream ids ('<ms>-<seq>') in stream order.
+local function id_lt(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return a < b end
+  am, bm = tonumber(am), tonumber(bm)
+  if am ~= bm then return am < bm end
+  return tonumber(as) < tonumber(bs)
+end
+
+local function stored(id)
+  local raw = redis.call('HGET', KEYS[K_DELIVERIES], id)
+  return raw and cjson.decode(raw)
+end
+
+-- The order list of (endpoint, job) holds its head (the one in K_DUE) first. A delivery of a
+-- stream entry (event_id given) goes into stream order: two instances may record one job's
+-- entries in either order (each read its own batch), so a later entry can be recorded first. It
+-- may even take the head's place while the head has not been claimed yet (CLAIM never sends a
+-- delivery while an older entry of its job is still unrecorded, so that is always the case when
+-- it matters). Manual retries (no event_id) go to the end.
+local function push_order(okey, id, event_id)
   local raw = redis.call('HGET', KEYS[K_ORDER], okey)
   if raw then
     local q = cjson.decode(raw)
-    q[#q + 1] = id
+    local pos = #q + 1
+    if event_id then
+      for i = #q, 1, -1 do
+        local other = stored(q[i])
+        local e = other and other.event_id
+        local movable = i > 1 or (other and other.status == 'pending' and other.attempts == 0)
+        if movable and type(e) == 'string' and id_lt(event_id, e) then pos = i else break end
+      end
+    end
+    table.insert(q, pos, id)
     redis.call('HSET', KEYS[K_ORDER], okey, cjson.encode(q))
+    if pos == 1 then
+      redis.call('ZREM', KEYS[K_DUE], q[2])
+      redis.call('ZADD', KEYS[K_DUE], now, id)
+    end
   else
     redis.call('HSET', KEYS[K_ORDER], okey, cjson.encode({ id }))
     redis.call('ZADD', KEYS[K_DUE], now, id)
@@ -66,7 +99,7 @@ for _, d in ipairs(list) do
   -- Ids derive from (stream entry, endpoint): re-reading an entry after a crash adds nothing twice.
   if redis.call('HSETNX', KEYS[K_DELIVERIES], d.id, cjson.encode(d)) == 1 then
     redis.call('ZADD', KEYS[K_LOG], 0, log_member(d))
-    push_order(d.order_key, d.id)
+    push_order(d.order_key, d.id, type(d.event_id) == 'string' and d.event_id or nil)
     added = added + 1
   end
 end
@@ -77,7 +110,8 @@ return added
 /**
  * ARGV[2] lease ms, ARGV[3] max claims, ARGV[4] how many due entries to look at, ARGV[5] JSON
  * {endpoint: remaining slots} for endpoints this sender already has requests open to, ARGV[6]
- * slots of any other endpoint, ARGV[7] defer ms for a saturated endpoint's delivery, ARGV[8] claim token.
+ * slots of any other endpoint, ARGV[7] defer ms for a saturated endpoint's delivery, ARGV[8] claim
+ * token, ARGV[9] the consumer group.
  * Returns a flat list: delivery JSON, endpoint JSON, ...
  */
 const CLAIM = `${PRELUDE}
@@ -85,6 +119,39 @@ local lease, max, scan = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local slots = cjson.decode(ARGV[5])
 local default_slots, defer, token = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local ids = redis.call('ZRANGEBYSCORE', KEYS[K_DUE], '-inf', now, 'LIMIT', 0, scan)
+
+-- Per-job order across instances: a delivery is not sent while an older stream entry of its job
+-- has been read by some instance but not recorded yet (still pending in the group; recording and
+-- acknowledging are one call). The pending entries' jobs are looked up once per call, only when
+-- an entry older than a candidate is pending (a race between two instances' batches, or a
+-- crashed instance's entries waiting for takeover); past PENDING_SCAN of them, later candidates
+-- wait conservatively.
+local PENDING_SCAN, ORDER_WAIT_MS = 200, 50
+-- No group yet (no endpoint was ever registered): nothing is pending.
+local summary = redis.pcall('XPENDING', KEYS[K_EVENTS], ARGV[9])
+local oldest_pending = type(summary) == 'table' and summary.err == nil and summary[1] > 0 and summary[2] or nil
+local pending_jobs, scanned_to
+local function older_entry_pending(d)
+  if not oldest_pending or type(d.event_id) ~= 'string' then return false end
+  if not id_lt(oldest_pending, d.event_id) then return false end
+  if not pending_jobs then
+    pending_jobs = {}
+    local list = redis.call('XPENDING', KEYS[K_EVENTS], ARGV[9], '-', '+', PENDING_SCAN)
+    for _, p in ipairs(type(list) == 'table' and list or {}) do
+      local entry = redis.call('XRANGE', KEYS[K_EVENTS], p[1], p[1])[1]
+      if entry then
+        local f = entry[2]
+        for i = 1, #f, 2 do
+          if f[i] == 'job_id' and not pending_jobs[f[i + 1]] then pending_jobs[f[i + 1]] = p[1] end
+        end
+      end
+    end
+    if #list >= PENDING_SCAN then scanned_to = list[#list][1] end
+  end
+  local older = pending_jobs[d.job_id]
+  if older and id_lt(older, d.event_id) then return true end
+  return scanned_to ~= nil and id_lt(scanned_to, d.event_id)
+end
 local out = {}
 for _, id in ipairs(ids) do
   if #out >= max * 2 then break end
@@ -99,6 +166,8 @@ for _, id in ipairs(ids) do
       finish(d, 'failed', 'endpoint deleted')
     elseif ep.status ~= 'enabled' then
       finish(d, 'failed', 'endpoint disabled')
+    elseif older_entry_pending(d) then
+      redis.call('ZADD', KEYS[K_DUE], now + ORDER_WAIT_MS, id)
     else
       local left = slots[d.endpoint_id]
       if left == nil then left = default_slots end

@@ -366,6 +366,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       perEndpoint,
       250,
       token,
+      CONSUMER_GROUP,
     );
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const d = parseDelivery(flat[i]!);

@@ -70,6 +70,40 @@ describe('durability', () => {
   });
 });
 
+describe('per-job order across instances', () => {
+  it("one job's entries recorded by two instances in reverse order still arrive in stream order", async () => {
+    await using h = await startHarness();
+    await h.store.create('acme', { url: h.receiver.url(), events: ['*'] });
+    await h.runJob('acme');
+    // An instance has read the job's first entry (job.received) and not recorded it yet.
+    await h.redis.xreadgroup(
+      'GROUP',
+      CONSUMER_GROUP,
+      'slow',
+      'COUNT',
+      1,
+      'STREAMS',
+      `{${h.namespace}}:events`,
+      '>',
+    );
+    // Another records the later entries first: they wait for the first one.
+    const fast = h.service({ claimIdleMs: 60_000 });
+    await fast.pump();
+    expect(h.receiver.requests).toEqual([]);
+    // The first entry is recorded (here taken over from the slow instance): all three go out in
+    // stream order.
+    const other = h.service({ claimIdleMs: 0 });
+    await other.pump();
+    h.clock.advance(50);
+    await fast.pump();
+    expect(h.receiver.accepted().map((r) => r.body?.type)).toEqual([
+      'job.received',
+      'job.claimed',
+      'job.completed',
+    ]);
+  });
+});
+
 describe('isolation between endpoints (real time)', () => {
   it('a hung receiver does not delay another endpoint', async () => {
     await using h = await startHarness();
