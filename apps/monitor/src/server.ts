@@ -1,10 +1,16 @@
 import fastifyWebsocket from '@fastify/websocket';
 import {
+  cancelDrain,
   createAttestationStore,
   createInspector,
   JOB_STATUSES,
   LIBRARY_VERSION,
+  operatorAuditKey,
   reaperLeader,
+  recentOperatorActions,
+  recordOperatorAction,
+  requestDrain,
+  UnknownWorkerError,
   type Job,
   type JobFilter,
   type JobStatus,
@@ -101,7 +107,7 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
   const inspector = createInspector({ redis, queue, namespace });
   const operators = new OperatorKeyStore(redis, namespace);
   const attestations = createAttestationStore({ redis, namespace });
-  const auditKey = `{${namespace}}:ops:audit`;
+  const auditKey = operatorAuditKey(namespace);
   const eventsKey = `{${namespace}}:events`;
 
   // The event tail: one blocking reader per monitor process, fanned out to every page.
@@ -159,25 +165,13 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
     target: string,
     result: string,
   ): Promise<void> => {
-    await redis.xadd(
-      auditKey,
-      'MAXLEN',
-      '~',
-      '10000',
-      '*',
-      'at',
-      String(Date.now()),
-      'key_id',
-      op.keyId,
-      'label',
-      op.label,
-      'action',
+    await recordOperatorAction(redis, namespace, {
+      key_id: op.keyId,
+      label: op.label,
       action,
-      'target',
       target,
-      'result',
       result,
-    );
+    });
     broadcast({ type: 'audit' });
   };
 
@@ -264,7 +258,7 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
       queue.counts(),
       inspector.services(),
       reaperLeader(redis, namespace),
-      redis.xrevrange(auditKey, '+', '-', 'COUNT', 10),
+      recentOperatorActions(redis, namespace, 10),
     ]);
     const now = Date.now();
     const window = (minutes: number) => {
@@ -309,17 +303,13 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
         esc(e.customer_id ?? '-'),
         String(e.attempt),
       ]);
-    const auditRows = auditEntries.map(([, f]) => {
-      const m: Record<string, string> = {};
-      for (let i = 0; i < f.length; i += 2) m[f[i]!] = f[i + 1]!;
-      return [
-        new Date(Number(m.at)).toISOString().slice(11, 19),
-        esc(m.label || m.key_id),
-        esc(m.action),
-        esc(m.target),
-        esc(m.result),
-      ];
-    });
+    const auditRows = auditEntries.map((m) => [
+      new Date(m.at).toISOString().slice(11, 19),
+      esc(m.label || m.key_id),
+      esc(m.action),
+      esc(m.target),
+      esc(m.result),
+    ]);
     return `${banner}<div class="cards">${cards}</div>
 <p>Last 5 min: ${window(5)} · last 15 min: ${window(15)} · reaper leader: <code>${esc(leader ?? 'none')}</code> · expired leases: <b>${health.expired_leases}</b></p>
 <h2>Services</h2>${table(['service', 'pending (claimable)', 'active', 'oldest pending', 'live workers'], serviceRows, 'no services yet')}
@@ -327,7 +317,7 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
 <h2>Operator actions</h2>${table(['time', 'operator', 'action', 'target', 'result'], auditRows, 'no actions yet')}`;
   });
 
-  page('/workers', 'Machines & workers', async () => {
+  page('/workers', 'Machines & workers', async (request) => {
     const [{ live, lost }, expired, activePage] = await Promise.all([
       inspector.workers(),
       inspector.expiredLeaseJobs(500),
@@ -335,6 +325,19 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
     ]);
     const now = Date.now();
     const liveIds = new Set(live.map((w) => w.worker_id));
+    const canAct = request.operator!.role === 'operator';
+    const workerAction = (w: (typeof live)[number]): string => {
+      const drained = !!w.drain;
+      const name = drained ? 'undrain' : 'drain';
+      const confirm = drained
+        ? `Let worker ${w.worker_id} claim jobs again?`
+        : `Drain worker ${w.worker_id}? It finishes its ${w.current_jobs.length} running job(s) and claims nothing new until undrained.`;
+      const note = drained
+        ? `<div class="warn">drained by ${esc(w.drain!.by || '?')} ${age(now - w.drain!.requested_at)} ago</div>`
+        : '';
+      if (!canAct) return note;
+      return `${note}<form class="inline" method="post" action="/actions/${name}" data-confirm="${esc(confirm)}"><input type="hidden" name="worker_id" value="${esc(w.worker_id)}"><input type="hidden" name="confirm" value="yes"><button data-action="${name}" data-worker-action="${esc(w.worker_id)}">${drained ? 'Undrain' : 'Drain'}</button></form>`;
+    };
     const machines = new Map<string, typeof live>();
     for (const w of live) machines.set(w.machine_id, [...(machines.get(w.machine_id) ?? []), w]);
     const rows = live.map((w) => {
@@ -345,12 +348,13 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
       return [
         `<span data-worker="${esc(w.worker_id)}">${esc(w.worker_id)}</span>`,
         esc(w.machine_id),
-        `<span class="${w.status === 'draining' ? 'warn' : ''}">${esc(w.status)}</span>`,
+        `<span class="${w.status === 'draining' || w.status === 'drained' ? 'warn' : ''}" data-worker-status="${esc(w.worker_id)}">${esc(w.status)}</span>`,
         esc(w.services.join(', ')),
         `<code>${esc(JSON.stringify({ hardware: caps.hardware ?? {}, models: caps.models ?? {} }))}</code>`,
         `${w.current_jobs.length}/${w.concurrency} ${w.current_jobs.map(jobLink).join(' ')}`,
         `${w.jobs_completed}/${w.jobs_failed}`,
         `<span class="${now - w.last_heartbeat > 15_000 ? 'bad' : ''}">${age(now - w.last_heartbeat)} ago</span>`,
+        workerAction(w),
       ];
     });
     // Lost: registered and expired, or holding active jobs while not registered at all.
@@ -373,7 +377,7 @@ export async function createMonitor(deps: MonitorDeps): Promise<FastifyInstance>
         .join('<br>') || 'no jobs',
     ]);
     return `<p>${live.length} live workers on ${machines.size} machines · ${expired.length} jobs hold an expired lease</p>
-<h2>Live workers</h2>${table(['worker', 'machine', 'status', 'services', 'capabilities', 'jobs', 'done/failed', 'heartbeat'], rows, 'no live workers')}
+<h2>Live workers</h2>${table(['worker', 'machine', 'status', 'services', 'capabilities', 'jobs', 'done/failed', 'heartbeat', 'drain'], rows, 'no live workers')}
 <h2>Lost workers</h2>${table(['worker', 'last heartbeat', 'jobs'], lostRows, 'no lost workers')}`;
   });
 
@@ -599,10 +603,15 @@ ${table(
     )}`;
   });
 
-  const act = (name: string, run: (jobId: string) => Promise<string>) => {
+  /** A confirmed, audited action on a job (`job_id`), a worker (`worker_id`) or everything. */
+  const act = (
+    name: string,
+    run: (target: string, op: Operator) => Promise<string>,
+    target: 'job_id' | 'worker_id' | null = 'job_id',
+  ) => {
     app.post(`/actions/${name}`, async (request, reply) => {
       const op = request.operator!;
-      const body = (request.body ?? {}) as { job_id?: string; confirm?: string };
+      const body = (request.body ?? {}) as Record<string, string | undefined>;
       if (op.role !== 'operator')
         return reply.code(403).type('text/plain').send('a read-only operator key cannot act');
       if (body.confirm !== 'yes')
@@ -610,12 +619,20 @@ ${table(
           .code(400)
           .type('text/plain')
           .send('confirm=yes is required: actions are confirmed');
-      const jobId = (body.job_id ?? '').trim();
-      if (name !== 'reap' && !jobId)
-        return reply.code(400).type('text/plain').send('job_id is required');
-      const result = await run(jobId);
-      await audit(op, name, jobId || '*', result);
+      const id = target ? (body[target] ?? '').trim() : '';
+      if (target && !id) return reply.code(400).type('text/plain').send(`${target} is required`);
+      let result: string;
+      try {
+        result = await run(id, op);
+      } catch (error) {
+        if (!(error instanceof UnknownWorkerError)) throw error;
+        return reply.code(404).type('text/plain').send(error.message);
+      }
+      await audit(op, name, id || '*', result);
       if (request.headers.accept?.includes('application/json')) return reply.send({ result });
+      if (target === 'worker_id') return reply.redirect('/workers');
+      // Reap is started from a stuck job's page: back there.
+      const jobId = target === 'job_id' ? id : (body.job_id ?? '').trim();
       return reply.redirect(jobId ? `/jobs/${encodeURIComponent(jobId)}` : '/');
     });
   };
@@ -645,10 +662,39 @@ ${table(
     }
     return 'not retried: 20 retries exist';
   });
-  act('reap', async () => {
-    const { expired, promoted } = await queue.reapExpired();
-    return `requeued or failed ${expired} expired leases, promoted ${promoted} retries`;
-  });
+  act(
+    'reap',
+    async () => {
+      const { expired, promoted } = await queue.reapExpired();
+      return `requeued or failed ${expired} expired leases, promoted ${promoted} retries`;
+    },
+    null,
+  );
+  // The worker reads the request with its next registry heartbeat and shows draining/drained.
+  act(
+    'drain',
+    async (workerId, op) => {
+      const { already, worker } = await requestDrain(
+        redis,
+        namespace,
+        workerId,
+        op.label || op.keyId,
+      );
+      return already
+        ? 'already drained'
+        : `drain requested (${worker.current_jobs.length} running job(s) finish first)`;
+    },
+    'worker_id',
+  );
+  act(
+    'undrain',
+    async (workerId) => {
+      const { existed, worker } = await cancelDrain(redis, namespace, workerId);
+      if (!existed) return 'was not drained';
+      return worker ? 'undrain requested' : 'drain request of a gone worker removed';
+    },
+    'worker_id',
+  );
 
   await app.register(fastifyWebsocket);
   app.get('/ws', { websocket: true }, (socket) => {

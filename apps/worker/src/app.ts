@@ -8,6 +8,7 @@ import {
   type Connector,
 } from './connectors/index.js';
 import type { Logger } from './logger.js';
+import { createWorkerMetrics, startStatusServer, type StatusServer } from './metrics.js';
 import { createWorker, type StopReport, type Worker } from './worker.js';
 
 export function buildConnectors(config: WorkerConfig): Connector[] {
@@ -36,6 +37,8 @@ export function buildConnectors(config: WorkerConfig): Connector[] {
 
 export interface RunningWorker {
   worker: Worker;
+  /** `/metrics` and `/health`, when WORKER_METRICS_PORT is set. */
+  status: StatusServer | undefined;
   /** Stops the worker (grace period from the config) and closes its connections. */
   shutdown(): Promise<StopReport>;
 }
@@ -53,6 +56,9 @@ export async function startWorkerApp(
     namespace: config.namespace,
     defaultLeaseMs: config.leaseMs,
   });
+  const metrics = config.metrics
+    ? createWorkerMetrics({ worker_id: config.workerId, machine_id: config.machineId })
+    : undefined;
   const worker = createWorker({
     queue,
     redis,
@@ -75,12 +81,33 @@ export async function startWorkerApp(
     machineId: config.machineId,
     version,
     logger: log,
+    ...(metrics ? { metrics } : {}),
   });
+  // The status port first: a port already taken fails the start before anything is claimed.
+  let status: StatusServer | undefined;
+  if (config.metrics && metrics) {
+    try {
+      status = await startStatusServer(worker, metrics, {
+        ...config.metrics,
+        staleAfterMs: config.registryEveryMs * 3,
+      });
+    } catch (error) {
+      await queue.close();
+      redis.disconnect();
+      throw new Error(
+        `cannot serve metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    log.info({ url: status.url }, 'metrics and health served');
+  }
   await worker.start();
   return {
     worker,
+    status,
     async shutdown() {
       const report = await worker.stop();
+      await status?.close();
       await queue.close();
       await redis.quit().catch(() => undefined);
       return report;

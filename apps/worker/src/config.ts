@@ -50,6 +50,9 @@ const schema = z.object({
   WORKER_JOB_TIMEOUT_MS: int(1).default(600_000),
   WORKER_MAX_RETRY_AFTER_MS: int(0).default(900_000),
   WORKER_REGISTRY_INTERVAL_MS: int(100).default(5_000),
+  /** Port of /metrics and /health; unset = no status server. 0 picks a free port (logged). */
+  WORKER_METRICS_PORT: int(0, 65_535).optional(),
+  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   /** JSON: models per service, e.g. {"comfyui":["sdxl.safetensors"]}. */
   WORKER_MODELS: z.string().optional(),
   /** JSON: hardware, e.g. {"gpu_memory_gb":24,"cpu_cores":8}. */
@@ -91,6 +94,8 @@ export interface WorkerConfig {
   jobTimeoutMs: number;
   maxRetryAfterMs: number;
   registryEveryMs: number;
+  /** The status server (/metrics, /health); undefined when WORKER_METRICS_PORT is unset. */
+  metrics: { port: number; host: string } | undefined;
   models: Record<string, string[]>;
   hardware: Record<string, number>;
   capabilities: Record<string, string | number | boolean | Array<string | number | boolean>>;
@@ -219,6 +224,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobTimeoutMs: c.WORKER_JOB_TIMEOUT_MS,
     maxRetryAfterMs: c.WORKER_MAX_RETRY_AFTER_MS,
     registryEveryMs: c.WORKER_REGISTRY_INTERVAL_MS,
+    metrics:
+      c.WORKER_METRICS_PORT === undefined
+        ? undefined
+        : { port: c.WORKER_METRICS_PORT, host: c.WORKER_METRICS_HOST },
     models,
     hardware,
     capabilities,

@@ -8,6 +8,7 @@ import {
   JobNotHeldError,
   redactSecrets,
   type AttestationStore,
+  type FailureClassification,
   type FailureContext,
   type Job,
   type Queue,
@@ -48,18 +49,21 @@ export interface FailureReportDeps {
   maxRetryAfterMs?: number;
 }
 
-/**
- * Reports one failed run; never throws. -> true when the queue recorded the failure (retry or
- * fail), false when the job was no longer held or the queue could not be reached (then the lease
- * expires and the job is retried).
- */
+export interface FailureReport {
+  /** The queue recorded the failure (retry or fail); false when the job was no longer held or the queue could not be reached (then the lease expires and the job is retried). */
+  reported: boolean;
+  classification: FailureClassification;
+  decision: 'retry' | 'fail';
+}
+
+/** Reports one failed run; never throws. */
 export async function reportFailure(
   deps: FailureReportDeps,
   job: Job,
   connector: Connector | undefined,
   error: unknown,
   startedAt: number,
-): Promise<boolean> {
+): Promise<FailureReport> {
   const { queue, log } = deps;
   const context: FailureContext = {
     serviceType: connector?.kind ?? job.service_required,
@@ -117,7 +121,7 @@ export async function reportFailure(
       },
       'job failed',
     );
-    return true;
+    return { reported: true, classification, decision: decision.decision };
   } catch (failError) {
     if (failError instanceof JobNotHeldError)
       log.warn(
@@ -129,6 +133,6 @@ export async function reportFailure(
         { ...jobLog, err: errorChain(failError) },
         'reporting the failure failed; the lease will expire and the job be retried',
       );
-    return false;
+    return { reported: false, classification, decision: decision.decision };
   }
 }

@@ -1,5 +1,8 @@
+import { hostname, userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
+  cancelDrain,
   createAttestationStore,
   createInspector,
   createQueue,
@@ -9,6 +12,10 @@ import {
   type JobFilter,
   type JobStatus,
   type QueueEvent,
+  recordOperatorAction,
+  registryKeys,
+  requestDrain,
+  UnknownWorkerError,
 } from '@jobgate/core';
 import type { Redis } from 'ioredis';
 import { listWorkers, type WorkerRecord } from './registry.js';
@@ -25,6 +32,11 @@ export const OPS_USAGE = `usage: jobgate-worker-ops <command>   (pnpm --filter @
     --limit <n>                  page size (default 50, at most 1000); --cursor <c> for the next page
   job <id>                     one job: state, why it waits or is stuck, event timeline, attestations
   reap                         requeue expired leases and promote due retries now
+  drain <worker-id>            the worker finishes its running jobs and claims nothing new; it stays
+                               registered (status draining, then drained) until undrained or stopped
+  undrain <worker-id>          the worker claims again
+    --wait <dur>                 how long to wait for the worker to acknowledge (default 30s; it reads
+                                 the request with its registry heartbeat); --no-wait to return at once
   attestations --job <id>      failure attestations of one job, oldest first
   attestations --workflow <id> failure attestations of every job of a workflow
   attestations --recent [n]    the n most recent attestations of the namespace (default 20)
@@ -33,6 +45,110 @@ environment: REDIS_URL (required), QUEUE_NAMESPACE (default jq)`;
 
 export class OpsUsageError extends Error {
   override name = 'OpsUsageError';
+}
+
+/** A request that was made but not (yet) carried out: exit code 1. */
+export class OpsPendingError extends Error {
+  override name = 'OpsPendingError';
+}
+
+function whoAmI(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (containers): the host still says where it came from.
+  }
+  return `ops (${user}@${hostname()})`;
+}
+
+function parseWaitArgs(args: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      options: { wait: { type: 'string' }, 'no-wait': { type: 'boolean' } },
+    });
+  } catch (error) {
+    throw new OpsUsageError(`${(error as Error).message}\n${OPS_USAGE}`);
+  }
+  if (parsed.values['no-wait'] && parsed.values.wait !== undefined)
+    throw new OpsUsageError('use either --wait or --no-wait, not both');
+  if (parsed.values['no-wait']) return 0;
+  return parsed.values.wait === undefined ? 30_000 : duration(parsed.values.wait, '--wait');
+}
+
+function jobsText(w: WorkerRecord): string {
+  const n = w.current_jobs.length;
+  return n === 0
+    ? 'no jobs running'
+    : `${n} job${n === 1 ? '' : 's'} running (${w.current_jobs.join(', ')})`;
+}
+
+async function drainCommand(
+  command: 'drain' | 'undrain',
+  workerId: string,
+  args: string[],
+  deps: { redis: Redis; namespace: string; actor?: string },
+): Promise<string> {
+  const waitMs = parseWaitArgs(args);
+  const { redis, namespace } = deps;
+  const by = deps.actor ?? whoAmI();
+  let note: string;
+  try {
+    if (command === 'drain') {
+      const { already, request } = await requestDrain(redis, namespace, workerId, by);
+      note = already
+        ? `already drained by ${request.by || 'someone'} at ${new Date(request.requested_at).toISOString()}`
+        : 'requested';
+    } else {
+      const { existed, worker } = await cancelDrain(redis, namespace, workerId);
+      note = !existed
+        ? 'was not drained'
+        : worker
+          ? 'requested'
+          : 'removed the drain request of a worker that is not live';
+    }
+  } catch (error) {
+    if (error instanceof UnknownWorkerError) throw new OpsUsageError(error.message);
+    throw error;
+  }
+  await recordOperatorAction(redis, namespace, {
+    key_id: 'cli',
+    label: by,
+    action: command,
+    target: workerId,
+    result: note,
+  });
+  const acknowledged = (w: WorkerRecord | null): boolean =>
+    w === null ||
+    (command === 'drain'
+      ? !!w.drain && (w.status === 'draining' || w.status === 'drained')
+      : !w.drain && w.status !== 'draining' && w.status !== 'drained');
+  const read = async (): Promise<WorkerRecord | null> => {
+    const raw = await redis.get(registryKeys(namespace).worker(workerId));
+    return raw === null ? null : (JSON.parse(raw) as WorkerRecord);
+  };
+  const deadline = Date.now() + waitMs;
+  let record = await read();
+  while (waitMs > 0 && !acknowledged(record) && Date.now() < deadline) {
+    await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+    record = await read();
+  }
+  if (record === null)
+    return `worker ${workerId} is not registered any more (stopped or lost); ${command} ${note}`;
+  if (!acknowledged(record)) {
+    if (waitMs === 0)
+      return `${command} of worker ${workerId} ${note}; it takes effect at the worker's next registry heartbeat`;
+    throw new OpsPendingError(
+      `${command} of worker ${workerId} ${note}, but the worker has not acknowledged it within ${Math.round(waitMs / 1000)} s ` +
+        `(status ${record.status}); the request stays in place and takes effect at its next registry heartbeat`,
+    );
+  }
+  return command === 'drain'
+    ? `worker ${workerId} ${record.status}: ${jobsText(record)}; it claims nothing new until "ops undrain ${workerId}" (${note})`
+    : `worker ${workerId} ${record.status}: claiming again (${note})`;
 }
 
 function table(rows: string[][]): string {
@@ -87,10 +203,10 @@ function attestationsTable(list: Attestation[]): string {
   ]);
 }
 
-function duration(text: string): number {
+function duration(text: string, option = '--older-than'): number {
   const match = /^(\d+)(ms|s|m|h)?$/.exec(text);
   if (!match)
-    throw new OpsUsageError(`--older-than takes a duration like 90s, 5m or 2h (got ${text})`);
+    throw new OpsUsageError(`${option} takes a duration like 90s, 5m or 2h (got ${text})`);
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] ?? 's']!;
   return Number(match[1]) * unit;
 }
@@ -167,7 +283,7 @@ function eventLine(e: QueueEvent): string {
 /** What operators ask a running fleet: who is alive, and why did this job or workflow fail. */
 export async function runOps(
   args: string[],
-  deps: { redis: Redis; namespace: string; now?: number },
+  deps: { redis: Redis; namespace: string; now?: number; actor?: string },
 ): Promise<string> {
   const json = args.includes('--json');
   const rest = args.filter((a) => a !== '--json');
@@ -177,6 +293,8 @@ export async function runOps(
     const workers = await listWorkers(deps.redis, deps.namespace);
     return json ? JSON.stringify(workers, null, 2) : workersTable(workers, now);
   }
+  if ((command === 'drain' || command === 'undrain') && flag && !flag.startsWith('-'))
+    return drainCommand(command, flag, rest.slice(2), deps);
   if (command === 'jobs' || command === 'job' || command === 'reap') {
     const queue = await createQueue({ redis: deps.redis, namespace: deps.namespace });
     try {

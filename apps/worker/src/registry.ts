@@ -1,5 +1,9 @@
 // The registry lives in @jobgate/core so the API, the monitor and `ops` read what workers write.
 export {
+  cancelDrain,
+  requestDrain,
+  UnknownWorkerError,
+  type DrainRequest,
   listWorkers,
   readWorkers,
   registryKeys,

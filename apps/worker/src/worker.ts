@@ -19,7 +19,13 @@ import {
   type Running,
 } from './job-run.js';
 import { silentLogger, type Logger } from './logger.js';
-import { WorkerRegistry, type WorkerRecord, type WorkerStatus } from './registry.js';
+import type { WorkerMetrics } from './metrics.js';
+import {
+  WorkerRegistry,
+  type DrainRequest,
+  type WorkerRecord,
+  type WorkerStatus,
+} from './registry.js';
 
 export interface WorkerOptions {
   queue: Queue;
@@ -50,6 +56,8 @@ export interface WorkerOptions {
   progressEveryMs?: number;
   version?: string;
   logger?: Logger;
+  /** Prometheus counters and histograms (`createWorkerMetrics`); none when omitted. */
+  metrics?: WorkerMetrics;
 }
 
 export interface StopReport {
@@ -61,6 +69,12 @@ export interface StopReport {
 
 export interface WorkerStats {
   status: WorkerStatus;
+  /** An operator's drain is in effect (read from Redis with the registry heartbeat). */
+  drain: DrainRequest | null;
+  /** When the registry was last written successfully (0: never). */
+  lastRegistryOk: number;
+  /** `stop()` was called. */
+  stopping: boolean;
   active: string[];
   completed: number;
   failed: number;
@@ -128,6 +142,13 @@ export function createWorker(options: WorkerOptions): Worker {
   const counters = { completed: 0, failed: 0, released: 0 };
   let status: WorkerStatus = 'starting';
   let stopping = false;
+  // An operator's drain, as last read with the registry heartbeat. While set, slots claim
+  // nothing and wait on `drainLifted`.
+  let drain: DrainRequest | null = null;
+  let liftDrain: () => void = () => {};
+  let drainLifted: Promise<void> = Promise.resolve();
+  let lastRegistryOk = 0;
+  const metrics = options.metrics;
   let wakeStop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
     wakeStop = resolve;
@@ -152,10 +173,41 @@ export function createWorker(options: WorkerOptions): Worker {
     jobs_failed: counters.failed,
     started_at: startedAt,
     last_heartbeat: Date.now(),
+    drain,
   });
+  /** Where the worker rests between jobs: busy/idle, or draining/drained under a drain. */
+  const restingStatus = (): WorkerStatus =>
+    drain ? (running.size > 0 ? 'draining' : 'drained') : running.size > 0 ? 'busy' : 'idle';
+  /**
+   * Takes in the drain request read with a registry write. Claims are sent on the same
+   * connection as registry writes, so once the `draining` record is in Redis, every claim this
+   * worker made before it is already done: nothing is claimed after the operator sees it.
+   */
+  const applyDrain = (next: DrainRequest | null): void => {
+    if ((drain === null) === (next === null)) {
+      drain = next;
+      return;
+    }
+    drain = next;
+    metrics?.draining.set(next ? 1 : 0);
+    if (next) {
+      drainLifted = new Promise<void>((resolve) => {
+        liftDrain = resolve;
+      });
+      log.info(
+        { worker_id: id, by: next.by, running: running.size },
+        'drained by an operator: finishing running jobs, claiming nothing new',
+      );
+    } else {
+      liftDrain();
+      log.info({ worker_id: id }, 'undrained by an operator: claiming again');
+    }
+    if (!stopping && status !== 'starting') setStatus(restingStatus());
+  };
   const publish = async (): Promise<void> => {
     try {
-      await registry.publish(record());
+      applyDrain(await registry.publish(record()));
+      lastRegistryOk = Date.now();
     } catch (error) {
       log.warn({ err: errorChain(error) }, 'worker registry update failed');
     }
@@ -198,16 +250,26 @@ export function createWorker(options: WorkerOptions): Worker {
       let job = next;
       next = null;
       if (!job) {
+        if (drain) {
+          await Promise.race([drainLifted, stopped]);
+          continue;
+        }
+        const claimStart = performance.now();
         try {
           job = await queue.claim(spec, { leaseMs });
         } catch (error) {
+          metrics?.claimErrors.inc();
           log.error({ err: errorChain(error) }, 'claim failed');
           await idle();
           continue;
         }
+        metrics?.claimSeconds.observe(
+          { result: job ? 'job' : 'empty' },
+          (performance.now() - claimStart) / 1_000,
+        );
       }
       if (!job) {
-        if (running.size === 0) setStatus('idle');
+        if (running.size === 0) setStatus(restingStatus());
         await idle();
         continue;
       }
@@ -219,38 +281,74 @@ export function createWorker(options: WorkerOptions): Worker {
   async function execute(job: Job): Promise<Job | null> {
     const entry = createRunning(job);
     running.set(job.id, entry);
-    setStatus('busy');
+    setStatus(restingStatus());
+    metrics?.running.set(running.size);
     const jobLog = { job_id: job.id, workflow_id: job.workflow_id, attempt: job.attempts };
     log.debug({ ...jobLog, service: job.service_required }, 'job claimed');
     const connector = byService.get(job.service_required);
+    let outcomeLabel = 'lost';
     try {
       const outcome = await runJob(entry, connector, runDeps);
-      if (outcome.kind === 'completed') return await complete(entry, outcome.result);
+      if (outcome.kind === 'completed') {
+        const [followUp, done] = await complete(entry, outcome.result);
+        outcomeLabel = done ? 'completed' : 'lost';
+        return followUp;
+      }
       if (outcome.kind === 'failed') {
-        if (await reportFailure(failureDeps, job, connector, outcome.error, entry.startedAt))
+        const report = await reportFailure(
+          failureDeps,
+          job,
+          connector,
+          outcome.error,
+          entry.startedAt,
+        );
+        metrics?.connectorErrors.inc({
+          connector: connector?.kind ?? 'none',
+          failure_type: report.classification.failure_type,
+        });
+        if (report.reported) {
           counters.failed += 1;
+          outcomeLabel = report.decision === 'retry' ? 'retried' : 'failed';
+          metrics?.failures.inc({
+            service: job.service_required,
+            failure_type: report.classification.failure_type,
+            failure_reason: report.classification.failure_reason,
+            decision: report.decision,
+          });
+        }
+      } else if (entry.released) {
+        outcomeLabel = 'released';
       } else if (entry.lost) {
+        outcomeLabel = entry.lost === 'status:cancelled' ? 'cancelled' : 'lost';
         log.warn({ ...jobLog, reason: entry.lost }, 'job stopped: no longer held by this worker');
       }
       return null;
     } finally {
       running.delete(job.id);
       entry.settle();
-      if (running.size === 0 && !stopping) setStatus('idle');
+      if (metrics) {
+        const labels = { service: job.service_required, outcome: outcomeLabel };
+        metrics.jobs.inc(labels);
+        metrics.jobSeconds.observe(labels, (Date.now() - entry.startedAt) / 1_000);
+        metrics.running.set(running.size);
+      }
+      if (!stopping) setStatus(restingStatus());
     }
   }
 
-  async function complete(entry: Running, result: unknown): Promise<Job | null> {
+  /** -> [this slot's next job, whether the completion was recorded]. */
+  async function complete(entry: Running, result: unknown): Promise<[Job | null, boolean]> {
     const { job } = entry;
     try {
-      // Finishing and claiming this slot's next job in one call is the hot path; a stopping
-      // worker claims nothing more.
-      const next = stopping
-        ? (await queue.complete(job.id, id, result), null)
-        : await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
+      // Finishing and claiming this slot's next job in one call is the hot path; a stopping or
+      // drained worker claims nothing more.
+      const next =
+        stopping || drain
+          ? (await queue.complete(job.id, id, result), null)
+          : await queue.completeAndClaim(job.id, id, result, spec, { leaseMs });
       counters.completed += 1;
       log.debug({ job_id: job.id, duration_ms: Date.now() - entry.startedAt }, 'job completed');
-      return next;
+      return [next, true];
     } catch (error) {
       if (error instanceof JobNotHeldError) {
         holdLost(entry, error);
@@ -264,7 +362,7 @@ export function createWorker(options: WorkerOptions): Worker {
           'reporting the result failed; the lease will expire and the job be retried',
         );
       }
-      return null;
+      return [null, false];
     }
   }
 
@@ -299,14 +397,17 @@ export function createWorker(options: WorkerOptions): Worker {
     spec,
     async start() {
       if (loops.length > 0 || stopping) throw new Error('worker already started');
-      await registry.publish(record());
+      // A drain request for this id outlives a crash: the worker then starts drained.
+      applyDrain(await registry.publish(record()));
+      lastRegistryOk = Date.now();
       registryTimer = setInterval(() => void publish(), registryEveryMs);
       stopHeartbeat = startHeartbeat(
         { queue, workerId: id, log, leaseMs, everyMs: heartbeatEveryMs },
         running,
       );
-      status = 'idle';
+      status = restingStatus();
       await publish();
+      metrics?.concurrency.set(concurrency);
       for (let i = 0; i < concurrency; i++) loops.push(slot());
       log.info(
         {
@@ -315,8 +416,9 @@ export function createWorker(options: WorkerOptions): Worker {
           services: spec.services,
           concurrency,
           lease_ms: leaseMs,
+          ...(drain ? { drained_by: drain.by } : {}),
         },
-        'worker started',
+        drain ? 'worker started drained (an operator drain is in effect)' : 'worker started',
       );
     },
     stop(stopOptions = {}) {
@@ -370,7 +472,7 @@ export function createWorker(options: WorkerOptions): Worker {
       return stopPromise;
     },
     stats() {
-      return { status, active: [...running.keys()], ...counters };
+      return { status, drain, lastRegistryOk, stopping, active: [...running.keys()], ...counters };
     },
   };
 }

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   createQueue,
   readJobAttestations,
@@ -95,6 +97,50 @@ export async function harness(): Promise<Harness> {
       await queue.close();
       await dropNamespace(redis, namespace);
       await redis.quit();
+    },
+  };
+}
+
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+
+export interface Child extends AsyncDisposable {
+  process: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The real worker entry point as its own process (`node --import tsx src/main.ts`, one process, so a signal reaches the worker itself). */
+export function spawnWorker(h: Harness, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: appDir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: process.env.REDIS_URL ?? '',
+      QUEUE_NAMESPACE: h.namespace,
+      WORKER_CONNECTORS: 'simulation',
+      WORKER_LEASE_MS: '1500',
+      WORKER_IDLE_WAIT_MS: '200',
+      WORKER_REGISTRY_INTERVAL_MS: '200',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    process: child,
+    output: () => output,
+    exited,
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
     },
   };
 }

@@ -18,10 +18,14 @@ export { queueKeys, KEY_NAMES, type QueueKeys, type KeyName } from './keys.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export * from './failure/index.js';
 export {
+  cancelDrain,
   listWorkers,
   readWorkers,
   registryKeys,
+  requestDrain,
+  UnknownWorkerError,
   WorkerRegistry,
+  type DrainRequest,
   type LostWorker,
   type WorkerRecord,
   type WorkerStatus,
@@ -57,3 +61,9 @@ export {
   payloadSchemaFor,
   type SimulationPayload,
 } from './payloads.js';
+export {
+  operatorAuditKey,
+  recentOperatorActions,
+  recordOperatorAction,
+  type OperatorAction,
+} from './operator-audit.js';

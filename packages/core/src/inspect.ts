@@ -46,9 +46,11 @@ export interface StuckReason {
   worker_alive: boolean;
 }
 
-/** Workers that can claim: registered, and not draining or stopping. */
+/** Workers that can claim: registered, and not drained, draining or stopping. */
 function claiming(workers: readonly WorkerRecord[]): WorkerRecord[] {
-  return workers.filter((w) => w.status !== 'draining' && w.status !== 'stopped');
+  return workers.filter(
+    (w) => w.status !== 'draining' && w.status !== 'drained' && w.status !== 'stopped',
+  );
 }
 
 function spec(worker: WorkerRecord): WorkerSpec {
@@ -101,7 +103,7 @@ export function explainPending(
   if (active.length === 0) {
     return {
       code: 'workers_draining',
-      message: `all ${plural(serving.length, 'live worker')} serving "${svc}" are draining or stopping`,
+      message: `all ${plural(serving.length, 'live worker')} serving "${svc}" are drained, draining or stopping`,
     };
   }
   const verdicts = active.map((w) => ({ worker: w, why: mismatch(spec(w), job) }));

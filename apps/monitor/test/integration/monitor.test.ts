@@ -1,5 +1,12 @@
-import { createQueue, type Queue } from '@jobgate/core';
-import { dropNamespace, uniqueNamespace } from '@jobgate/testkit';
+import {
+  createQueue,
+  recentOperatorActions,
+  registryKeys,
+  WorkerRegistry,
+  type Queue,
+  type WorkerRecord,
+} from '@jobgate/core';
+import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -116,6 +123,78 @@ describe('access', () => {
       headers: { host: 'mon.test', 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(bad.headers.location).toBe('/login?failed=1');
+  });
+});
+
+describe('drain and undrain a worker', () => {
+  const publishWorker = (id: string, extra: Partial<WorkerRecord> = {}) =>
+    new WorkerRegistry(redis, namespace, 60_000).publish({
+      worker_id: id,
+      machine_id: 'gpu-box-1',
+      hostname: 'gpu-box-1',
+      pid: 1,
+      version: '0.0.0',
+      status: 'busy',
+      services: ['simulation'],
+      connectors: ['simulation'],
+      capabilities: { services: ['simulation'] },
+      concurrency: 1,
+      current_jobs: ['job-1'],
+      jobs_completed: 0,
+      jobs_failed: 0,
+      started_at: Date.now(),
+      last_heartbeat: Date.now(),
+      ...extra,
+    });
+  const drainKey = (id: string) => registryKeys(namespace).drain(id);
+
+  it('an operator key drains, confirmed and recorded; a read-only key cannot; an unknown worker is refused', async () => {
+    await publishWorker('w-1');
+    const page = await get('/workers', operatorKey, { 'x-fragment': '1' });
+    expect(page.body).toContain('data-worker-action="w-1"');
+    expect(page.body).toContain('Drain worker w-1? It finishes its 1 running job(s)');
+    expect((await get('/workers', readOnlyKey)).body).not.toContain('data-worker-action');
+
+    const denied = await post('/actions/drain', readOnlyKey, 'worker_id=w-1&confirm=yes');
+    expect(denied.statusCode).toBe(403);
+    const unconfirmed = await post('/actions/drain', operatorKey, 'worker_id=w-1');
+    expect(unconfirmed.statusCode).toBe(400);
+    const unknown = await post('/actions/drain', operatorKey, 'worker_id=w-9&confirm=yes');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body).toContain('no live worker "w-9"');
+    expect(await redis.exists(drainKey('w-1'), drainKey('w-9'))).toBe(0);
+    expect(await recentOperatorActions(redis, namespace, 10)).toEqual([]);
+
+    const done = await post('/actions/drain', operatorKey, 'worker_id=w-1&confirm=yes');
+    expect(done.statusCode).toBe(302);
+    expect(done.headers.location).toBe('/workers');
+    expect(JSON.parse((await redis.get(drainKey('w-1')))!)).toMatchObject({ by: 'on-call' });
+    // What the worker writes at its next heartbeat, with the request it read.
+    await publishWorker('w-1', {
+      status: 'draining',
+      drain: { requested_at: Date.now(), by: 'on-call' },
+    });
+    // The inspector reads the registry at most every 500 ms.
+    const drained = await waitFor(
+      async () => {
+        const r = await get('/workers', readOnlyKey, { 'x-fragment': '1' });
+        return /data-worker-status="w-1">draining</.test(r.body) ? r : null;
+      },
+      { timeoutMs: 5_000, what: 'the workers page showing w-1 draining' },
+    );
+    expect(drained.body).toContain('drained by on-call');
+    const overview = await get('/', readOnlyKey, { 'x-fragment': '1' });
+    expect(overview.body).toMatch(/on-call<\/td><td>drain<\/td><td>w-1<\/td><td>drain requested/);
+
+    const undone = await post('/actions/undrain', operatorKey, 'worker_id=w-1&confirm=yes', {
+      accept: 'application/json',
+    });
+    expect(undone.json()).toEqual({ result: 'undrain requested' });
+    expect(await redis.exists(drainKey('w-1'))).toBe(0);
+    expect((await recentOperatorActions(redis, namespace, 10)).map((a) => a.action)).toEqual([
+      'undrain',
+      'drain',
+    ]);
   });
 });
 

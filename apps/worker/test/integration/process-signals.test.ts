@@ -1,54 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { createSimulationConnector } from '../../src/connectors/simulation.js';
 import { listWorkers } from '../../src/registry.js';
-import { harness, type Harness } from '../helpers.js';
-
-const appDir = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Child extends AsyncDisposable {
-  process: ChildProcess;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The real worker entry point as its own process (`node --import tsx src/main.ts`, one process, so a signal reaches the worker itself). */
-function spawnWorker(h: Harness, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: appDir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      QUEUE_NAMESPACE: h.namespace,
-      WORKER_CONNECTORS: 'simulation',
-      WORKER_LEASE_MS: '1500',
-      WORKER_IDLE_WAIT_MS: '200',
-      WORKER_REGISTRY_INTERVAL_MS: '200',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    process: child,
-    output: () => output,
-    exited,
-    async [Symbol.asyncDispose]() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-}
+import { harness, spawnWorker, type Child, type Harness } from '../helpers.js';
 
 async function activeOn(h: Harness, id: string, workerId: string, child: Child): Promise<void> {
   try {

@@ -154,6 +154,7 @@ describe('waiting reasons', () => {
   it('draining workers, then ready once a claiming worker registers', async () => {
     await using t = await testQueue();
     await register(t, { worker_id: 'w1', services: ['svc'] }, { status: 'draining' });
+    await register(t, { worker_id: 'w0', services: ['svc'] }, { status: 'drained' });
     const ok = await t.queue.submit({ service_required: 'svc' });
     expect(await reasonOf(t, ok.id)).toMatchObject({ code: 'workers_draining' });
     await register(t, { worker_id: 'w2', services: ['svc'] });
