@@ -7,7 +7,7 @@ import {
   type Job,
   type Queue,
 } from '@jobgate/core';
-import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { dropNamespace, uniqueNamespace, waitFor, within } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import type { Connector } from '../src/connectors/types.js';
 import { createWorker, type Worker, type WorkerOptions } from '../src/worker.js';
@@ -30,7 +30,36 @@ export async function harness(): Promise<Harness> {
   if (!url) throw new Error('REDIS_URL is not set: run through the integration vitest preset');
   const namespace = uniqueNamespace('wk');
   const redis = new Redis(url, { maxRetriesPerRequest: null });
-  const queue = await createQueue({ redis, namespace, backoff: { baseMs: 20, maxMs: 100 } });
+  const realQueue = await createQueue({ redis, namespace, backoff: { baseMs: 20, maxMs: 100 } });
+  // Every job submitted through the harness, so a wait can notice another job of the file stuck
+  // in a claim loop (a broken claim hands the same job out again and again, and a worker busy
+  // with it never claims the awaited one: that wait would otherwise run out its full timeout,
+  // three times, in every later test of a file that shares one worker).
+  const submitted = new Set<string>();
+  const queue = new Proxy(realQueue, {
+    get(target, property) {
+      if (property === 'submit')
+        return async (input: Parameters<Queue['submit']>[0]) => {
+          const reply = await target.submit(input);
+          submitted.add(reply.id);
+          return reply;
+        };
+      if (property === 'submitMany')
+        return async (inputs: Parameters<Queue['submitMany']>[0]) => {
+          const replies = await target.submitMany(inputs);
+          for (const reply of replies) submitted.add(reply.id);
+          return replies;
+        };
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+  /** A job of this harness on more attempts than it allows: nothing can be awaited any more. */
+  const runaway = async (except: string): Promise<Job | undefined> => {
+    const ids = [...submitted].filter((id) => id !== except);
+    const jobs = await Promise.all(ids.map((id) => realQueue.get(id)));
+    return jobs.find((job): job is Job => job !== null && job.attempts > job.max_attempts);
+  };
   const workers: Worker[] = [];
   let n = 0;
   return {
@@ -57,10 +86,17 @@ export async function harness(): Promise<Harness> {
     async waitForJob(id, predicate, timeoutMs = 10_000) {
       let last: Job | null = null;
       let ended = false;
+      let other: Job | undefined;
+      let checks = 0;
       let found: Job;
       try {
         found = await waitFor(
           async () => {
+            // The other jobs are looked at every 10th check (about 5 times a second).
+            if (++checks % 10 === 1) {
+              other = await runaway(id);
+              if (other) return other;
+            }
             last = await queue.get(id);
             if (!last) return null;
             // More attempts than allowed cannot happen: the job is being handed out again and
@@ -83,6 +119,10 @@ export async function harness(): Promise<Harness> {
         });
       }
       // Worded as an assertion ("expected ..."): a wrong final state is a bug, never retried.
+      if (other)
+        throw new Error(
+          `expected every job to run at most its max_attempts times, but job ${other.id} (submitted earlier through this harness) is on attempt ${other.attempts} of ${other.max_attempts}: a worker keeps claiming it, so job ${id} cannot be awaited: ${JSON.stringify(other)}`,
+        );
       if (ended)
         throw new Error(
           found.attempts > found.max_attempts
@@ -94,7 +134,7 @@ export async function harness(): Promise<Harness> {
     attestations: (jobId) => readJobAttestations(redis, namespace, jobId),
     async [Symbol.asyncDispose]() {
       await Promise.all(workers.map((w) => w.stop({ graceMs: 0 })));
-      await queue.close();
+      await realQueue.close();
       await dropNamespace(redis, namespace);
       await redis.quit();
     },
@@ -107,6 +147,11 @@ export interface Child extends AsyncDisposable {
   process: ChildProcess;
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Its exit, for at most `timeoutMs` (a worker that ignores SIGTERM fails the test, not the suite). */
+  exit(
+    what: string,
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** The real worker entry point as its own process (`node --import tsx src/main.ts`, one process, so a signal reaches the worker itself). */
@@ -136,10 +181,12 @@ export function spawnWorker(h: Harness, env: Record<string, string>): Child {
     process: child,
     output: () => output,
     exited,
+    exit: (what, timeoutMs = 20_000) =>
+      within(exited, { timeoutMs, what: `the worker exiting (${what})` }),
     async [Symbol.asyncDispose]() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
-        await exited;
+        await within(exited, { timeoutMs: 10_000, what: 'the worker exiting after SIGKILL' });
       }
     },
   };

@@ -1,4 +1,4 @@
-export { waitFor, WaitForTimeoutError, type WaitForOptions } from './wait-for.js';
+export { waitFor, within, WaitForTimeoutError, type WaitForOptions } from './wait-for.js';
 export { drain, DrainError, type DrainOptions } from './drain.js';
 export { uniqueNamespace } from './namespace.js';
 export {

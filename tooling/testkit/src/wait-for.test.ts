@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { uniqueNamespace } from './namespace.js';
-import { waitFor, WaitForTimeoutError } from './wait-for.js';
+import { waitFor, WaitForTimeoutError, within } from './wait-for.js';
 
 describe('waitFor', () => {
   it('returns the first truthy value of the condition', async () => {
@@ -72,5 +72,34 @@ describe('uniqueNamespace', () => {
     const names = new Set(Array.from({ length: 1000 }, () => uniqueNamespace('jq')));
     expect(names.size).toBe(1000);
     for (const name of names) expect(name).toMatch(/^jq-[0-9a-f]{12}$/);
+  });
+});
+
+describe('within', () => {
+  it('returns what the promise resolves with, and passes its rejection on', async () => {
+    expect(await within(Promise.resolve(7), { timeoutMs: 1_000, what: 'seven' })).toBe(7);
+    await expect(
+      within(Promise.reject(new Error('refused')), { timeoutMs: 1_000, what: 'x' }),
+    ).rejects.toThrow('refused');
+  });
+
+  it('gives up on a promise that never settles, naming what it awaited', async () => {
+    const error = await within(new Promise(() => undefined), {
+      timeoutMs: 20,
+      what: 'the worker exiting after SIGTERM',
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect((error as Error).message).toBe(
+      'waitFor: the worker exiting after SIGTERM not met within 20 ms (the awaited promise had not settled)',
+    );
+  });
+
+  it('requires a bound and a description', async () => {
+    await expect(within(Promise.resolve(1), { timeoutMs: 0, what: 'x' })).rejects.toThrow(
+      'within needs { timeoutMs, what }',
+    );
+    await expect(
+      within(Promise.resolve(1), { timeoutMs: 10 } as { timeoutMs: number; what: string }),
+    ).rejects.toThrow('what must say what is awaited');
   });
 });

@@ -81,3 +81,40 @@ export async function waitFor<T>(
     );
   }
 }
+
+/**
+ * Awaits a promise that has no bound of its own (a process's exit, a socket's `open` event), for
+ * at most `timeoutMs`: past it, fails like a `waitFor` timeout naming `what`. The promise is not
+ * cancelled; the caller's cleanup (killing the process, closing the socket) ends it.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  options: Omit<WaitForOptions, 'intervalMs'>,
+): Promise<T> {
+  const { timeoutMs, what } = options ?? ({} as Partial<WaitForOptions>);
+  if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs)))
+    throw new TypeError(
+      `within needs { timeoutMs, what }: timeoutMs must be a positive number of ms (got ${String(timeoutMs)})`,
+    );
+  if (typeof what !== 'string' || what.trim() === '')
+    throw new TypeError('within needs { timeoutMs, what }: what must say what is awaited');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new WaitForTimeoutError(
+                `waitFor: ${what} not met within ${timeoutMs} ms (the awaited promise had not settled)`,
+              ),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

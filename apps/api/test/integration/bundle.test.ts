@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freePort, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { freePort, uniqueNamespace, waitFor, within } from '@jobgate/testkit';
 import { expect, it } from 'vitest';
 import { redisUrl } from './harness.js';
 
@@ -43,7 +43,13 @@ it('the esbuild bundle that `start` runs serves /health with plain node', async 
     expect(status).toBe(200);
   } finally {
     child.kill('SIGTERM');
-    await exited;
+    // A shutdown that hangs is a bug to report, not a reason to hang the suite.
+    await within(exited, { timeoutMs: 15_000, what: 'the bundle exiting after SIGTERM' }).catch(
+      (error: unknown) => {
+        child.kill('SIGKILL');
+        throw error;
+      },
+    );
   }
   // SIGTERM is a clean shutdown.
   expect(child.exitCode ?? child.signalCode).toBe(0);

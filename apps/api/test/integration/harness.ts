@@ -1,5 +1,5 @@
 import { createQueue, type Queue } from '@jobgate/core';
-import { dropNamespace, uniqueNamespace } from '@jobgate/testkit';
+import { dropNamespace, uniqueNamespace, WaitForTimeoutError, within } from '@jobgate/testkit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
@@ -143,13 +143,20 @@ export async function connectWs(
       for (const wake of [...waiters]) wake();
     });
   });
-  await new Promise<void>((resolve, reject) => {
+  const opened = new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
     socket.once('unexpected-response', (_req, res) =>
       reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)),
     );
   });
+  try {
+    await within(opened, { timeoutMs: 10_000, what: `the websocket to ${url} opening` });
+  } catch (error) {
+    // A server that never answered the upgrade: drop the half-open connection.
+    if (error instanceof WaitForTimeoutError) socket.terminate();
+    throw error;
+  }
   const client: WsClient = {
     socket,
     messages,

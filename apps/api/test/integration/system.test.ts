@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { LIBRARY_VERSION } from '@jobgate/core';
-import { startRedis, uniqueNamespace } from '@jobgate/testkit';
+import { startRedis, uniqueNamespace, within } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../src/auth.js';
@@ -182,7 +182,13 @@ describe('keys command', () => {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const code = await within(new Promise<number | null>((resolve) => child.on('exit', resolve)), {
+      timeoutMs: 30_000,
+      what: 'keys-cli create exiting',
+    }).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
     expect(code, stderr).toBe(0);
     expect(stdout.trim()).toMatch(/^jgk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     const redis = new Redis(redisUrl());

@@ -1,4 +1,4 @@
-import { startRedis, waitFor } from '@jobgate/testkit';
+import { startRedis, waitFor, within } from '@jobgate/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectWs, startApi, type Api } from './harness.js';
@@ -41,18 +41,24 @@ describe('WebSocket /api/ws', () => {
     const { WebSocket } = await import('ws');
     const key = await api.customer('ws-browser');
     const socket = new WebSocket(api.wsUrl, ['jobgate', `jobgate.bearer.${key}`]);
-    const ready = await new Promise<{ type: string; customer_id: string }>((resolve, reject) => {
-      socket.once('message', (data) => resolve(JSON.parse((data as Buffer).toString('utf8'))));
-      socket.once('error', reject);
-    });
+    const ready = await within(
+      new Promise<{ type: string; customer_id: string }>((resolve, reject) => {
+        socket.once('message', (data) => resolve(JSON.parse((data as Buffer).toString('utf8'))));
+        socket.once('error', reject);
+      }),
+      { timeoutMs: 10_000, what: 'the ready message on a subprotocol-authenticated socket' },
+    );
     expect(ready).toMatchObject({ type: 'ready', customer_id: 'ws-browser' });
     expect(socket.protocol).toBe('jobgate');
     socket.terminate();
     const refused = new WebSocket(api.wsUrl, ['jobgate', 'jobgate.bearer.jgk_wrong']);
-    const status = await new Promise<number>((resolve) => {
-      refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      refused.once('error', () => undefined);
-    });
+    const status = await within(
+      new Promise<number>((resolve) => {
+        refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        refused.once('error', () => undefined);
+      }),
+      { timeoutMs: 10_000, what: 'the refused upgrade answer' },
+    );
     expect(status).toBe(401);
   });
 

@@ -259,7 +259,7 @@ describe('the worker process: drain through Redis, /metrics and /health', () => 
     expect((await fetch(`${base}/nope`)).status).toBe(404);
 
     w.process.kill('SIGTERM');
-    expect(await w.exited, w.output()).toEqual({ code: 0, signal: null });
+    expect(await w.exit('SIGTERM'), w.output()).toEqual({ code: 0, signal: null });
     expect(await fetch(`${base}/health`).catch(() => 'closed')).toBe('closed');
   });
 });

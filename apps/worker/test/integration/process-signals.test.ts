@@ -29,7 +29,7 @@ describe('the worker process', () => {
     });
     await activeOn(h, id, 'worker-a', a);
     a.process.kill('SIGKILL');
-    expect(await a.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await a.exit('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
 
     const b = await h.startWorker([createSimulationConnector()], { leaseMs: 1_500 });
     const job = await h.waitForJob(id, (j) => j.status === 'completed', 20_000);
@@ -56,7 +56,7 @@ describe('the worker process', () => {
     });
     await activeOn(h, id, 'worker-a', a);
     a.process.kill('SIGTERM');
-    const exit = await a.exited;
+    const exit = await a.exit('SIGTERM, grace 300 ms');
     expect(exit, a.output()).toEqual({ code: 0, signal: null });
     expect(a.output()).toContain('job released on shutdown');
     const released = await h.queue.get(id);
@@ -92,7 +92,10 @@ describe('the worker process', () => {
     });
     await activeOn(h, id, 'worker-a', a);
     a.process.kill('SIGTERM');
-    expect(await a.exited, a.output()).toEqual({ code: 0, signal: null });
+    expect(await a.exit('SIGTERM, grace 15 s', 25_000), a.output()).toEqual({
+      code: 0,
+      signal: null,
+    });
     expect(await h.queue.get(id)).toMatchObject({
       status: 'completed',
       attempts: 1,
@@ -103,7 +106,7 @@ describe('the worker process', () => {
   it('refuses to start on invalid configuration, naming the variable', async () => {
     await using h = await harness();
     await using a = spawnWorker(h, { WORKER_CONCURRENCY: 'many' });
-    expect((await a.exited).code).toBe(2);
+    expect((await a.exit('invalid configuration')).code).toBe(2);
     expect(a.output()).toContain('WORKER_CONCURRENCY');
   });
 });
