@@ -1,5 +1,5 @@
 import { ApiKeyStore } from '@jobgate/api';
-import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { dropNamespace, uniqueNamespace, waitFor, type WaitForOptions } from '@jobgate/testkit';
 import { Stack as Launcher, type AppProcess } from '@jobgate/testkit/stack';
 import type { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
@@ -23,13 +23,43 @@ export interface Stack extends AsyncDisposable {
     key: string,
     body?: unknown,
   ): Promise<{ status: number; body: any }>;
-  /** Polls GET /api/jobs/:id until the predicate holds. */
+  /**
+   * Polls GET /api/jobs/:id until the predicate holds. Fails at once, not at the timeout, when the
+   * job ends (completed, failed, cancelled) in a state the predicate rejects, when it is on more
+   * attempts than it allows (handed out again and again), or when a process of the stack exited
+   * that the test did not stop.
+   */
   waitForJob(
     key: string,
     id: string,
     predicate: (job: any) => boolean,
     timeoutMs?: number,
   ): Promise<any>;
+  /** testkit's `waitFor`, failing at once when a process of the stack exited unasked. */
+  waitFor<T>(condition: () => T | Promise<T>, options: WaitForOptions): Promise<NonNullable<T>>;
+  /** Why the stack is broken (a process the test did not stop has exited), else undefined. */
+  unexpectedExit(): string | undefined;
+}
+
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** What a wait's condition returns to give up at once: thrown as an assertion, never retried. */
+export class FailNow {
+  constructor(readonly message: string) {}
+}
+
+/**
+ * testkit's `waitFor` whose condition may return a `FailNow` to stop waiting. The error is worded
+ * `expected ...`, which the presets' retry rule treats as an assertion: a state that cannot change
+ * any more is a bug, and retrying it would only triple the time to report it.
+ */
+export async function waitOrFail<T>(
+  condition: () => T | FailNow | Promise<T | FailNow>,
+  options: WaitForOptions,
+): Promise<NonNullable<T>> {
+  const value = await waitFor(condition, options);
+  if (value instanceof FailNow) throw new Error(value.message);
+  return value;
 }
 
 /**
@@ -47,6 +77,42 @@ export async function startStack(
   const launcher = new Launcher({ redisUrl, namespace, mode: 'test' });
   const redis = launcher.redis;
   const workers: AppProcess[] = [];
+  // Every process of the stack, and whether the test asked it to stop (a worker killed on purpose
+  // is no reason to give up a wait; one that crashed is).
+  const watched: { app: AppProcess; stopped: boolean }[] = [];
+  const track = (app: AppProcess): AppProcess => {
+    const entry = { app, stopped: false };
+    watched.push(entry);
+    return {
+      ...app,
+      stop: (signal, graceMs) => {
+        entry.stopped = true;
+        return app.stop(signal, graceMs);
+      },
+      kill: (signal) => {
+        entry.stopped = true;
+        return app.kill(signal);
+      },
+    };
+  };
+  const unexpectedExit = (): string | undefined => {
+    const gone = watched.find((entry) => !entry.stopped && !entry.app.running());
+    if (!gone) return undefined;
+    const { child } = gone.app;
+    return `expected ${gone.app.name} to keep running, but it exited (${String(child.signalCode ?? child.exitCode)})\n--- ${gone.app.name} output (last lines) ---\n${gone.app.output().slice(-3_000)}`;
+  };
+  const stackWait = <T>(
+    condition: () => T | FailNow | Promise<T | FailNow>,
+    options: WaitForOptions,
+  ): Promise<NonNullable<T>> =>
+    waitOrFail(async () => {
+      const exit = unexpectedExit();
+      if (exit) return new FailNow(`${exit}\n(while waiting for ${options.what})`);
+      return condition();
+    }, options);
+  // Jobs submitted through `http`, with their customer's key: a wait notices another job stuck in
+  // a claim loop (a worker busy re-running it never claims the awaited one).
+  const submitted = new Map<string, string>();
   const dispose = async (): Promise<void> => {
     await launcher.stopApps();
     await dropNamespace(redis, namespace).catch(() => undefined);
@@ -54,7 +120,7 @@ export async function startStack(
   };
   let api: AppProcess;
   try {
-    api = await launcher.start('api');
+    api = track(await launcher.start('api'));
   } catch (error) {
     await dispose();
     throw error;
@@ -69,14 +135,16 @@ export async function startStack(
     workers,
     customer: async (id) => (await new ApiKeyStore(redis, namespace, 0).create(id)).key,
     startWorker: async (env = {}) => {
-      const worker = await launcher.start('worker', {
-        instance: `${namespace}-w${String(workers.length + 1)}`,
-        env: { ...options.workerEnv, ...env },
-      });
+      const worker = track(
+        await launcher.start('worker', {
+          instance: `${namespace}-w${String(workers.length + 1)}`,
+          env: { ...options.workerEnv, ...env },
+        }),
+      );
       workers.push(worker);
       return worker;
     },
-    startWebhookService: (env = {}) => launcher.start('webhook', { env }),
+    startWebhookService: async (env = {}) => track(await launcher.start('webhook', { env })),
     http: async (method, path, key, body) => {
       const response = await fetch(`${apiUrl}${path}`, {
         method,
@@ -87,25 +155,58 @@ export async function startStack(
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+      const parsed = text ? JSON.parse(text) : undefined;
+      if (method === 'POST' && path === '/api/jobs' && typeof parsed?.job?.id === 'string')
+        submitted.set(parsed.job.id, key);
+      return { status: response.status, body: parsed };
     },
     waitForJob: async (key, id, predicate, timeoutMs = 30_000) => {
       let last: unknown;
+      let checks = 0;
       try {
-        return await waitFor(
+        return await stackWait(
           async () => {
+            // The other jobs are looked at every 10th check (about twice a second).
+            if (++checks % 10 === 1) {
+              for (const [other, otherKey] of submitted) {
+                if (other === id) continue;
+                const job = (await stack.http('GET', `/api/jobs/${other}`, otherKey)).body?.job;
+                if (job && job.attempts > job.max_attempts)
+                  return new FailNow(
+                    `expected every job to run at most its max_attempts times, but job ${other} (submitted earlier) is on attempt ${job.attempts} of ${job.max_attempts}: a worker keeps claiming it, so job ${id} cannot be awaited: ${JSON.stringify(job)}`,
+                  );
+              }
+            }
             const { body } = await stack.http('GET', `/api/jobs/${id}`, key);
             last = body;
-            return body?.job && predicate(body.job) ? body.job : null;
+            const job = body?.job;
+            if (!job) return null;
+            if (predicate(job)) return job;
+            // More attempts than allowed cannot happen: the job is handed out again and again
+            // (a broken claim), and no awaited state will hold still long enough to be seen.
+            if (job.attempts > job.max_attempts)
+              return new FailNow(
+                `expected job ${id} to run at most ${job.max_attempts} times, but it is on attempt ${job.attempts}: ${JSON.stringify(job)}`,
+              );
+            // A finished job never changes again: waiting out the timeout (and its retries) for
+            // a state it cannot reach only makes a wrong result slow to report.
+            if (FINAL.has(job.status))
+              return new FailNow(
+                `expected job ${id} to reach the awaited state, but it ended ${job.status}, which is final: ${JSON.stringify(job)}`,
+              );
+            return null;
           },
           { timeoutMs, intervalMs: 50, what: `job ${id} reaching the expected state` },
         );
       } catch (error) {
+        if ((error as Error).message.startsWith('expected ')) throw error;
         throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`, {
           cause: error,
         });
       }
     },
+    waitFor: (condition, options) => stackWait(condition, options),
+    unexpectedExit,
     [Symbol.asyncDispose]: dispose,
   };
   try {
@@ -123,12 +224,21 @@ export async function watch(
   key: string,
   subscribe: Record<string, unknown> = { all: true },
 ) {
-  const socket = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${key}` } });
+  // A server that accepts the connection but never answers the upgrade fails the handshake here.
+  const socket = new WebSocket(wsUrl, {
+    headers: { authorization: `Bearer ${key}` },
+    handshakeTimeout: 5_000,
+  });
   const messages: any[] = [];
   socket.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString('utf8'))));
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
-    socket.once('error', reject);
+    socket.once('error', (error) =>
+      reject(new Error(`websocket ${wsUrl} did not open: ${error.message}`, { cause: error })),
+    );
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`websocket ${wsUrl}: upgrade refused with HTTP ${response.statusCode}`)),
+    );
   });
   socket.send(JSON.stringify({ type: 'subscribe', ...subscribe }));
   await waitFor(() => messages.some((m) => m.type === 'subscribed'), {
@@ -142,12 +252,20 @@ export async function watch(
       messages
         .filter((m) => m.type === 'event' && (!jobId || m.event.job_id === jobId))
         .map((m) => m.event),
+    /** Fails at once when the socket has closed: no event can arrive any more. */
     waitForEvent: (predicate: (event: any) => boolean, timeoutMs = 30_000) =>
-      waitFor(() => messages.find((m) => m.type === 'event' && predicate(m.event))?.event, {
-        timeoutMs,
-        intervalMs: 20,
-        what: 'a websocket event matching the predicate',
-      }),
+      waitOrFail(
+        () => {
+          const found = messages.find((m) => m.type === 'event' && predicate(m.event))?.event;
+          if (found) return found;
+          if (socket.readyState === WebSocket.CLOSED || socket.readyState === WebSocket.CLOSING)
+            return new FailNow(
+              `expected the websocket to stay open while waiting for an event, but it closed; ${messages.length} messages received`,
+            );
+          return undefined;
+        },
+        { timeoutMs, intervalMs: 20, what: 'a websocket event matching the predicate' },
+      ),
     close: () => socket.terminate(),
   };
 }

@@ -1,4 +1,4 @@
-import { startWebhookReceiver, waitFor, type ReceivedWebhook } from '@jobgate/testkit';
+import { startWebhookReceiver, type ReceivedWebhook } from '@jobgate/testkit';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { startStack } from '../../src/stack.js';
@@ -33,7 +33,7 @@ describe('webhooks end to end', () => {
       max_attempts: 3,
       payload: { fail: { message: 'Incorrect API key provided', http_status: 401 } },
     });
-    await waitFor(() => receiver.accepted('/acme').length >= 2, {
+    await stack.waitFor(() => receiver.accepted('/acme').length >= 2, {
       timeoutMs: 30_000,
       what: 'both job events delivered',
     });
@@ -82,12 +82,12 @@ describe('webhooks end to end', () => {
       });
       jobs.push(body.job.id as string);
     }
-    await waitFor(() => receiver.requests.length >= 2, {
+    await stack.waitFor(() => receiver.requests.length >= 2, {
       timeoutMs: 30_000,
       what: 'deliveries under way',
     });
     await first.stop('SIGKILL');
-    await waitFor(
+    await stack.waitFor(
       () => new Set(receiver.accepted().map((r) => r.body?.data.job_id)).size === jobs.length,
       {
         timeoutMs: 30_000,
