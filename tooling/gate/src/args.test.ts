@@ -24,6 +24,19 @@ describe('parseArgs', () => {
     });
   });
 
+  it('reads --concurrency and --force, and refuses a concurrency that is not a whole number', () => {
+    expect(parseArgs(['release', '--concurrency', '3', '--force'])).toMatchObject({
+      concurrency: 3,
+      force: true,
+    });
+    expect(parseArgs(['release'])).toMatchObject({ force: false });
+    expect(parseArgs(['release']).concurrency).toBeUndefined();
+    for (const bad of ['0', '1.5', 'many'])
+      expect(() => parseArgs(['release', `--concurrency=${bad}`])).toThrow(
+        `--concurrency must be a whole number of at least 1, not "${bad}"`,
+      );
+  });
+
   it('makes pr affected-only and a --base imply --affected', () => {
     expect(parseArgs(['pr']).affected).toBe(true);
     expect(parseArgs(['run', 'lint', '--base', 'main']).affected).toBe(true);

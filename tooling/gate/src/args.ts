@@ -33,6 +33,10 @@ export interface Options {
   p2: boolean;
   /** `--shard 2/4`: run the 2nd of 4 time-balanced shards of each test level's files. */
   shard?: { index: number; total: number };
+  /** `--concurrency N`: at most N turbo tasks at a time in every level (turbo's default is 10). */
+  concurrency?: number;
+  /** `--force`: bypass Turbo's cache (a cold run, without deleting it). */
+  force: boolean;
   /** `shards N`: how many shards to plan; `soak --runs N`: how many runs. */
   count?: number;
   /** `shards --write-durations`: refresh tooling/gate/test-durations.json from the history. */
@@ -72,7 +76,9 @@ options:
   --verbose                 stream every task's output
   --strict                  P1 failures block too (default: listed as warnings, exit 0)
   --p2                      also run P2 packages and [P2] tests (tracked, not run by default)
-  --shard I/N               run shard I of N of each test level, balanced by recorded durations`;
+  --shard I/N               run shard I of N of each test level, balanced by recorded durations
+  --concurrency N           at most N turbo tasks at a time (default: each level's, see README)
+  --force                   bypass Turbo's cache: every task runs (a cold run)`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -104,6 +110,7 @@ export function parseArgs(argv: readonly string[]): Options {
     strict: false,
     p2: false,
     writeDurations: false,
+    force: false,
     inputs: [],
     levels: [],
   };
@@ -192,6 +199,19 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case '--command':
         options.commandFilter = value(flag, inline);
+        break;
+      case '--concurrency': {
+        const text = value(flag, inline);
+        const n = Number(text);
+        if (!Number.isInteger(n) || n < 1)
+          throw new UsageError(
+            `--concurrency must be a whole number of at least 1, not "${text}".`,
+          );
+        options.concurrency = n;
+        break;
+      }
+      case '--force':
+        options.force = true;
         break;
       case '--write-durations':
         options.writeDurations = true;

@@ -140,12 +140,20 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         if (base !== undefined) env.TURBO_SCM_BASE = base;
       }
       for (const filter of options.filter) extraArgs.push(`--filter=${filter}`);
+      const concurrency = options.concurrency ?? level.concurrency;
+      if (concurrency !== undefined) extraArgs.push(`--concurrency=${concurrency}`);
+      if (options.force) env.TURBO_FORCE = 'true';
       extraArgs.push(...p2Filters);
       // Read by the vitest presets to leave `[P2]` tests out; hashed, so a cached result of a run
       // with P2 tests is never replayed for one without.
       if (level.resultsDir) env.JOBGATE_TIERS = tiers.join(',');
       if (options.shard && level.resultsDir) {
-        const plan = (await import('./shards.js')).shardFor(root, level, options.shard);
+        const plan = (await import('./shards.js')).shardFor(
+          root,
+          level,
+          options.shard,
+          input.levels.map((run) => run.level).filter((other) => other.resultsDir),
+        );
         record.shardFiles = plan.files.map((file) => `${file.package}::${file.file}`);
         if (plan.files.length === 0) {
           record.message = `shard ${options.shard.index}/${options.shard.total} has no ${level.title} test files`;

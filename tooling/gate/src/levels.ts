@@ -22,6 +22,11 @@ export interface Level {
    * like the rest); the gate copies it to `.gate/last/<level>.md` and adds it to the summary.
    */
   reportFile?: string;
+  /**
+   * Turbo's `--concurrency` for this level unless `--concurrency` says otherwise; unset, Turbo's
+   * default (10). See the README's "Cold run" for why a level has one.
+   */
+  concurrency?: number;
 }
 
 const MINUTE = 60_000;

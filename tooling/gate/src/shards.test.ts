@@ -1,12 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { LEVELS } from './levels.js';
 import type { RunRecord } from './record.js';
 import type { TestRecord } from './results.js';
 import {
+  DURATIONS_FILE,
   durationsFromHistory,
   fileKey,
+  listTestFiles,
   planShards,
+  readCommittedDurations,
   rootPath,
   shardEnv,
+  shardFor,
   type TestFile,
 } from './shards.js';
 
@@ -79,5 +85,48 @@ describe('durationsFromHistory', () => {
     ]);
     expect(durations.get('@x/core::a.test.ts')).toBe(400);
     expect(durations.has('@x/core::b.test.ts')).toBe(false);
+  });
+});
+
+describe('the shards of this repository (what release.yml runs: integration + e2e, 4 shards)', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const levels = LEVELS.filter((level) => level.name === 'integration' || level.name === 'e2e');
+  const files = levels.flatMap((level) => listTestFiles(root, level));
+  const durations = readCommittedDurations(root);
+  const key = (file: TestFile): string => fileKey(file.package, file.file);
+
+  it(`has a recorded duration for nearly every test file in ${DURATIONS_FILE}`, () => {
+    expect(files.length).toBeGreaterThan(20);
+    const missing = files.filter((file) => !durations.has(key(file))).map(rootPath);
+    // New files weigh the median file until the next refresh: `pnpm gate shards 4 --write-durations`.
+    expect(missing.length, `files without a duration: ${missing.join(', ')}`).toBeLessThanOrEqual(
+      Math.floor(files.length * 0.1),
+    );
+  });
+
+  it('puts every test file in exactly one of 4 shards, the slowest within 25 % of the mean', () => {
+    const shards = planShards(files, durations, 4);
+    const planned = shards.flatMap((shard) => shard.files.map(key));
+    expect(new Set(planned).size, 'a file in two shards').toBe(planned.length);
+    expect([...planned].sort()).toEqual(files.map(key).sort());
+    const weights = shards.map((shard) => shard.weightMs);
+    const mean = weights.reduce((a, b) => a + b, 0) / weights.length;
+    expect(
+      Math.max(...weights),
+      `shard weights ${weights.map(Math.round).join(', ')} ms`,
+    ).toBeLessThanOrEqual(mean * 1.25);
+  });
+
+  it("gives each level's run of shard i exactly its part of the joint plan", () => {
+    // The committed durations only, not this checkout's own .gate/history.
+    vi.stubEnv('GATE_STATE_DIR', '.gate-none-for-this-test');
+    const shards = planShards(files, durations, 4);
+    for (const shard of shards) {
+      const fromGate = levels.flatMap(
+        (level) => shardFor(root, level, { index: shard.index, total: 4 }, levels).files,
+      );
+      expect(fromGate.map(key).sort()).toEqual(shard.files.map(key).sort());
+    }
+    vi.unstubAllEnvs();
   });
 });

@@ -169,19 +169,33 @@ export interface Shard {
  * Longest processing time first: files sorted by weight, each to the lightest shard so far. Ties
  * break by path, so every shard of a CI matrix computes the same plan from the same inputs.
  */
+/** Each file's weight in a plan: its recorded duration, else the median recorded file's. */
+export function weigh(
+  files: readonly TestFile[],
+  durations: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const known = files
+    .map((file) => durations.get(fileKey(file.package, file.file)))
+    .filter((ms): ms is number => ms !== undefined && ms > 0);
+  const fallback = known.length > 0 ? median(known) : 1;
+  return new Map(
+    files.map((file) => {
+      const key = fileKey(file.package, file.file);
+      return [key, durations.get(key) || fallback];
+    }),
+  );
+}
+
 export function planShards(
   files: readonly TestFile[],
   durations: ReadonlyMap<string, number>,
   total: number,
 ): Shard[] {
-  const known = files
-    .map((file) => durations.get(fileKey(file.package, file.file)))
-    .filter((ms): ms is number => ms !== undefined && ms > 0);
-  const fallback = known.length > 0 ? median(known) : 1;
+  const weights = weigh(files, durations);
   const weighted = files
     .map((file) => ({
       file,
-      weight: durations.get(fileKey(file.package, file.file)) || fallback,
+      weight: weights.get(fileKey(file.package, file.file))!,
       path: rootPath(file),
     }))
     .sort((a, b) => b.weight - a.weight || a.path.localeCompare(b.path));
@@ -234,20 +248,39 @@ export function knownDurations(root: string): { durations: Map<string, number>; 
   return { durations, source };
 }
 
+/**
+ * One shard's files of `level`. With several levels in one command (`gate run test:integration
+ * test:e2e --shard 2/4`, what each CI runner does), the files of all of them are planned together:
+ * a runner's time is the sum of its levels, so a shard holding the slowest e2e file takes fewer
+ * integration files. Every runner runs the same command, so every runner computes the same plan.
+ */
 export function shardFor(
   root: string,
   level: Level,
   shard: { index: number; total: number },
+  together: readonly Level[] = [level],
 ): ShardSelection {
-  const all = listTestFiles(root, level);
+  const levels = together.some((other) => other.name === level.name)
+    ? together
+    : [...together, level];
+  const own = listTestFiles(root, level);
+  const ownKeys = new Set(own.map((file) => fileKey(file.package, file.file)));
+  const all = levels.flatMap((other) =>
+    other.name === level.name ? own : listTestFiles(root, other),
+  );
   const { durations, source } = knownDurations(root);
   const mine = planShards(all, durations, shard.total)[shard.index - 1]!;
+  const files = mine.files.filter((file) => ownKeys.has(fileKey(file.package, file.file)));
+  const weights = weigh(all, durations);
   return {
-    files: mine.files,
-    totalFiles: all.length,
-    packages: [...new Set(mine.files.map((file) => file.package))].sort(),
-    weightMs: mine.weightMs,
-    env: shardEnv(mine.files),
+    files,
+    totalFiles: own.length,
+    packages: [...new Set(files.map((file) => file.package))].sort(),
+    weightMs: files.reduce(
+      (sum, file) => sum + (weights.get(fileKey(file.package, file.file)) ?? 0),
+      0,
+    ),
+    env: shardEnv(files),
     source,
   };
 }
