@@ -51,6 +51,7 @@ export async function submitJob(
 /**
  * Submits `bodies` with `concurrency` requests in flight; a request answered 503 or not answered
  * at all is retried with an `Idempotency-Key` (as the API asks), so every body becomes one job.
+ * With `spreadOverMs`, body i is not sent before i/n of that time has passed (a steady stream).
  */
 export async function submitAll(
   apiUrl: string,
@@ -58,14 +59,19 @@ export async function submitAll(
   bodies: readonly unknown[],
   concurrency: number,
   deadlineMs = 120_000,
+  spreadOverMs = 0,
 ): Promise<{ ids: string[]; outcomes: SubmitOutcome[] }> {
   const ids: string[] = new Array<string>(bodies.length);
   const outcomes: SubmitOutcome[] = [];
   let next = 0;
-  const until = Date.now() + deadlineMs;
+  const started = Date.now();
+  const until = started + deadlineMs;
   const lane = async (): Promise<void> => {
     while (next < bodies.length) {
       const index = next++;
+      const notBefore = started + (index * spreadOverMs) / bodies.length;
+      if (notBefore > Date.now())
+        await new Promise((resolve) => setTimeout(resolve, notBefore - Date.now()));
       const idempotencyKey = randomUUID();
       for (;;) {
         const outcome = await submitJob(apiUrl, key, bodies[index], {

@@ -6,6 +6,8 @@ export interface StreamEvent {
   id: string;
   type: string;
   job_id: string;
+  customer_id: string;
+  workflow_id: string;
   attempt: number;
   timestamp: number;
   data: Record<string, unknown>;
@@ -31,6 +33,8 @@ export async function readEvents(redis: Redis, namespace: string): Promise<Strea
         id,
         type: fields.type ?? '?',
         job_id: fields.job_id ?? '?',
+        customer_id: fields.customer_id ?? '',
+        workflow_id: fields.workflow_id ?? '',
         attempt: Number(fields.attempt ?? 0),
         timestamp: Number(fields.timestamp ?? 0),
         data,
@@ -39,6 +43,26 @@ export async function readEvents(redis: Redis, namespace: string): Promise<Strea
     if (page.length < 5_000) return events;
     start = `(${page.at(-1)![0]}`;
   }
+}
+
+/** `+ms type attempt worker reason` lines per job, for a failure message. */
+export function eventTimelines(
+  events: readonly StreamEvent[],
+  jobIds: readonly string[],
+  limit = 10,
+): string {
+  return [...new Set(jobIds)]
+    .slice(0, limit)
+    .map((id) => {
+      const list = events.filter((e) => e.job_id === id);
+      const t0 = list[0]?.timestamp ?? 0;
+      const lines = list.map(
+        (e) =>
+          `    +${e.timestamp - t0} ms ${e.type} attempt=${e.attempt} entry=${e.id}${e.data.worker_id ? ` worker=${JSON.stringify(e.data.worker_id)}` : ''}${e.data.reason ? ` reason=${JSON.stringify(e.data.reason)}` : ''}`,
+      );
+      return `  job ${id}:\n${lines.join('\n') || '    (no events)'}`;
+    })
+    .join('\n');
 }
 
 /**

@@ -12,7 +12,7 @@ process.once('exit', () => {
   }
 });
 
-export type App = 'api' | 'worker';
+export type App = 'api' | 'worker' | 'webhook-service' | 'telemetry-collector';
 
 /** The production bundle of an app, as `pnpm start` runs it. */
 export function bundlePath(app: App): string {

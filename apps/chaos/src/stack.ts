@@ -19,6 +19,9 @@ export interface ChaosStackOptions {
   leaseMs?: number;
 }
 
+/** A service process with its own HTTP port (`/health`, `/metrics`). */
+export type ServiceProcess = AppProcess & { url: string };
+
 export interface ChaosStack extends AsyncDisposable {
   namespace: string;
   redisUrl: string;
@@ -33,6 +36,15 @@ export interface ChaosStack extends AsyncDisposable {
   workers: AppProcess[];
   liveWorkers(): AppProcess[];
   startWorker(env?: Record<string, string>): Promise<AppProcess>;
+  /**
+   * A webhook-service instance (the built bundle), ready when its `/health` answers 200. Test
+   * settings: http:// and loopback receivers allowed, a retry schedule of seconds.
+   */
+  startWebhookService(env?: Record<string, string>): Promise<ServiceProcess>;
+  /** A telemetry-collector instance exporting to `otlpUrl`, ready when its `/health` answers 200. */
+  startCollector(otlpUrl: string, env?: Record<string, string>): Promise<ServiceProcess>;
+  /** Webhook services and collectors started so far. */
+  services: AppProcess[];
   customer(id: string): Promise<string>;
   /** Graceful Redis shutdown (SIGTERM: the AOF is flushed), waits until it has exited. */
   stopRedis(): Promise<void>;
@@ -86,7 +98,36 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     ...options.apiEnv,
   });
   const workers: AppProcess[] = [];
+  const services: AppProcess[] = [];
   let n = 0;
+  const startHttpService = async (
+    name: string,
+    app: 'webhook-service' | 'telemetry-collector',
+    env: Record<string, string>,
+  ): Promise<ServiceProcess> => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child = startBundle(name, app, {
+      REDIS_URL: redisUrl,
+      QUEUE_NAMESPACE: namespace,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    });
+    services.push(child);
+    await Promise.race([
+      waitFor(async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: `${name} answering /health with 200`,
+      }),
+      child.exited.then((how) => {
+        throw new Error(`${name} exited (${how}) before answering /health:\n${child.output()}`);
+      }),
+    ]);
+    return { ...child, url };
+  };
 
   const stack: ChaosStack = {
     namespace,
@@ -124,6 +165,24 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       );
       return worker;
     },
+    services,
+    startWebhookService: (env = {}) => {
+      const name = `webhook${services.filter((p) => p.name.startsWith('webhook')).length + 1}`;
+      return startHttpService(name, 'webhook-service', {
+        WEBHOOK_CONSUMER_NAME: name,
+        WEBHOOK_ALLOW_HTTP: 'true',
+        WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+        ...env,
+      });
+    },
+    startCollector: (otlpUrl, env = {}) => {
+      const name = `collector${services.filter((p) => p.name.startsWith('collector')).length + 1}`;
+      return startHttpService(name, 'telemetry-collector', {
+        TELEMETRY_CONSUMER: name,
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+        ...env,
+      });
+    },
     customer: async (id) => (await new ApiKeyStore(redis, namespace, 0).create(id)).key,
     stopRedis: async () => {
       await redisHandle?.stop();
@@ -138,11 +197,11 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       redisHandle = await launchRedis();
     },
     logs: () =>
-      [api, ...workers]
+      [api, ...workers, ...services]
         .map((p) => `--- ${p.name} (pid ${p.pid}) ---\n${p.output().slice(-3_000)}`)
         .join('\n'),
     [Symbol.asyncDispose]: async () => {
-      await Promise.all([api, ...workers].map((p) => p.stop('SIGTERM', 5_000)));
+      await Promise.all([api, ...workers, ...services].map((p) => p.stop('SIGTERM', 5_000)));
       if (chaosConfig.keepDir) {
         mkdirSync(chaosConfig.keepDir, { recursive: true });
         writeFileSync(join(chaosConfig.keepDir, `${options.name}.log`), stack.logs());
