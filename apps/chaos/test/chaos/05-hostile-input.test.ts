@@ -2,13 +2,18 @@ import fc from 'fast-check';
 import { waitFor } from '@jobgate/testkit';
 import { expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { submitJob } from '../../src/client.js';
 import { chaosConfig, scaled } from '../../src/config.js';
 import { record } from '../../src/figures.js';
+import { judge } from '../../src/ledger.js';
+import { between, seededRandom } from '../../src/random.js';
 import { startChaosStack } from '../../src/stack.js';
 
 const REQUESTS = scaled(10_000, 500);
 const WS_FRAMES = scaled(1_000, 100);
 const PROBES = 100;
+/** One valid job (valid key, valid body) after every VALID_EVERY generated requests. */
+const VALID_EVERY = 10;
 
 interface Generated {
   method: string;
@@ -117,10 +122,13 @@ async function openSocket(url: string, key: string) {
   return { socket, messages };
 }
 
-it(`hostile input: ${REQUESTS} generated requests and ${WS_FRAMES} WebSocket frames, no 5xx, nothing stored from a rejected request; ${PROBES} probes with another customer's key, no leak`, async () => {
+it(`hostile input: ${REQUESTS} generated requests with valid jobs mixed in and ${WS_FRAMES} WebSocket frames, no 5xx, the valid jobs accepted and completed, nothing stored from a rejected request; ${PROBES} probes with another customer's key, no leak`, async () => {
+  const random = seededRandom(chaosConfig.seed + 5);
   await using stack = await startChaosStack({
     name: 'hostile-input',
-    workers: 0,
+    // The valid jobs mixed into the hostile stream must complete.
+    workers: 2,
+    workerEnv: { WORKER_CONCURRENCY: '8' },
     // Input handling is what is judged here, not load: no shedding on a busy shared machine.
     apiEnv: { MAX_EVENT_LOOP_DELAY_MS: '0', MAX_IN_FLIGHT: '0' },
   });
@@ -144,9 +152,33 @@ it(`hostile input: ${REQUESTS} generated requests and ${WS_FRAMES} WebSocket fra
     acmeIds.push(((await response.json()) as { job: { id: string } }).job.id);
   }
 
-  const requests = fc
+  const generated = fc
     .sample(arbitraryRequest({ good }), { seed: chaosConfig.seed, numRuns: REQUESTS })
     .filter((r) => Object.values(r.headers).every(validHeaderValue));
+  // A customer's real traffic in the middle of the attack: valid key, valid body, each with a
+  // marker its result must carry back.
+  type Valid = { valid: number; body: Record<string, unknown> };
+  const requests: (Generated | Valid)[] = [];
+  const validBodies: Record<string, unknown>[] = [];
+  generated.forEach((r, i) => {
+    requests.push(r);
+    if (i % VALID_EVERY === VALID_EVERY - 1) {
+      const body = {
+        service_required: 'simulation',
+        priority: between(random, 0, 10),
+        ...(random() < 0.3 ? { workflow_id: `wf-valid-${between(random, 1, 5)}` } : {}),
+        payload: {
+          duration_ms: between(random, 5, 50),
+          steps: 1,
+          result: { marker: `valid-${validBodies.length}` },
+        },
+      };
+      requests.push({ valid: validBodies.length, body });
+      validBodies.push(body);
+    }
+  });
+  const validIds: (string | undefined)[] = new Array<string | undefined>(validBodies.length);
+  const validRefused: string[] = [];
   const statuses = new Map<number, number>();
   const fiveXx: string[] = [];
   let created = 0;
@@ -155,6 +187,15 @@ it(`hostile input: ${REQUESTS} generated requests and ${WS_FRAMES} WebSocket fra
     Array.from({ length: 8 }, async () => {
       while (next < requests.length) {
         const r = requests[next++]!;
+        if ('valid' in r) {
+          const outcome = await submitJob(stack.apiUrl, good, r.body);
+          if (outcome.status === 201 && outcome.id) validIds[r.valid] = outcome.id;
+          else
+            validRefused.push(
+              `valid job ${r.valid}: ${outcome.status} ${outcome.error ?? JSON.stringify(outcome.body)}`,
+            );
+          continue;
+        }
         let status: number;
         try {
           const response = await fetch(`${stack.apiUrl}${r.path}`, {
@@ -176,6 +217,26 @@ it(`hostile input: ${REQUESTS} generated requests and ${WS_FRAMES} WebSocket fra
     }),
   );
   const stored = Number(await stack.redis.zcard(`{${stack.namespace}}:all`));
+  const accepted = validIds.filter((id): id is string => typeof id === 'string');
+  // The valid jobs complete (bounded; never throws): the attack did not stop real work.
+  const validDone = await waitFor(
+    async () =>
+      (await Promise.all(accepted.map((id) => stack.queue.get(id)))).every(
+        (job) => job?.status === 'completed',
+      ),
+    { timeoutMs: 60_000, intervalMs: 250, what: `${accepted.length} valid jobs completed` },
+  ).then(
+    () => true,
+    () => false,
+  );
+  const verdict = await judge(stack.redis, stack.queue, stack.namespace, accepted);
+  const wrongResult: string[] = [];
+  for (const [i, id] of validIds.entries()) {
+    if (!id) continue;
+    const job = await stack.queue.get(id);
+    const marker = (job?.result as { marker?: unknown } | null | undefined)?.marker;
+    if (marker !== `valid-${i}`) wrongResult.push(`${id}: result ${JSON.stringify(job?.result)}`);
+  }
 
   // WebSocket: random frames on an authenticated socket; the server answers or ignores them and
   // keeps serving (a ping still gets its pong).
@@ -252,15 +313,19 @@ it(`hostile input: ${REQUESTS} generated requests and ${WS_FRAMES} WebSocket fra
       leaks.push(`ws: ${text.slice(0, 200)}`);
   }
   probeSocket.socket.terminate();
-  // Acme's jobs were not cancelled by mallory's DELETEs.
+  // Acme's jobs were not cancelled by mallory's DELETEs (workers run them meanwhile).
   const untouched = (await Promise.all(acmeIds.map((id) => stack.queue.get(id)))).every(
-    (job) => job?.status === 'pending',
+    (job) => job !== null && job.status !== 'cancelled',
   );
 
   const apiAlive = stack.api.alive();
   const passed =
     fiveXx.length === 0 &&
-    stored === created + acmeIds.length &&
+    validRefused.length === 0 &&
+    validDone &&
+    verdict.problems.length === 0 &&
+    wrongResult.length === 0 &&
+    stored === created + accepted.length + acmeIds.length &&
     wsAlive &&
     leaks.length === 0 &&
     untouched &&
@@ -269,21 +334,28 @@ it(`hostile input: ${REQUESTS} generated requests and ${WS_FRAMES} WebSocket fra
     order: 50,
     scenario: 'hostile input',
     jobs: stored,
-    faults: `${requests.length} generated requests, ${frames.length} WebSocket frames, ${PROBES} cross-customer probes`,
-    completedOnce: 0,
-    duplicated: 0,
-    lost: 0,
+    faults: `${generated.length} generated requests with ${validBodies.length} valid jobs mixed in, ${frames.length} WebSocket frames, ${PROBES} cross-customer probes`,
+    completedOnce: verdict.completedOnce,
+    duplicated: verdict.duplicated.length,
+    lost: verdict.lost.length,
     timeMs: Date.now() - started,
     notes: `statuses ${[...statuses]
       .sort((a, b) => a[0] - b[0])
       .map(([s, n]) => `${s}×${n}`)
       .join(
         ' ',
-      )}; 5xx ${fiveXx.length}; stored ${stored} = ${created} created + ${acmeIds.length} setup: ${stored === created + acmeIds.length ? 'yes' : 'no'}; leaks ${leaks.length}`,
+      )} (generated); 5xx ${fiveXx.length}; valid jobs ${accepted.length}/${validBodies.length} accepted, ${verdict.completedOnce} completed once with their own result; stored ${stored} = ${created} generated 201 + ${accepted.length} valid + ${acmeIds.length} setup: ${stored === created + accepted.length + acmeIds.length ? 'yes' : 'no'}; leaks ${leaks.length}`,
     passed,
   });
   expect(fiveXx, 'no 5xx and no dropped connection for any input').toEqual([]);
-  expect(stored, 'nothing stored from a rejected request').toBe(created + acmeIds.length);
+  expect(validRefused, 'every valid job in the attack is accepted').toEqual([]);
+  const explain = `${verdict.problems.slice(0, 20).join('\n')}\n${verdict.timelines()}`;
+  expect(validDone, explain).toBe(true);
+  expect(verdict.problems, explain).toEqual([]);
+  expect(wrongResult, 'each valid job completed with its own result').toEqual([]);
+  expect(stored, 'nothing stored from a rejected request').toBe(
+    created + accepted.length + acmeIds.length,
+  );
   expect(wsAlive, 'the WebSocket still answers after hostile frames').toBe(true);
   expect(leaks, "nothing of another customer's is visible").toEqual([]);
   expect(untouched, "another customer's DELETE changes nothing").toBe(true);
