@@ -58,9 +58,12 @@ it(`frozen worker: one worker SIGSTOPped past its lease, then resumed; its late 
     .map((job) => job.id);
   const victims = frozenHeld.length > 0 ? frozenHeld : held;
 
-  // Frozen until every job it held was taken over by another worker (its lease expired first).
+  // Frozen for longer than its lease and until every job it held was taken over by another
+  // worker (its lease expired first). The takeover alone can come a little before a full lease
+  // after the SIGSTOP: the lease runs from the last heartbeat, which came before it.
   await waitFor(
     async () => {
+      if (Date.now() - frozenAt <= stack.leaseMs) return false;
       const events = await readEvents(stack.redis, stack.namespace);
       return victims.every((id) =>
         events.some(
@@ -68,7 +71,11 @@ it(`frozen worker: one worker SIGSTOPped past its lease, then resumed; its late 
         ),
       );
     },
-    { timeoutMs: 60_000, intervalMs: 200, what: 'the frozen jobs taken over by other workers' },
+    {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'a full lease frozen and the frozen jobs taken over by other workers',
+    },
   );
   const frozenMs = Date.now() - frozenAt;
   victim.signal('SIGCONT');
