@@ -35,7 +35,10 @@ export interface Stack extends AsyncDisposable {
     predicate: (job: any) => boolean,
     timeoutMs?: number,
   ): Promise<any>;
-  /** testkit's `waitFor`, failing at once when a process of the stack exited unasked. */
+  /**
+   * testkit's `waitFor`, failing at once when a process of the stack exited unasked or a job
+   * submitted through `http` is on more attempts than it allows (a worker stuck re-claiming it).
+   */
   waitFor<T>(condition: () => T | Promise<T>, options: WaitForOptions): Promise<NonNullable<T>>;
   /** Why the stack is broken (a process the test did not stop has exited), else undefined. */
   unexpectedExit(): string | undefined;
@@ -101,15 +104,36 @@ export async function startStack(
     const { child } = gone.app;
     return `expected ${gone.app.name} to keep running, but it exited (${String(child.signalCode ?? child.exitCode)})\n--- ${gone.app.name} output (last lines) ---\n${gone.app.output().slice(-3_000)}`;
   };
+  /**
+   * A job submitted through `http` on more attempts than it allows: a worker keeps claiming it (a
+   * broken claim), so nothing else that needs a worker can be awaited any more.
+   */
+  const runaway = async (except?: string): Promise<string | undefined> => {
+    for (const [id, key] of submitted) {
+      if (id === except) continue;
+      const job = (await stack.http('GET', `/api/jobs/${id}`, key)).body?.job;
+      if (job && job.attempts > job.max_attempts)
+        return `expected every job to run at most its max_attempts times, but job ${id} is on attempt ${job.attempts} of ${job.max_attempts}: a worker keeps claiming it: ${JSON.stringify(job)}`;
+    }
+    return undefined;
+  };
+  /** Fails at once on a process that exited unasked, and (every 10th check) on a runaway job. */
   const stackWait = <T>(
     condition: () => T | FailNow | Promise<T | FailNow>,
     options: WaitForOptions,
-  ): Promise<NonNullable<T>> =>
-    waitOrFail(async () => {
+    awaitedJob?: string,
+  ): Promise<NonNullable<T>> => {
+    let checks = 0;
+    return waitOrFail(async () => {
       const exit = unexpectedExit();
       if (exit) return new FailNow(`${exit}\n(while waiting for ${options.what})`);
+      if (++checks % 10 === 1) {
+        const stuck = await runaway(awaitedJob);
+        if (stuck) return new FailNow(`${stuck}\n(while waiting for ${options.what})`);
+      }
       return condition();
     }, options);
+  };
   // Jobs submitted through `http`, with their customer's key: a wait notices another job stuck in
   // a claim loop (a worker busy re-running it never claims the awaited one).
   const submitted = new Map<string, string>();
@@ -162,21 +186,9 @@ export async function startStack(
     },
     waitForJob: async (key, id, predicate, timeoutMs = 30_000) => {
       let last: unknown;
-      let checks = 0;
       try {
         return await stackWait(
           async () => {
-            // The other jobs are looked at every 10th check (about twice a second).
-            if (++checks % 10 === 1) {
-              for (const [other, otherKey] of submitted) {
-                if (other === id) continue;
-                const job = (await stack.http('GET', `/api/jobs/${other}`, otherKey)).body?.job;
-                if (job && job.attempts > job.max_attempts)
-                  return new FailNow(
-                    `expected every job to run at most its max_attempts times, but job ${other} (submitted earlier) is on attempt ${job.attempts} of ${job.max_attempts}: a worker keeps claiming it, so job ${id} cannot be awaited: ${JSON.stringify(job)}`,
-                  );
-              }
-            }
             const { body } = await stack.http('GET', `/api/jobs/${id}`, key);
             last = body;
             const job = body?.job;
@@ -197,6 +209,7 @@ export async function startStack(
             return null;
           },
           { timeoutMs, intervalMs: 50, what: `job ${id} reaching the expected state` },
+          id,
         );
       } catch (error) {
         if ((error as Error).message.startsWith('expected ')) throw error;
