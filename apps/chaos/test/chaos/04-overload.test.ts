@@ -15,16 +15,20 @@ const MAX_PENDING = 300;
 const CALM_CLIENTS = 4;
 const CALM_MS = 3_000;
 /**
- * Accepted submits under overload may wait behind at most MAX_IN_FLIGHT others (4× the calm
- * phase's 4) plus the cost of the requests shed meanwhile: their p99 must stay within
- * P99_FACTOR × the calm phase's p99 on the same machine in the same minute, or P99_FLOOR_MS,
- * whichever is larger. A calm p99 taken from the same run keeps the bound meaningful on a quiet
- * machine and on a loaded one, where every request is slower; an API that stalled its event loop
- * or held requests instead of shedding would break it. The floor is about 6× a quiet machine's
- * overload p99 (456 ms): on the shared 2-core machine at load 11-16 the p99 was 0.9-1.8 s with a
- * calm p99 of 0.1-0.2 s. The figures of every run are in docs/reliability.md.
+ * Accepted submits under overload may wait behind at most MAX_IN_FLIGHT others plus the cost of
+ * the requests shed meanwhile, so their p99 must stay within the largest of:
+ * - P99_FLOOR_MS, about 6× a quiet machine's overload p99 (456 ms): below it, scheduling noise;
+ * - P99_FACTOR × the calm phase's p99 (4 clients, same run, a minute earlier);
+ * - SHED_FACTOR × the p99 of the shed answers of the same window. A shed answer is sent from the
+ *   first request hook, before authentication and Redis: its latency is what the machine, the
+ *   client and the API's event loop cost any request right then. On a machine starved by other
+ *   work (load 28-32 on 2 cores: 36 submits/s offered, accepted p99 4.9 s against a calm p99 of
+ *   0.2 s a minute earlier) both rise together; an API that held accepted requests (a queue
+ *   behind the in-flight limit, a slow path) raises only the accepted ones.
+ * The figures of every run are in docs/reliability.md.
  */
 const P99_FACTOR = 10;
+const SHED_FACTOR = 3;
 const P99_FLOOR_MS = 3_000;
 /** Peak RSS per process: a process this big under 30 s of overload is a leak a user would notice. */
 const RSS_LIMIT_MB = { api: 256, worker: 192, redis: 128 } as const;
@@ -137,7 +141,8 @@ it(`overload: ${CLIENTS} clients submit as fast as they can for ${DURATION_MS / 
   const calmP99 = percentile(ms(calmAccepted), 99);
   const p50 = percentile(ms(accepted), 50);
   const p99 = percentile(ms(accepted), 99);
-  const p99Bound = Math.max(P99_FLOOR_MS, P99_FACTOR * calmP99);
+  const shedP99 = percentile(ms(shed), 99);
+  const p99Bound = Math.max(P99_FLOOR_MS, P99_FACTOR * calmP99, SHED_FACTOR * shedP99);
   const settled = await settle(stack.queue, ids.length, 120_000);
   const verdict = await judge(stack.redis, stack.queue, stack.namespace, ids);
   const limitOf = (name: string): number =>
@@ -167,7 +172,7 @@ it(`overload: ${CLIENTS} clients submit as fast as they can for ${DURATION_MS / 
     notes:
       `${shed.filter((o) => o.status === 429).length} × 429 + ${shed.filter((o) => o.status === 503).length} × 503, all with Retry-After: ${shedWithoutRetryAfter.length === 0 ? 'yes' : 'no'}; ` +
       `calm: ${calmAccepted.length} accepted, ${calmShed.length} shed; ` +
-      `accepted p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms (bound ${p99Bound.toFixed(0)} ms = max(${P99_FLOOR_MS}, ${P99_FACTOR} × calm p99 ${calmP99.toFixed(0)} ms)); ` +
+      `accepted p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms (bound ${p99Bound.toFixed(0)} ms = max(${P99_FLOOR_MS}, ${P99_FACTOR} × calm p99 ${calmP99.toFixed(0)} ms, ${SHED_FACTOR} × shed p99 ${shedP99.toFixed(0)} ms)); ` +
       `max RSS ${[...rss].map(([n, mb]) => `${n} ${mb.toFixed(0)} MB`).join(', ')}, redis ${redisRss.toFixed(0)} MB`,
     passed,
   });
@@ -177,7 +182,7 @@ it(`overload: ${CLIENTS} clients submit as fast as they can for ${DURATION_MS / 
   expect(shedWithoutRetryAfter).toEqual([]);
   expect(
     p99,
-    `p99 of accepted submits under overload (calm p99 ${calmP99.toFixed(0)} ms)`,
+    `p99 of accepted submits under overload (calm p99 ${calmP99.toFixed(0)} ms, shed p99 ${shedP99.toFixed(0)} ms)`,
   ).toBeLessThanOrEqual(p99Bound);
   expect(
     overRss,
