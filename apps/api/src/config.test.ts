@@ -22,7 +22,23 @@ describe('loadConfig', () => {
       webhookAllowCidrs: [],
       reaperIntervalMs: 1_000,
       limits: { maxInFlight: 1024, maxEventLoopDelayMs: 1000, maxPendingJobs: 0 },
+      telemetry: {
+        serviceName: 'jobgate-api',
+        serviceVersion: '0.0.0',
+        environment: 'development',
+        otlp: undefined,
+        metricIntervalMs: 15_000,
+      },
     });
+  });
+
+  it('exports its own telemetry only with OTEL_EXPORTER_OTLP_ENDPOINT, and names a bad one', () => {
+    expect(
+      loadConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).telemetry.otlp,
+    ).toEqual({ endpoint: 'http://127.0.0.1:4318', headers: {}, timeoutMs: 10_000 });
+    expect(() => loadConfig({ ...base, PORT: 'x', OTEL_EXPORTER_OTLP_ENDPOINT: 'nope' })).toThrow(
+      /PORT[\s\S]*OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
   });
 
   it('reads the webhook development settings and names a bad CIDR', () => {

@@ -1,3 +1,4 @@
+import { readTelemetryEnv, type TelemetrySettings } from '@jobgate/telemetry/setup';
 import { z } from 'zod';
 
 /** The API's whole configuration, read once from the environment by `loadConfig`. */
@@ -23,6 +24,8 @@ export interface ApiConfig {
   /** How often this instance tries to reap expired leases and due retries (one instance leads); 0 = never. */
   reaperIntervalMs: number;
   limits: { maxInFlight: number; maxEventLoopDelayMs: number; maxPendingJobs: number };
+  /** The API's own spans and metrics (`OTEL_EXPORTER_OTLP_ENDPOINT` unset: off). */
+  telemetry: TelemetrySettings;
 }
 
 export class ConfigError extends Error {
@@ -123,10 +126,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
   const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`),
-    );
+  const telemetry = readTelemetryEnv(present, 'jobgate-api');
+  if (!parsed.success || !telemetry.settings) {
+    throw new ConfigError([
+      ...(parsed.success
+        ? []
+        : parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`)),
+      ...telemetry.problems,
+    ]);
   }
   const v = parsed.data;
   return {
@@ -150,5 +157,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS,
       maxPendingJobs: v.MAX_PENDING_JOBS,
     },
+    telemetry: telemetry.settings,
   };
 }

@@ -1,4 +1,5 @@
 import { createQueue, createReaper } from '@jobgate/core';
+import { setupTelemetry } from '@jobgate/telemetry/setup';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
@@ -13,6 +14,8 @@ try {
 }
 
 const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
+// Off (and the OpenTelemetry SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const telemetry = await setupTelemetry(config.telemetry);
 const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
 redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
 const queue = await createQueue({ redis, namespace: config.namespace });
@@ -30,6 +33,14 @@ const app = await createServer({
   logRequests: config.logRequests,
   webhooks: { allowHttp: config.webhookAllowHttp, allowCidrs: config.webhookAllowCidrs },
   limits: config.limits,
+  ...(telemetry.enabled
+    ? {
+        telemetry: {
+          tracer: telemetry.tracer('@jobgate/api'),
+          meter: telemetry.meter('@jobgate/api'),
+        },
+      }
+    : {}),
 });
 
 // Expired leases are requeued even when no worker is alive to claim (and so reap); API instances
@@ -56,10 +67,18 @@ async function shutdown(signal: string): Promise<void> {
   await app.close();
   await queue.close();
   redis.disconnect();
+  await telemetry.shutdown().catch(() => undefined);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
 
 const address = await app.listen({ port: config.port, host: config.host });
-logger.info({ address, namespace: config.namespace }, 'jobgate api listening');
+logger.info(
+  {
+    address,
+    namespace: config.namespace,
+    telemetry: config.telemetry.otlp ? config.telemetry.otlp.endpoint : 'off',
+  },
+  'jobgate api listening',
+);
 reaper?.start();

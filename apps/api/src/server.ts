@@ -14,6 +14,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { wsRoutes } from './routes/ws.js';
+import { installTracing, type ApiTelemetry } from './tracing.js';
 import type { WebhookOptions } from './webhook-store.js';
 
 export type { ApiQueue, AppContext } from './context.js';
@@ -41,6 +42,8 @@ export interface ServerDeps extends ServerOptions {
   queue: ApiQueue;
   /** Pino logger, or `false` for none (tests). */
   logger?: FastifyBaseLogger | false;
+  /** Spans and metrics of every request over OTLP (`@jobgate/telemetry/setup`); none when absent. */
+  telemetry?: ApiTelemetry;
 }
 
 /**
@@ -125,6 +128,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       done(error as Error, undefined);
     }
   });
+  if (deps.telemetry) installTracing(app, deps.telemetry);
   installErrorHandling(app);
   installLoadShedding(
     app,

@@ -1,8 +1,11 @@
+import { readTelemetryEnv, type TelemetrySettings } from '@jobgate/telemetry/setup';
 import { z } from 'zod';
 import { STANDARD_SCHEDULE_MS } from './schedule.js';
 
 /** The webhook service's whole configuration, read once from the environment by `loadConfig`. */
 export interface WebhookServiceConfig {
+  /** The service's own spans and metrics (`OTEL_EXPORTER_OTLP_ENDPOINT` unset: off). */
+  telemetry: TelemetrySettings;
   port: number;
   host: string;
   redisUrl: string;
@@ -115,13 +118,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WebhookService
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
   const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`),
-    );
+  const telemetry = readTelemetryEnv(present, 'jobgate-webhook-service');
+  if (!parsed.success || !telemetry.settings) {
+    throw new ConfigError([
+      ...(parsed.success
+        ? []
+        : parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`)),
+      ...telemetry.problems,
+    ]);
   }
   const v = parsed.data;
   return {
+    telemetry: telemetry.settings,
     port: v.PORT,
     host: v.HOST,
     redisUrl: v.REDIS_URL,

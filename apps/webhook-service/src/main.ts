@@ -1,4 +1,5 @@
 import { createQueue } from '@jobgate/core';
+import { setupTelemetry } from '@jobgate/telemetry/setup';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
@@ -14,6 +15,8 @@ try {
 }
 
 const logger = pino({ level: config.logLevel });
+// Off (and the OpenTelemetry SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const telemetry = await setupTelemetry(config.telemetry);
 const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
 redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
 const queue = await createQueue({ redis, namespace: config.namespace });
@@ -32,6 +35,14 @@ const service = createWebhookService({
   claimIdleMs: config.claimIdleMs,
   disableAfterMs: config.disableAfterMs,
   retentionMs: config.retentionMs,
+  ...(telemetry.enabled
+    ? {
+        telemetry: {
+          tracer: telemetry.tracer('@jobgate/webhook-service'),
+          meter: telemetry.meter('@jobgate/webhook-service'),
+        },
+      }
+    : {}),
 });
 const app = createStatusServer(service, logger);
 
@@ -44,6 +55,7 @@ async function shutdown(signal: string): Promise<void> {
   await service.stop();
   await queue.close();
   redis.disconnect();
+  await telemetry.shutdown().catch(() => undefined);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
@@ -51,6 +63,11 @@ process.once('SIGINT', () => void shutdown('SIGINT'));
 await service.start();
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(
-  { address, namespace: config.namespace, consumer: service.consumer },
+  {
+    address,
+    namespace: config.namespace,
+    consumer: service.consumer,
+    telemetry: config.telemetry.otlp ? config.telemetry.otlp.endpoint : 'off',
+  },
   'jobgate webhook service listening',
 );

@@ -14,6 +14,7 @@ import {
 } from './schedule.js';
 import { Sender } from './sender.js';
 import { signatureHeader } from './signing.js';
+import { deliveryTracing, type WebhookTelemetry } from './tracing.js';
 import type { Resolver, TargetPolicy } from './ssrf.js';
 import { deliveryId, newDelivery, WebhookStore } from './store.js';
 import {
@@ -63,6 +64,8 @@ export interface WebhookServiceOptions {
 }
 
 export interface WebhookServiceDeps extends WebhookServiceOptions {
+  /** A span per delivery attempt and an attempt-duration histogram over OTLP; none when absent. */
+  telemetry?: WebhookTelemetry;
   /** Commands; the service duplicates it once for the blocking stream read. */
   redis: Redis;
   /** Reads a finished job for its result (`@jobgate/core`'s queue). */
@@ -115,6 +118,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   const redis = deps.redis;
   const store = new WebhookStore(redis, deps.namespace, now);
   const keys = store.keys;
+  const traceAttempt = deps.telemetry ? deliveryTracing(deps.telemetry) : undefined;
   const sender = new Sender({
     policy: deps.policy,
     ...(deps.resolve ? { resolve: deps.resolve } : {}),
@@ -297,6 +301,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   }
 
   async function deliver(d: DeliveryRecord, endpoint: EndpointRecord): Promise<void> {
+    const endSpan = traceAttempt?.(d, endpoint);
     const result = await sender.send(endpoint.url, headersFor(d, endpoint), d.body);
     const at = now();
     let outcome: AttemptRecord['outcome'];
@@ -337,6 +342,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       }),
       disableAfterMs,
     );
+    endSpan?.({ status: result.status, error: result.error, outcome });
     metrics.deliveries.inc({ outcome });
     metrics.attemptLatency.observe({ outcome }, result.latencyMs / 1_000);
     if (d.attempts === 1) metrics.eventToSend.observe(Math.max(0, at - d.created_at) / 1_000);

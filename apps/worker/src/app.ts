@@ -1,4 +1,5 @@
 import { createQueue } from '@jobgate/core';
+import { setupTelemetry } from '@jobgate/telemetry/setup';
 import { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.js';
 import {
@@ -49,6 +50,8 @@ export async function startWorkerApp(
   log: Logger,
   version = '0.0.0',
 ): Promise<RunningWorker> {
+  // Off (and the OpenTelemetry SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const telemetry = await setupTelemetry(config.telemetry);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const queue = await createQueue({
@@ -82,6 +85,14 @@ export async function startWorkerApp(
     version,
     logger: log,
     ...(metrics ? { metrics } : {}),
+    ...(telemetry.enabled
+      ? {
+          telemetry: {
+            tracer: telemetry.tracer('@jobgate/worker'),
+            meter: telemetry.meter('@jobgate/worker'),
+          },
+        }
+      : {}),
   });
   // The status port first: a port already taken fails the start before anything is claimed.
   let status: StatusServer | undefined;
@@ -110,6 +121,7 @@ export async function startWorkerApp(
       await status?.close();
       await queue.close();
       await redis.quit().catch(() => undefined);
+      await telemetry.shutdown().catch(() => undefined);
       return report;
     },
   };

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { readTelemetryEnv, type TelemetrySettings } from '@jobgate/telemetry/setup';
 import { z } from 'zod';
 
 /** Configuration errors name every bad variable at once and never echo a value (keys are secrets). */
@@ -82,6 +83,8 @@ const schema = z.object({
 export type RawConfig = z.infer<typeof schema>;
 
 export interface WorkerConfig {
+  /** The worker's own spans and metrics (`OTEL_EXPORTER_OTLP_ENDPOINT` unset: off). */
+  telemetry: TelemetrySettings;
   redisUrl: string;
   namespace: string;
   workerId: string;
@@ -206,11 +209,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     issues.push('COMFYUI_URL: required when WORKER_CONNECTORS includes comfyui');
   if (parsed.success && Math.floor(parsed.data.WORKER_LEASE_MS / 3) < 100)
     issues.push('WORKER_LEASE_MS: too short for heartbeats (needs >= 300)');
-  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
+  const telemetry = readTelemetryEnv(cleaned, 'jobgate-worker');
+  issues.push(...telemetry.problems.map((problem) => problem.replace(' ', ': ')));
+  if (!parsed.success || !telemetry.settings || issues.length > 0) throw new ConfigError(issues);
   const c = parsed.data;
 
   const host = hostname();
   return {
+    telemetry: telemetry.settings,
     redisUrl: c.REDIS_URL,
     namespace: c.QUEUE_NAMESPACE,
     // Unique per process by default: two workers on one machine must not share leases.
@@ -279,6 +285,18 @@ export function describeConfig(config: WorkerConfig): Record<string, unknown> {
     ...config,
     redisUrl: hideUrl(config.redisUrl),
     openai: config.openai ? { ...config.openai, apiKey: '***' } : undefined,
+    // OTLP headers usually carry a token (Dash0's Authorization): names only.
+    telemetry: {
+      ...config.telemetry,
+      otlp: config.telemetry.otlp
+        ? {
+            ...config.telemetry.otlp,
+            headers: Object.fromEntries(
+              Object.keys(config.telemetry.otlp.headers).map((name) => [name, '***']),
+            ),
+          }
+        : 'off',
+    },
   };
 }
 

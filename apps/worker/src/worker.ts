@@ -26,6 +26,7 @@ import {
   type WorkerRecord,
   type WorkerStatus,
 } from './registry.js';
+import { runTracing, type RunEnd, type WorkerTelemetry } from './tracing.js';
 
 export interface WorkerOptions {
   queue: Queue;
@@ -58,6 +59,8 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Prometheus counters and histograms (`createWorkerMetrics`); none when omitted. */
   metrics?: WorkerMetrics;
+  /** A span per run and a run-duration histogram over OTLP (`@jobgate/telemetry/setup`); none when absent. */
+  telemetry?: WorkerTelemetry;
 }
 
 export interface StopReport {
@@ -136,6 +139,9 @@ export function createWorker(options: WorkerOptions): Worker {
   };
   const id = spec.worker_id;
   const registry = new WorkerRegistry(redis, queue.namespace, registryEveryMs * 3);
+  const traceRun = options.telemetry
+    ? runTracing(options.telemetry, { namespace: queue.namespace, workerId: id, machineId })
+    : undefined;
 
   const running = new Map<string, Running>();
   const loops: Array<Promise<void>> = [];
@@ -287,8 +293,10 @@ export function createWorker(options: WorkerOptions): Worker {
     log.debug({ ...jobLog, service: job.service_required }, 'job claimed');
     const connector = byService.get(job.service_required);
     let outcomeLabel = 'lost';
+    const endRun: RunEnd | undefined = traceRun?.(job);
     try {
       const outcome = await runJob(entry, connector, runDeps);
+      endRun?.(outcome.kind, outcome.kind === 'failed' ? outcome.error : undefined);
       if (outcome.kind === 'completed') {
         const [followUp, done] = await complete(entry, outcome.result);
         outcomeLabel = done ? 'completed' : 'lost';

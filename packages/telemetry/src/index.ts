@@ -1,14 +1,3 @@
 export * from './events-entry.js';
-export {
-  setupTelemetry,
-  serviceResource,
-  traceExporter,
-  metricExporter,
-  parseOtlpHeaders,
-  otlpEnvSchema,
-  ATTR_DEPLOYMENT_ENVIRONMENT,
-  type Telemetry,
-  type TelemetryOptions,
-  type OtlpTarget,
-  type ServiceIdentity,
-} from './otel.js';
+export * from './setup-entry.js';
+export { serviceResource, traceExporter, metricExporter } from './otel.js';
