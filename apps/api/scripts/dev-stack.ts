@@ -1,12 +1,15 @@
 /**
- * `pnpm dev` at the root: a throwaway Redis and every service of `DEV_SERVICES` (the API and one
- * simulation worker, plus whatever registers itself in `@jobgate/testkit/stack`), restarted on
- * edits, with readable logs. Prints working examples with the real URL and a fresh API key.
+ * `pnpm dev` at the root: a throwaway Redis and every service of `DEV_SERVICES` (the API, one
+ * simulation worker, the webhook service and the telemetry collector, plus whatever registers
+ * itself in `@jobgate/testkit/stack`), restarted on edits, with readable logs. Prints working
+ * examples with the real URL and a fresh API key. The collector exports to
+ * OTEL_EXPORTER_OTLP_ENDPOINT when it is set (the other services then export their own spans
+ * there too), else to a local OTLP receiver that prints one line per finished job's span.
  * SIGINT, SIGTERM or SIGHUP, to this process or to the `pnpm dev` that runs it, stops everything
  * and removes the throwaway Redis. REDIS_URL, if set, is used instead; PORT defaults to 3000;
  * LOG_FORMAT=json keeps the apps' JSON lines as they are.
  */
-import { startRedis } from '@jobgate/testkit';
+import { startOtlpReceiver, startRedis, type OtlpValue, type ReceivedSpan } from '@jobgate/testkit';
 import { DEV_SERVICES, Stack } from '@jobgate/testkit/stack';
 import { Redis } from 'ioredis';
 import { prettyFactory } from 'pino-pretty';
@@ -37,6 +40,33 @@ function print(app: string, line: string, stream: 'stdout' | 'stderr'): void {
 }
 
 const redis = await startRedis({ own: !process.env.REDIS_URL, ownProcessGroup: true });
+// Traces go to the developer's backend (e.g. a local Jaeger: OTEL_EXPORTER_OTLP_ENDPOINT=
+// http://127.0.0.1:4318) or, by default, to a receiver here that prints each finished job.
+const receiver = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? undefined : await startOtlpReceiver();
+const text = (value: OtlpValue | undefined): string =>
+  typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+const secondsOf = (span: ReceivedSpan): string =>
+  (Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e9).toFixed(2);
+const printSpans = (): void => {
+  if (!receiver) return;
+  const spans = receiver.spans.splice(0);
+  receiver.metricPoints.length = 0;
+  receiver.requests.length = 0;
+  for (const span of spans) {
+    if (span.parentSpanId !== '' || !('job.status' in span.attributes)) continue;
+    const a = span.attributes;
+    const where = a['worker.id'] ? ` on ${text(a['worker.id'])}` : '';
+    const failure = a['failure.reason']
+      ? ` (${text(a['failure.type'])}: ${text(a['failure.reason'])})`
+      : '';
+    print(
+      'otlp',
+      `trace ${span.traceId} ${span.name} ${text(a['job.status'])}${failure} in ${secondsOf(span)} s, attempt ${text(a['job.attempt'] ?? 0)}${where}, job ${text(a['job.id'])}`,
+      'stdout',
+    );
+  }
+};
+setInterval(printSpans, 250).unref();
 const stack = new Stack({
   redisUrl: redis.url,
   namespace,
@@ -50,6 +80,8 @@ function stop(reason: string, code = 0): Promise<void> {
   stopping ??= (async () => {
     console.log(`\njobgate dev stack: stopping (${reason})`);
     await stack.stop();
+    printSpans();
+    await receiver?.close();
     await redis.stop();
     process.exit(code);
   })();
@@ -70,9 +102,15 @@ try {
   const admin = new Redis(redis.url);
   key = (await new ApiKeyStore(admin, namespace, 0).create('dev', 'pnpm dev')).key;
   admin.disconnect();
-  for (const service of DEV_SERVICES) {
-    await stack.start(service, service === 'api' ? { port } : {});
-  }
+  // All at once: none needs another to start, and on a busy 2-core machine four tsx start-ups
+  // one after another took most of a minute.
+  await Promise.all(
+    DEV_SERVICES.map((service) => {
+      const env: Record<string, string> =
+        service === 'telemetry' && receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } : {};
+      return stack.start(service, service === 'api' ? { port, env } : { env });
+    }),
+  );
 } catch (error) {
   console.error(`jobgate dev stack failed to start: ${(error as Error).message}`);
   await stop('start-up failed', 1);
@@ -85,9 +123,14 @@ const auth = `-H 'authorization: Bearer ${key}'`;
 const env = `REDIS_URL=${redis.url} QUEUE_NAMESPACE=${namespace}`;
 console.log(`
 jobgate dev stack is up
-  redis    ${redis.url}${redis.owned ? ' (throwaway, removed on exit)' : ''}
-${stack.processes.map((p) => `  ${p.name.padEnd(8)} pid ${String(p.child.pid)}${p.name === 'api' ? `   ${api}   (WebSocket ${ws})` : ''}`).join('\n')}
-  key      ${key}   (customer "dev")
+  redis     ${redis.url}${redis.owned ? ' (throwaway, removed on exit)' : ''}
+${stack
+  .describe()
+  .map((line) => `  ${line}`)
+  .join(
+    '\n',
+  )}${receiver ? `\n  otlp      ${receiver.url}   local receiver: one [otlp] line per finished job (set OTEL_EXPORTER_OTLP_ENDPOINT to export elsewhere)` : ''}
+  key       ${key}   (customer "dev")
 
 Try it (copy and paste):
   # create a job; JOB holds its id

@@ -108,6 +108,10 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
   const dev = await startDev();
   const banner = dev.output();
   expect(banner).toContain(`http://127.0.0.1:${dev.port}`);
+  expect(banner).toMatch(/^ {2}webhook +pid \d+ +http:\/\/127\.0\.0\.1:\d+\/metrics/m);
+  expect(banner).toMatch(
+    /^ {2}telemetry +pid \d+ +http:\/\/127\.0\.0\.1:\d+\/metrics +traces -> http:\/\/127\.0\.0\.1:\d+$/m,
+  );
   const key = /jgk_[A-Za-z0-9_-]+/.exec(banner)?.[0];
   expect(key).toBeDefined();
 
@@ -147,15 +151,26 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
   });
   watcher.kill('SIGTERM');
 
+  // The collector exported the cancelled job's trace to the local receiver, which printed it.
+  await waitFor(
+    () =>
+      new RegExp(`\\[otlp\\] trace [0-9a-f]{32} job simulation cancelled .*job ${jobId!}`).test(
+        dev.output(),
+      ),
+    { timeoutMs: 20_000, what: "the cancelled job's trace printed by the local OTLP receiver" },
+  );
+
   const tree = descendants(dev.child.pid!);
-  // redis-server, the API and the worker (each a --watch parent and its app) and the launcher.
-  expect(tree.length).toBeGreaterThanOrEqual(6);
+  // redis-server, the API, the worker, the webhook service and the telemetry collector (each a
+  // watch runner and its app) and the launcher.
+  expect(tree.length).toBeGreaterThanOrEqual(10);
   process.kill(dev.child.pid!, 'SIGTERM');
   await waitFor(() => tree.every((pid) => !alive(pid)) && !alive(dev.child.pid!), {
     timeoutMs: 30_000,
     what: 'every process of the dev stack gone',
   });
-  // One request line per HTTP request, readable (not JSON), and no restart without an edit.
+  // One request line per HTTP request, readable (not JSON), and no restart without an edit (not
+  // even while other projects on the machine run `pnpm install`: see watch-runner.js).
   expect(dev.output()).toMatch(/\[api\] .*INFO.*POST \/api\/jobs 201/);
   expect(dev.output()).toMatch(new RegExp(`\\[api\\] .*DELETE /api/jobs/${jobId!} 200`));
   expect(dev.output()).not.toMatch(/\[api\] \{"level"/);
@@ -165,7 +180,7 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
 it("Ctrl-C (SIGINT to the terminal's process group) stops every process, each app once", async () => {
   const dev = await startDev();
   const tree = descendants(dev.child.pid!);
-  expect(tree.length).toBeGreaterThanOrEqual(6);
+  expect(tree.length).toBeGreaterThanOrEqual(10);
   process.kill(-dev.child.pid!, 'SIGINT');
   await waitFor(() => tree.every((pid) => !alive(pid)) && !alive(dev.child.pid!), {
     timeoutMs: 30_000,

@@ -1,4 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WATCH_RUNNER = fileURLToPath(new URL('./watch-runner.js', import.meta.url));
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -12,7 +17,7 @@ function installExitHook(): void {
   });
 }
 
-/** Signals the child's whole process group (a `node --watch` parent and the app it runs). */
+/** Signals the child's whole process group (a watch runner and the app it runs). */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -49,10 +54,36 @@ export interface LaunchAppOptions {
   /** Entry module relative to `cwd`. Default `src/main.ts`. */
   entry?: string;
   env: Record<string, string>;
-  /** Restart on edits (`node --watch`). */
+  /**
+   * Restart on edits of the app's `src` or a workspace dependency's `src` (`watch-runner.js`:
+   * content changes only, not attribute changes such as another project's `pnpm install`
+   * hard-linking the same store files).
+   */
   watch?: boolean;
   /** Each line the app prints, as it comes (for a dev console); always collected for `output()`. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/**
+ * The `src` folders an app can load code from: its own and, transitively, those of the workspace
+ * packages in its `dependencies` (found through the `node_modules` links pnpm makes).
+ */
+export function sourceDirs(appDir: string): string[] {
+  const dirs = new Set<string>();
+  const visit = (dir: string): void => {
+    const real = realpathSync(dir);
+    if (dirs.has(join(real, 'src'))) return;
+    dirs.add(join(real, 'src'));
+    const pkg = JSON.parse(readFileSync(join(real, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    for (const [name, version] of Object.entries(pkg.dependencies ?? {})) {
+      const linked = join(real, 'node_modules', name);
+      if (version.startsWith('workspace:') && existsSync(linked)) visit(linked);
+    }
+  };
+  visit(appDir);
+  return [...dirs].filter((dir) => existsSync(dir));
 }
 
 /**
@@ -62,10 +93,10 @@ export interface LaunchAppOptions {
  */
 export function launchApp(options: LaunchAppOptions): AppProcess {
   installExitHook();
-  const args = ['--import', 'tsx'];
-  // node --watch follows the modules the app loads (workspace sources included), nothing else.
-  if (options.watch) args.push('--watch', '--watch-preserve-output');
-  args.push(options.entry ?? 'src/main.ts');
+  const args = ['--import', 'tsx', options.entry ?? 'src/main.ts'];
+  if (options.watch) {
+    args.unshift(WATCH_RUNNER, ...sourceDirs(options.cwd).flatMap((dir) => ['--watch', dir]), '--');
+  }
   const child = spawn(process.execPath, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -97,13 +128,13 @@ export function launchApp(options: LaunchAppOptions): AppProcess {
   let stopping: Promise<string> | undefined;
   const stop = (signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<string> => {
     stopping ??= (async () => {
-      // The child alone: a `node --watch` parent passes the signal on to its app, so signalling
+      // The child alone: a watch runner passes the signal on to its app, so signalling
       // the group would deliver it twice (and a second signal makes the worker abandon its jobs).
       if (isRunning()) child.kill(signal);
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
       const how = await exited;
       clearTimeout(timer);
-      // `node --watch` exits with its app; anything else left in the group goes too.
+      // The watch runner exits with its app; anything else left in the group goes too.
       killGroup(child, 'SIGKILL');
       return how;
     })();

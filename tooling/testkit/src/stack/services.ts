@@ -24,8 +24,8 @@ export interface ServiceDefinition {
   env(ctx: ServiceContext): Record<string, string>;
   /** Readiness for services without `http`; polled until true. */
   ready?(ctx: ServiceContext & { env: Record<string, string>; redis: Redis }): Promise<boolean>;
-  /** One line for the `pnpm dev` banner. */
-  describe?(ctx: ServiceContext): string;
+  /** What the `pnpm dev` banner prints after the instance's name and pid. */
+  describe?(ctx: ServiceContext & { env: Record<string, string> }): string;
 }
 
 /** Local stacks deliver to receivers on this machine: http:// and loopback, never in production. */
@@ -50,8 +50,10 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
       ...(ctx.mode === 'development' ? { LOG_REQUESTS: 'true' } : { WS_PING_INTERVAL_MS: '5000' }),
       ...LOCAL_WEBHOOKS,
     }),
-    describe: (ctx) =>
-      `api      ${ctx.urls.api ?? ''}   (WebSocket ${(ctx.urls.api ?? '').replace(/^http/, 'ws')}/api/ws)`,
+    describe: (ctx) => {
+      const url = `http://127.0.0.1:${String(ctx.port)}`;
+      return `${url}   (WebSocket ${url.replace(/^http/, 'ws')}/api/ws)`;
+    },
   },
   webhook: {
     app: 'webhook-service',
@@ -74,7 +76,7 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
         : {}),
     }),
     describe: (ctx) =>
-      `webhook  ${ctx.urls.webhook ?? ''}/metrics   (http:// and loopback receivers allowed)`,
+      `http://127.0.0.1:${String(ctx.port)}/metrics   (http:// and loopback receivers allowed)`,
   },
   worker: {
     app: 'worker',
@@ -96,9 +98,35 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
     }),
     ready: async ({ namespace, env, redis }) =>
       (await redis.zscore(`{${namespace}}:workers`, env.WORKER_ID!)) !== null,
-    describe: (ctx) => `worker   ${ctx.instance} (simulation connector)`,
+    describe: (ctx) => `${ctx.env.WORKER_ID ?? ctx.instance} (simulation connector)`,
+  },
+  telemetry: {
+    app: 'telemetry-collector',
+    http: { readyPath: '/health' },
+    // The OTLP endpoint comes from the caller (`pnpm dev`: a local receiver or the developer's
+    // OTEL_EXPORTER_OTLP_ENDPOINT; e2e: the test's receiver) or TELEMETRY_DISABLED=1.
+    env: (ctx) => ({
+      REDIS_URL: ctx.redisUrl,
+      QUEUE_NAMESPACE: ctx.namespace,
+      HOST: '127.0.0.1',
+      TELEMETRY_CONSUMER: ctx.instance,
+      DEPLOYMENT_ENVIRONMENT: ctx.mode,
+      ...quiet(ctx),
+      // Short waits so a finished job's trace is out within a second (production: 1 s blocks,
+      // 5 s settle).
+      TELEMETRY_BLOCK_MS: ctx.mode === 'test' ? '100' : '500',
+      TELEMETRY_SWEEP_INTERVAL_MS: ctx.mode === 'test' ? '100' : '500',
+      TELEMETRY_SETTLE_MS: ctx.mode === 'test' ? '200' : '1000',
+      TELEMETRY_METRIC_INTERVAL_MS: ctx.mode === 'test' ? '500' : '15000',
+    }),
+    describe: (ctx) =>
+      `http://127.0.0.1:${String(ctx.port)}/metrics   traces ${
+        ctx.env.TELEMETRY_DISABLED === '1'
+          ? 'disabled'
+          : `-> ${ctx.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '(none)'}`
+      }`,
   },
 };
 
 /** What `pnpm dev` starts, in order. */
-export const DEV_SERVICES = ['api', 'worker'];
+export const DEV_SERVICES = ['api', 'worker', 'webhook', 'telemetry'];

@@ -39,6 +39,7 @@ export interface StartOptions {
 export class Stack implements AsyncDisposable {
   readonly processes: AppProcess[] = [];
   readonly urls: Record<string, string> = {};
+  private readonly lines = new Map<AppProcess, string>();
   readonly redis: Redis;
   private readonly counts = new Map<string, number>();
   private stopping: Promise<void> | undefined;
@@ -120,7 +121,15 @@ export class Stack implements AsyncDisposable {
       });
     }
     if (url) this.urls[service] ??= url;
+    this.lines.set(app, def.describe?.({ ...ctx, env }) ?? '');
     return app;
+  }
+
+  /** One line per started instance for a banner: name, pid and the service's `describe`. */
+  describe(): string[] {
+    return this.processes.map((app) =>
+      `${app.name.padEnd(9)} pid ${String(app.child.pid)}   ${this.lines.get(app) ?? ''}`.trimEnd(),
+    );
   }
 
   /** Stops every app at once: one SIGTERM each, SIGKILL after 10 s. `redis` stays open. */
