@@ -17,6 +17,8 @@ export interface Stack extends AsyncDisposable {
   startWorker(env?: Record<string, string>): Promise<AppProcess>;
   /** A webhook service instance (several share the work); ready when its /health is 200. */
   startWebhookService(env?: Record<string, string>): Promise<AppProcess>;
+  /** A telemetry collector exporting to `otlpEndpoint` (e.g. testkit's OTLP receiver). */
+  startCollector(otlpEndpoint: string, env?: Record<string, string>): Promise<AppProcess>;
   http(
     method: string,
     path: string,
@@ -72,7 +74,11 @@ export async function waitOrFail<T>(
  * seconds.
  */
 export async function startStack(
-  options: { workers?: number; workerEnv?: Record<string, string> } = {},
+  options: {
+    workers?: number;
+    workerEnv?: Record<string, string>;
+    apiEnv?: Record<string, string>;
+  } = {},
 ): Promise<Stack> {
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set: run through the e2e vitest preset');
@@ -144,7 +150,7 @@ export async function startStack(
   };
   let api: AppProcess;
   try {
-    api = track(await launcher.start('api'));
+    api = track(await launcher.start('api', { env: options.apiEnv ?? {} }));
   } catch (error) {
     await dispose();
     throw error;
@@ -169,6 +175,12 @@ export async function startStack(
       return worker;
     },
     startWebhookService: async (env = {}) => track(await launcher.start('webhook', { env })),
+    startCollector: async (otlpEndpoint, env = {}) =>
+      track(
+        await launcher.start('telemetry', {
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, ...env },
+        }),
+      ),
     http: async (method, path, key, body) => {
       const response = await fetch(`${apiUrl}${path}`, {
         method,
