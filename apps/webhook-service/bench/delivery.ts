@@ -34,7 +34,7 @@ async function run(
   name: string,
   endpoints: number,
   mode: { rate: number; seconds: number } | { burst: number },
-  concurrencyPerEndpoint = 10,
+  concurrencyPerEndpoint?: number,
 ): Promise<Result> {
   const namespace = uniqueNamespace('bench');
   const redis = new Redis(redisUrl);
@@ -64,8 +64,9 @@ async function run(
     namespace,
     policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8'] },
     defaultMetrics: false,
-    pollMs: 5,
-    concurrencyPerEndpoint,
+    // The service's default poll (20 ms): new events and finished requests wake it up.
+    ...(process.env.BENCH_POLL_MS ? { pollMs: Number(process.env.BENCH_POLL_MS) } : {}),
+    ...(concurrencyPerEndpoint ? { concurrencyPerEndpoint } : {}),
   });
   await service.start();
   const total = 'burst' in mode ? mode.burst : mode.rate * mode.seconds;

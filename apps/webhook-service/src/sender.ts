@@ -25,7 +25,7 @@ export interface SenderOptions {
   resolve?: Resolver;
   /** Whole-request deadline: connect, send, response headers and body. */
   timeoutMs: number;
-  /** Keep-alive sockets per receiver host. */
+  /** Open sockets per receiver origin (the service passes its in-flight limit). Default 32. */
   maxSocketsPerHost?: number;
 }
 
@@ -43,11 +43,10 @@ export class Sender {
   private readonly lookup: ReturnType<typeof guardedLookup>;
 
   constructor(private readonly options: SenderOptions) {
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: options.maxSocketsPerHost ?? 32,
-      maxFreeSockets: 16,
-    };
+    const maxSockets = options.maxSocketsPerHost ?? 32;
+    // Idle sockets are kept up to the same bound: a steady stream of requests reuses its
+    // connections instead of closing and opening them around a burst.
+    const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent(agentOptions);
     this.lookup = guardedLookup(options.policy, options.resolve ?? systemResolver);

@@ -141,6 +141,19 @@ export function newDelivery(
   };
 }
 
+/** An endpoint's deliveries in the log index: `<endpoint>|<created ms, 15 digits>|<id>`. */
+export function logMember(d: Pick<DeliveryRecord, 'endpoint_id' | 'created_at' | 'id'>): string {
+  return `${d.endpoint_id}|${String(d.created_at).padStart(15, '0')}|${d.id}`;
+}
+
+/** The five script arguments of each delivery to enqueue: id, order key, log member, entry, JSON. */
+export function enqueueArgs(deliveries: DeliveryRecord[]): string[] {
+  const args: string[] = [];
+  for (const d of deliveries)
+    args.push(d.id, d.order_key, logMember(d), d.event_id ?? '', JSON.stringify(d));
+  return args;
+}
+
 /**
  * Endpoints and deliveries in Redis, scoped by customer: every read and write names the customer
  * and answers "not found" for another customer's ids. Shared by the API (registration) and the
@@ -358,7 +371,8 @@ export class WebhookStore {
       this.now(),
       group,
       JSON.stringify(acks),
-      JSON.stringify(deliveries),
+      deliveries.length,
+      ...enqueueArgs(deliveries),
     );
   }
 }
