@@ -96,7 +96,11 @@ export interface WebhookService {
   health(): Promise<{ ok: boolean; redis: boolean; reading: boolean }>;
 }
 
-/** An endpoint with a request open this long counts as slow (see the claim in scripts.ts). */
+/**
+ * An endpoint with a request open this long (at least; a quarter of the timeout when that is
+ * longer) counts as slow (see the claim in scripts.ts): a loaded machine stretches every request
+ * a little, a hung receiver holds its requests until the timeout.
+ */
 const SLOW_ENDPOINT_MS = 1_000;
 
 const NOOP_LOGGER: ServiceLogger = { info() {}, warn() {}, error() {} };
@@ -129,6 +133,10 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     policy: deps.policy,
     ...(deps.resolve ? { resolve: deps.resolve } : {}),
     timeoutMs,
+    // Sockets per receiver origin up to the in-flight limit: requests to one origin (many
+    // endpoints of one customer, or one busy endpoint) never queue in the agent behind a smaller
+    // pool, which would count as time open and make the endpoint look slow.
+    maxSocketsPerHost: maxInFlight,
   });
 
   /** Open requests per endpoint: delivery id -> when the request started (real time). */
@@ -426,7 +434,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     // Endpoints whose oldest open request has run for a while: their waiting deliveries may be
     // put back when they crowd the claim's window. A fast endpoint's backlog keeps its place.
     const slow: string[] = [];
-    const startedBefore = performance.now() - SLOW_ENDPOINT_MS;
+    const startedBefore = performance.now() - Math.max(SLOW_ENDPOINT_MS, timeoutMs / 4);
     for (const [endpoint, requests] of inflightByEndpoint) {
       slots[endpoint] = perEndpoint - requests.size;
       for (const started of requests.values()) {
