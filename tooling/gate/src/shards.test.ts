@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { LEVELS } from './levels.js';
@@ -89,7 +91,10 @@ describe('durationsFromHistory', () => {
 });
 
 describe('the shards of this repository (what release.yml runs: integration + e2e, 4 shards)', () => {
-  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  // The repository root above this file (also from a copy of the package, e.g. Stryker's sandbox).
+  let root = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(root, 'pnpm-workspace.yaml')) && dirname(root) !== root)
+    root = dirname(root);
   const levels = LEVELS.filter((level) => level.name === 'integration' || level.name === 'e2e');
   const files = levels.flatMap((level) => listTestFiles(root, level));
   const durations = readCommittedDurations(root);
