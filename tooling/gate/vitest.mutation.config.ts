@@ -1,9 +1,10 @@
 import { unitConfig } from '@jobgate/vitest-config/unit';
+import { defineConfig } from 'vitest/config';
 
 // Stryker's runs (`pnpm gate mutation gate`): the unit preset, narrowed to the test files of the
 // policy code it mutates. The bundle and checkout tests (esbuild, git) cover none of it and would
 // make every one of several hundred runs seconds slower.
-export default {
+export default defineConfig({
   ...unitConfig,
   test: {
     ...unitConfig.test,
@@ -16,4 +17,4 @@ export default {
       'src/soak.test.ts',
     ],
   },
-};
+});
