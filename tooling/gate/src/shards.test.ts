@@ -100,12 +100,13 @@ describe('the shards of this repository (what release.yml runs: integration + e2
   const durations = readCommittedDurations(root);
   const key = (file: TestFile): string => fileKey(file.package, file.file);
 
-  it(`has a recorded duration for nearly every test file in ${DURATIONS_FILE}`, () => {
+  it(`has a recorded duration for at least 3 of 4 test files in ${DURATIONS_FILE}`, () => {
     expect(files.length).toBeGreaterThan(20);
     const missing = files.filter((file) => !durations.has(key(file))).map(rootPath);
-    // New files weigh the median file until the next refresh: `pnpm gate shards 4 --write-durations`.
+    // New files weigh the median file until the next refresh (`pnpm gate shards 4
+    // --write-durations`); adding a test file must not fail this, a stale file must.
     expect(missing.length, `files without a duration: ${missing.join(', ')}`).toBeLessThanOrEqual(
-      Math.floor(files.length * 0.1),
+      Math.floor(files.length * 0.25),
     );
   });
 
