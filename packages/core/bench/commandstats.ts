@@ -5,7 +5,8 @@
  * commandstats` for each phase, divided by the number of jobs. Commands run inside the Redis
  * Functions are counted by Redis itself, so this shows what each transition costs.
  *
- *   pnpm --filter @jobgate/core bench:commandstats      (JOBS, SERVICES, WORKERS override)
+ *   pnpm --filter @jobgate/core bench:commandstats      (JOBS, SERVICES, WORKERS override;
+ *                                                        CONCURRENCY: both Workers' slots, default 8)
  */
 import { startRedis } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
@@ -23,6 +24,7 @@ import {
 const JOBS = Number(process.env.JOBS ?? 50_000);
 const SERVICES = Number(process.env.SERVICES ?? 10);
 const WORKERS = Number(process.env.WORKERS ?? 80);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const services = Array.from({ length: SERVICES }, (_, i) => `svc-${i}`);
 
 type Stat = { calls: number; usec: number };
@@ -93,7 +95,7 @@ try {
   connection.disconnect();
   await submitter.close();
 
-  // What users run: one createWorker per service at concurrency 8, as the BullMQ side below.
+  // What users run: one createWorker per service at CONCURRENCY, as the BullMQ side below.
   const workerNs = 'profile-worker';
   const workerSubmitter = await createQueue({ redis: admin, namespace: workerNs });
   for (let i = 0; i < inputs.length; i += 5_000)
@@ -101,17 +103,17 @@ try {
   await admin.config('RESETSTAT');
   t = performance.now();
   cpu = process.cpuUsage();
-  await jobgateWorkerDrain(server.url, workerNs, services, 8, JOBS);
+  await jobgateWorkerDrain(server.url, workerNs, services, CONCURRENCY, JOBS);
   cpu = process.cpuUsage(cpu);
   print(
-    'createWorker (concurrency 8) claim + complete',
+    `createWorker (concurrency ${CONCURRENCY}) claim + complete`,
     await commandstats(admin),
     performance.now() - t,
     (cpu.user + cpu.system) / 1000,
   );
   await workerSubmitter.close();
 
-  // BullMQ, the same workload: one queue and one Worker (concurrency 8) per service.
+  // BullMQ, the same workload: one queue and one Worker (CONCURRENCY) per service.
   const bullConnection = bullmqConnection(server.url);
   const bullQueues = await bullmqQueues(services, bullConnection, 'profile-bull');
   await admin.config('RESETSTAT');
@@ -121,10 +123,10 @@ try {
   await admin.config('RESETSTAT');
   t = performance.now();
   cpu = process.cpuUsage();
-  await bullmqDrain(services, bullConnection, 'profile-bull', 8, JOBS);
+  await bullmqDrain(services, bullConnection, 'profile-bull', CONCURRENCY, JOBS);
   cpu = process.cpuUsage(cpu);
   print(
-    'BullMQ claim + complete',
+    `BullMQ Worker (concurrency ${CONCURRENCY}) claim + complete`,
     await commandstats(admin),
     performance.now() - t,
     (cpu.user + cpu.system) / 1000,
