@@ -1,15 +1,26 @@
 /**
  * `pnpm dev` at the root: a throwaway Redis and every service of `DEV_SERVICES` (the API, one
- * simulation worker, the webhook service and the telemetry collector, plus whatever registers
- * itself in `@jobgate/testkit/stack`), restarted on edits, with readable logs. Prints working
- * examples with the real URL and a fresh API key. The collector exports to
+ * simulation worker, the webhook service, the telemetry collector and the monitor, plus whatever
+ * registers itself in `@jobgate/testkit/stack`), restarted on edits, with readable logs. Prints
+ * working examples with the real URL, a fresh API key and a fresh operator key for the monitor. The collector exports to
  * OTEL_EXPORTER_OTLP_ENDPOINT when it is set (the other services then export their own spans
  * there too), else to a local OTLP receiver that prints one line per finished job's span.
  * SIGINT, SIGTERM or SIGHUP, to this process or to the `pnpm dev` that runs it, stops everything
- * and removes the throwaway Redis. REDIS_URL, if set, is used instead; PORT defaults to 3000;
- * LOG_FORMAT=json keeps the apps' JSON lines as they are.
+ * and removes the throwaway Redis. REDIS_URL, if set, is used instead; PORT defaults to 3000,
+ * MONITOR_PORT to PORT + 100 (a free one if that is taken); LOG_FORMAT=json keeps the apps' JSON
+ * lines as they are.
  */
-import { startOtlpReceiver, startRedis, type OtlpValue, type ReceivedSpan } from '@jobgate/testkit';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  freePort,
+  startOtlpReceiver,
+  startRedis,
+  type OtlpValue,
+  type ReceivedSpan,
+} from '@jobgate/testkit';
 import { DEV_SERVICES, Stack } from '@jobgate/testkit/stack';
 import { Redis } from 'ioredis';
 import { prettyFactory } from 'pino-pretty';
@@ -17,6 +28,36 @@ import { ApiKeyStore } from '../src/auth.js';
 
 const namespace = process.env.QUEUE_NAMESPACE ?? 'jq';
 const port = Number(process.env.PORT ?? '3000');
+const monitorDir = fileURLToPath(new URL('../../monitor/', import.meta.url));
+
+/** `preferred` when nothing listens there, else a free port. */
+async function portOr(preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer()
+      .once('error', () => resolve(false))
+      .listen(preferred, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  return free ? preferred : freePort();
+}
+
+/**
+ * An operator key through the monitor's own CLI (`keys create`), so the API does not depend on
+ * the monitor; the key is the CLI's only stdout line.
+ */
+async function operatorKey(redisUrl: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'src/keys-cli.ts', 'create', '--role', 'operator', '--label', 'pnpm dev'],
+    {
+      cwd: monitorDir,
+      env: { ...process.env, REDIS_URL: redisUrl, QUEUE_NAMESPACE: namespace },
+      timeout: 60_000,
+    },
+  );
+  const key = stdout.trim();
+  if (!/^jgo_\S+$/.test(key)) throw new Error(`monitor keys create printed no key: ${stdout}`);
+  return key;
+}
 const pretty =
   process.env.LOG_FORMAT === 'json'
     ? undefined
@@ -98,19 +139,28 @@ setInterval(() => {
 }, 500).unref();
 
 let key: string;
+let opKey: string;
 try {
   const admin = new Redis(redis.url);
   key = (await new ApiKeyStore(admin, namespace, 0).create('dev', 'pnpm dev')).key;
   admin.disconnect();
+  const monitorPort = process.env.MONITOR_PORT
+    ? Number(process.env.MONITOR_PORT)
+    : await portOr(port + 100);
+  // Made while the services start; awaited (and its failure reported) after them.
+  const keyMade = operatorKey(redis.url);
+  keyMade.catch(() => undefined);
   // All at once: none needs another to start, and on a busy 2-core machine four tsx start-ups
   // one after another took most of a minute.
   await Promise.all(
     DEV_SERVICES.map((service) => {
       const env: Record<string, string> =
         service === 'telemetry' && receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } : {};
-      return stack.start(service, service === 'api' ? { port, env } : { env });
+      const fixed = service === 'api' ? port : service === 'monitor' ? monitorPort : undefined;
+      return stack.start(service, fixed === undefined ? { env } : { port: fixed, env });
     }),
   );
+  opKey = await keyMade;
 } catch (error) {
   console.error(`jobgate dev stack failed to start: ${(error as Error).message}`);
   await stop('start-up failed', 1);
@@ -131,6 +181,7 @@ ${stack
     '\n',
   )}${receiver ? `\n  otlp      ${receiver.url}   local receiver: one [otlp] line per finished job (set OTEL_EXPORTER_OTLP_ENDPOINT to export elsewhere)` : ''}
   key       ${key}   (customer "dev")
+  operator  ${opKey}   (monitor sign-in; a viewer: pnpm --filter @jobgate/monitor keys create --role read-only)
 
 Try it (copy and paste):
   # create a job; JOB holds its id
@@ -141,9 +192,12 @@ Try it (copy and paste):
   curl -sS -w '\\n' -XDELETE ${api}/api/jobs/$JOB ${auth}
   # follow every event of your jobs over the WebSocket (Ctrl-C to stop)
   node --experimental-websocket -e "const s = new WebSocket('${ws}', ['jobgate', 'jobgate.bearer.${key}']); s.onopen = () => s.send(JSON.stringify({ type: 'subscribe', all: true })); s.onmessage = (m) => console.log(m.data)"
-  # operations: live workers, recent failure attestations
+  # operations: live workers, recent failure attestations, drain and undrain the worker
   ${env} pnpm ops workers
   ${env} pnpm ops attestations --recent 5
+  ${env} pnpm ops drain dev-worker && ${env} pnpm ops undrain dev-worker
+  # the monitor's pages as a script sees them (a browser signs in at ${stack.urls.monitor ?? ''}/login)
+  curl -sS -o /dev/null -w 'monitor %{http_code}\\n' ${stack.urls.monitor ?? ''}/workers -H 'authorization: Bearer ${opKey}'
 
 Ctrl-C (or SIGTERM to pnpm dev) stops everything.
 `);

@@ -114,6 +114,20 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
   );
   const key = /jgk_[A-Za-z0-9_-]+/.exec(banner)?.[0];
   expect(key).toBeDefined();
+  // The monitor runs too, with an operator key that opens it (and a customer key that does not).
+  const monitor = /^ {2}monitor +pid \d+ +(http:\/\/127\.0\.0\.1:\d+)/m.exec(banner)?.[1];
+  const opKey = /operator +(jgo_[A-Za-z0-9_-]+)/.exec(banner)?.[1];
+  expect(monitor, banner).toBeDefined();
+  expect(opKey, banner).toBeDefined();
+  const page = await fetch(`${monitor!}/workers`, {
+    headers: { authorization: `Bearer ${opKey!}` },
+  });
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('dev-worker');
+  const refused = await fetch(`${monitor!}/workers`, {
+    headers: { authorization: `Bearer ${key!}`, 'x-fragment': '1' },
+  });
+  expect(refused.status).toBe(401);
 
   const examples = banner
     .slice(banner.indexOf('Try it'), banner.indexOf('stops everything'))
@@ -144,6 +158,10 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
   expect(jobId, output).toBeDefined();
   expect(output).toContain(`"status":"cancelled"`);
   expect(output).toContain('dev-worker');
+  // The cancelled job may still be winding down on the worker: draining, then drained.
+  expect(output).toMatch(/worker dev-worker (draining|drained): /);
+  expect(output).toMatch(/worker dev-worker (idle|busy): claiming again/);
+  expect(output).toContain('monitor 200');
   // The cancel the examples made reaches the WebSocket example too.
   await waitFor(() => events.includes('job.cancelled') && events.includes(jobId!), {
     timeoutMs: 20_000,
@@ -161,9 +179,9 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
   );
 
   const tree = descendants(dev.child.pid!);
-  // redis-server, the API, the worker, the webhook service and the telemetry collector (each a
-  // watch runner and its app) and the launcher.
-  expect(tree.length).toBeGreaterThanOrEqual(10);
+  // redis-server, the API, the worker, the webhook service, the telemetry collector and the
+  // monitor (each a watch runner and its app) and the launcher.
+  expect(tree.length).toBeGreaterThanOrEqual(12);
   process.kill(dev.child.pid!, 'SIGTERM');
   await waitFor(() => tree.every((pid) => !alive(pid)) && !alive(dev.child.pid!), {
     timeoutMs: 30_000,
@@ -180,7 +198,7 @@ it('prints examples that work as printed, and SIGTERM to pnpm dev stops every pr
 it("Ctrl-C (SIGINT to the terminal's process group) stops every process, each app once", async () => {
   const dev = await startDev();
   const tree = descendants(dev.child.pid!);
-  expect(tree.length).toBeGreaterThanOrEqual(10);
+  expect(tree.length).toBeGreaterThanOrEqual(12);
   process.kill(-dev.child.pid!, 'SIGINT');
   await waitFor(() => tree.every((pid) => !alive(pid)) && !alive(dev.child.pid!), {
     timeoutMs: 30_000,

@@ -126,7 +126,18 @@ export const STACK_SERVICES: Record<string, ServiceDefinition> = {
           : `-> ${ctx.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '(none)'}`
       }`,
   },
+  monitor: {
+    app: 'monitor',
+    http: { readyPath: '/login', portEnv: 'MONITOR_PORT' },
+    env: (ctx) => ({
+      REDIS_URL: ctx.redisUrl,
+      QUEUE_NAMESPACE: ctx.namespace,
+      MONITOR_HOST: '127.0.0.1',
+      ...quiet(ctx),
+    }),
+    describe: (ctx) => `http://127.0.0.1:${String(ctx.port)}   (sign in with the operator key)`,
+  },
 };
 
 /** What `pnpm dev` starts, in order. */
-export const DEV_SERVICES = ['api', 'worker', 'webhook', 'telemetry'];
+export const DEV_SERVICES = ['api', 'worker', 'webhook', 'telemetry', 'monitor'];
