@@ -103,7 +103,10 @@ export function explainPending(
   if (active.length === 0) {
     return {
       code: 'workers_draining',
-      message: `all ${plural(serving.length, 'live worker')} serving "${svc}" are drained, draining or stopping`,
+      message:
+        serving.length === 1
+          ? `the one live worker serving "${svc}" is drained, draining or stopping`
+          : `all ${serving.length} live workers serving "${svc}" are drained, draining or stopping`,
     };
   }
   const verdicts = active.map((w) => ({ worker: w, why: mismatch(spec(w), job) }));
