@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createSimulationConnector } from '../../src/connectors/simulation.js';
 import { OpsUsageError, runOps } from '../../src/ops.js';
@@ -39,5 +41,18 @@ describe('operator commands', () => {
     await expect(runOps(['restart-everything'], deps)).rejects.toThrow(
       /unknown command: restart-everything[\s\S]*usage:/,
     );
+  });
+
+  it('--help works without Redis or any configuration', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/ops-main.ts', '--help'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('usage: jobgate-worker-ops');
+    expect(run.stdout).toContain('drain <worker-id>');
+    expect(run.stdout).toContain('undrain <worker-id>');
   });
 });
