@@ -3,9 +3,13 @@
  * 1. events/s turned into exported spans by one in-process collector against the loopback OTLP
  *    receiver, from a stream pre-filled by the real Lua library (received, claimed, completed);
  * 2. memory with 100,000 open spans (jobs received, never claimed).
- * BENCH_JOBS / BENCH_OPEN change the sizes.
+ * BENCH_JOBS / BENCH_OPEN change the sizes. The receiver runs in a process of its own
+ * (`bench/receiver-process.ts`), as a backend would; BENCH_RECEIVER=inline puts it in this process
+ * (its protobuf decoding then shares the collector's event loop, as in the first recorded run).
  */
-import { execSync } from 'node:child_process';
+import { execSync, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { cpus, loadavg } from 'node:os';
 import { createQueue } from '@jobgate/core';
 import { startOtlpReceiver, startRedis, uniqueNamespace, waitFor } from '@jobgate/testkit';
@@ -17,7 +21,59 @@ const OPEN = Number(process.env.BENCH_OPEN ?? 100_000);
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 const redisHandle = await startRedis({ own: true });
-const receiver = await startOtlpReceiver();
+interface Receiver {
+  url: string;
+  count(): Promise<number>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+const INLINE = process.env.BENCH_RECEIVER === 'inline';
+async function startReceiver(): Promise<Receiver> {
+  if (INLINE) {
+    const r = await startOtlpReceiver();
+    return {
+      url: r.url,
+      count: () => Promise.resolve(r.spans.length),
+      reset: () => {
+        r.spans.length = 0;
+        return Promise.resolve();
+      },
+      close: () => r.close(),
+    };
+  }
+  const child = fork(new URL('./receiver-process.ts', import.meta.url), {
+    execArgv: ['--import', 'tsx'],
+  });
+  const next = <T>(key: string): Promise<T> =>
+    new Promise((resolve) => {
+      const on = (message: Record<string, unknown>): void => {
+        if (!(key in message)) return;
+        child.off('message', on);
+        resolve(message as T);
+      };
+      child.on('message', on);
+    });
+  const { url } = await next<{ url: string }>('url');
+  return {
+    url,
+    count: async () => {
+      const reply = next<{ spans: number }>('spans');
+      child.send('count');
+      return (await reply).spans;
+    },
+    reset: async () => {
+      const reply = next('reset');
+      child.send('reset');
+      await reply;
+    },
+    close: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('close');
+      await exited;
+    },
+  };
+}
+const receiver = await startReceiver();
 const redis = new Redis(redisHandle.url);
 
 async function collector(namespace: string, extra: Record<string, string> = {}) {
@@ -52,22 +108,70 @@ try {
   let job = await queue.claim(w);
   while (job) job = await queue.completeAndClaim(job.id, 'w', {}, w);
   const events = await redis.xlen(`{${ns}}:events`);
-  const { app, client } = await collector(ns);
-  const started = performance.now();
-  await app.start();
-  await waitFor(() => receiver.spans.length >= JOBS * 2, {
-    timeoutMs: 600_000,
-    intervalMs: 20,
-    what: `${JOBS * 2} spans`,
-  });
-  const seconds = (performance.now() - started) / 1_000;
-  await app.close();
-  client.disconnect();
+  // Variants side by side on the same stream: each reads it through a consumer group of its own.
+  const variants = (process.env.BENCH_VARIANTS ?? 'default')
+    .split(';')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  const results: {
+    variant: string;
+    eventsPerSecond: number;
+    seconds: number;
+    cpuSeconds: number;
+  }[] = [];
+  for (const [index, variant] of variants.entries()) {
+    const extra: Record<string, string> = { TELEMETRY_GROUP: `bench-${String(index)}` };
+    if (variant !== 'default') {
+      for (const pair of variant.split(',')) {
+        const [k, v] = pair.split('=');
+        if (k && v !== undefined) extra[k.trim()] = v.trim();
+      }
+    }
+    await receiver.reset();
+    const { app, client } = await collector(ns, extra);
+    // BENCH_PROFILE=<dir>: a CPU profile of this process during each variant's run only.
+    const session = process.env.BENCH_PROFILE ? new Session() : undefined;
+    const post = (method: string): Promise<unknown> =>
+      new Promise((resolve, reject) =>
+        session!.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+      );
+    if (session) {
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    }
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
+    await app.start();
+    await waitFor(async () => (await receiver.count()) >= JOBS * 2, {
+      timeoutMs: 600_000,
+      intervalMs: 20,
+      what: `${JOBS * 2} spans`,
+    });
+    const seconds = (performance.now() - started) / 1_000;
+    const cpu = process.cpuUsage(cpuBefore);
+    if (session) {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });
+      writeFileSync(
+        `${process.env.BENCH_PROFILE!}/variant-${String(index)}.cpuprofile`,
+        JSON.stringify(profile),
+      );
+      session.disconnect();
+    }
+    await app.close();
+    client.disconnect();
+    results.push({
+      variant,
+      seconds,
+      eventsPerSecond: Math.round(events / seconds),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    });
+  }
   await queue.close();
-  const eventsPerSecond = Math.round(events / seconds);
 
   // 2. Memory with OPEN open spans.
-  receiver.spans.length = 0;
+  await receiver.reset();
   const ns2 = uniqueNamespace('bench');
   const queue2 = await createQueue({ redis, namespace: ns2, eventsMaxLen: 10_000_000 });
   for (let i = 0; i < OPEN; i += 1_000)
@@ -77,7 +181,7 @@ try {
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
   const redisBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-  const second = await collector(ns2, { TELEMETRY_MAX_OPEN_SPANS: String(OPEN * 2) });
+  const second = await collector(ns2, { TELEMETRY_MAX_OPEN_SPANS: String(Math.max(OPEN * 2, 1)) });
   await second.app.start();
   await waitFor(async () => (await second.app.collector!.openSpans()) >= OPEN, {
     timeoutMs: 600_000,
@@ -92,16 +196,17 @@ try {
 
   const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
   console.log(
-    `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}, redis ${redisHandle.version}`,
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}, redis ${redisHandle.version}; receiver ${INLINE ? 'in this process' : 'in its own process'}`,
   );
   console.log(
     `load before/after: ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')} (${execSync('uptime').toString().trim()})`,
   );
-  console.log(
-    `throughput: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${seconds.toFixed(2)} s = ${eventsPerSecond} events/s (target 20,000: ${(eventsPerSecond / 20_000).toFixed(2)}x)`,
-  );
+  for (const r of results)
+    console.log(
+      `throughput [${r.variant}]: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); this process used ${r.cpuSeconds.toFixed(2)} CPU-s = ${Math.round(events / r.cpuSeconds)} events per CPU-second`,
+    );
   console.log(
     `open spans: ${OPEN}: collector RSS +${mb(rssAfter - rssBefore)} MB (${mb(rssAfter)} MB total), Redis used_memory +${mb(redisAfter - redisBefore)} MB`,
   );

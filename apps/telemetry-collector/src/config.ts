@@ -23,6 +23,7 @@ export interface CollectorConfig {
   consumer: string;
   batchSize: number;
   exportBatchSize: number;
+  exportConcurrency: number;
   blockMs: number;
   claimIdleMs: number;
   claimIntervalMs: number;
@@ -90,6 +91,7 @@ const schema = z.object({
   TELEMETRY_CONSUMER: name.optional(),
   TELEMETRY_BATCH_SIZE: intIn(1, 10_000).default(1_000),
   TELEMETRY_EXPORT_BATCH_SIZE: intIn(1, 10_000).default(512),
+  TELEMETRY_EXPORT_CONCURRENCY: intIn(1, 64).default(1),
   TELEMETRY_BLOCK_MS: intIn(10, 60_000).default(1_000),
   TELEMETRY_CLAIM_IDLE_MS: intIn(1_000, 86_400_000).default(60_000),
   TELEMETRY_CLAIM_INTERVAL_MS: intIn(100, 3_600_000).default(15_000),
@@ -158,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     consumer: c.TELEMETRY_CONSUMER ?? `${hostname()}-${process.pid}`,
     batchSize: c.TELEMETRY_BATCH_SIZE,
     exportBatchSize: c.TELEMETRY_EXPORT_BATCH_SIZE,
+    exportConcurrency: c.TELEMETRY_EXPORT_CONCURRENCY,
     blockMs: c.TELEMETRY_BLOCK_MS,
     claimIdleMs: c.TELEMETRY_CLAIM_IDLE_MS,
     claimIntervalMs: c.TELEMETRY_CLAIM_INTERVAL_MS,
