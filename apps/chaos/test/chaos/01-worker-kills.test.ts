@@ -35,15 +35,25 @@ it(`worker kills: ${JOBS} jobs, a random worker SIGKILLed every ~2 s and replace
   const started = Date.now();
   let kills = 0;
   let stopKilling = false;
-  // Kills run on their own schedule (jittered around 2 s) while the jobs are submitted and run.
+  // Kills run on their own schedule (the first within 0.5-1.5 s, then jittered around 2 s) while
+  // the jobs are submitted and run. The victim is a random worker among those holding jobs right
+  // then: on a quiet machine the 500 jobs take ~4 s, and a kill of an idle worker proves nothing.
+  const holders = async (): Promise<string[]> =>
+    (await stack.queue.list({ status: 'active', limit: 1_000 })).jobs.map((j) => j.worker_id ?? '');
   const killer = (async () => {
+    let wait = 500 + random() * 1_000;
     while (!stopKilling) {
-      const at = Date.now() + KILL_EVERY_MS / 2 + random() * KILL_EVERY_MS;
+      const at = Date.now() + wait;
+      wait = KILL_EVERY_MS / 2 + random() * KILL_EVERY_MS;
       while (!stopKilling && Date.now() < at) await new Promise((r) => setTimeout(r, 50));
-      if (stopKilling) break;
-      const live = stack.liveWorkers();
-      const victim = live[Math.floor(random() * live.length)];
-      if (!victim) continue;
+      let victim;
+      while (!stopKilling && !victim) {
+        const busy = new Set(await holders().catch(() => []));
+        const live = stack.liveWorkers().filter((w) => busy.has(w.name));
+        victim = live[Math.floor(random() * live.length)];
+        if (!victim) await new Promise((r) => setTimeout(r, 50));
+      }
+      if (stopKilling || !victim) break;
       victim.signal('SIGKILL');
       await victim.exited;
       kills++;
