@@ -43,11 +43,13 @@ every safe integer priority: no float ever holds both parts. sig = requirement s
 one service with identical requirements and customer share a bucket; a claim evaluates each
 bucket's requirements once and looks only at bucket heads ({ns}:heads, in PK order), so its cost
 grows with the number of buckets ahead of the first runnable one, never with the number of jobs
-the worker cannot run. With many buckets it reads the heads of the worker's services only.
+the worker cannot run. A worker of one or two services (and any worker when there are many
+buckets) reads the buckets and heads of its own services only ({ns}:buckets, {ns}:bucket-heads),
+not the global head list (since version 15; no stored data changed).
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 14
+local LIBRARY_VERSION = 15

@@ -183,4 +183,52 @@ describe('installer', () => {
       await queue.close();
     },
   );
+
+  it('upgrades a namespace written by library version 14 (same data layout, new search order) mid-flight', async () => {
+    // Version 15 changed only the order in which a claim searches (a worker of one or two
+    // services reads its own services' buckets first); what is stored is the same. A namespace
+    // written and half drained by version 14 is served on by version 15 in exact order.
+    const queue = await createQueue({ redis, namespace: 'from-v14' });
+    const old = await readFile(new URL('../fixtures/jobgate-v14.lua', import.meta.url), 'utf8');
+    await redis.function('LOAD', 'REPLACE', old);
+    expect(await serverVersion()).toBe(14);
+    const services = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const submitted = await queue.submitMany(
+      Array.from({ length: 60 }, (_, i) => ({
+        service_required: services[i % services.length]!,
+        // Service a's jobs rank below every other service's, so its heads sort last.
+        priority: i % services.length === 0 ? i % 3 : 5 + (i % 2),
+        customer_id: i % 4 === 0 ? 'acme' : undefined,
+        payload: { i },
+      })),
+    );
+    const own = submitted
+      .map(({ id }, i) => ({ id, i, priority: i % 3 }))
+      .filter(({ i }) => i % services.length === 0)
+      .sort((x, y) => y.priority - x.priority || x.i - y.i)
+      .map(({ id }) => id);
+    const w = { worker_id: 'w', services: ['a'] };
+    // Version 14 claims the first, through its global head list.
+    const first = await queue.claim(w);
+    expect(first?.id).toBe(own[0]);
+
+    expect(await installLibrary(redis)).toBe('upgraded');
+    expect(await serverVersion()).toBe(LIBRARY_VERSION);
+    const rest: string[] = [];
+    let job = await queue.completeAndClaim(first!.id, 'w', { ok: 1 }, w);
+    while (job) {
+      rest.push(job.id);
+      job = await queue.completeAndClaim(job.id, 'w', null, w);
+    }
+    expect(rest).toEqual(own.slice(1));
+    expect(await queue.counts()).toMatchObject({
+      pending: 60 - own.length,
+      active: 0,
+      completed: own.length,
+    });
+    // A worker of every service takes the rest through the global head list, highest first.
+    const all = await queue.claim({ worker_id: 'w2', services });
+    expect(all?.priority).toBe(6);
+    await queue.close();
+  });
 });

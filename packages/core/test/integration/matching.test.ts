@@ -207,6 +207,83 @@ describe('matching rules (jobgate_claim)', () => {
     expect((await t.queue.counts()).pending).toBe(4);
   });
 
+  // A worker of one or two services searches its own services' buckets first (library version
+  // 15); the heads of the 30 other services, all of higher priority, sort ahead of every one of
+  // its jobs in the global head list. The answer must not change: exact priority, then FIFO.
+  describe('a worker of few services among many other services', () => {
+    const others = Array.from({ length: 30 }, (_, i) => `other-${i}`);
+    function workload(): SubmitInput[] {
+      const inputs: SubmitInput[] = [];
+      for (let i = 0; i < 600; i++) {
+        const own = i % 4 === 0;
+        inputs.push({
+          // Every fourth job is one of the worker's services (mine-a, mine-b alternating);
+          // the others all carry a higher priority than any of the worker's jobs.
+          service_required: own ? (i % 8 === 0 ? 'mine-a' : 'mine-b') : others[i % others.length]!,
+          priority: own ? (i * 7) % 5 : 10 + (i % 3),
+          // Three requirement buckets per service, one of which the worker cannot run.
+          customer_id: `c-${i % 3}`,
+          payload: { i },
+        });
+      }
+      return inputs;
+    }
+    const runnable = (input: SubmitInput, services: string[]): boolean =>
+      services.includes(input.service_required) && input.customer_id !== 'c-2';
+    const expectedOrder = (inputs: SubmitInput[], services: string[]): number[] =>
+      inputs
+        .map((input, i) => ({ i, input }))
+        .filter(({ input }) => runnable(input, services))
+        .sort((a, b) => b.input.priority! - a.input.priority! || a.i - b.i)
+        .map(({ i }) => i);
+
+    it.each([
+      ['one service', ['mine-a']],
+      ['two services (exact priority across both)', ['mine-a', 'mine-b']],
+      ['three services (the global head list)', ['mine-a', 'mine-b', 'other-0']],
+    ])(
+      '%s: every runnable job in exact priority and FIFO order, none of another service',
+      async (_, services) => {
+        await using t = await testQueue();
+        const inputs = workload();
+        await t.queue.submitMany(inputs);
+        const w = worker({
+          services,
+          customer_access: { isolation: 'loose', denied_customers: ['c-2'] },
+        });
+        const expected = expectedOrder(inputs, services);
+        // Both own services have jobs, so the two-service case really interleaves them.
+        expect(new Set(expected.map((i) => inputs[i]!.service_required)).size).toBe(
+          services.length,
+        );
+        const claimed = await drain(() => t.queue.claim(w), {
+          max: expected.length,
+          id: (j) => j.id,
+          what: 'claims',
+        });
+        expect(claimed.map((job) => (job.payload as { i: number }).i)).toEqual(expected);
+        // What it may not run stays pending: the denied bucket and every other service.
+        expect((await t.queue.counts()).pending).toBe(inputs.length - expected.length);
+      },
+    );
+
+    it('a single-service worker gets its newest higher-priority job before older lower ones, with completions in between', async () => {
+      await using t = await testQueue();
+      await t.queue.submitMany(workload());
+      const w = worker({ services: ['mine-a'] });
+      const first = await t.queue.claim(w);
+      expect(first?.priority).toBe(4);
+      // A later, higher-priority job of its own service comes next, ahead of older ones and ahead
+      // of the other services' still higher heads (which it does not serve).
+      const late = await t.queue.submit({ service_required: 'mine-a', priority: 9 });
+      const late2 = await t.queue.submit({ service_required: 'mine-a', priority: 9 });
+      const next = await t.queue.completeAndClaim(first!.id, w.worker_id, null, w);
+      expect(next?.id).toBe(late.id);
+      const after = await t.queue.completeAndClaim(next!.id, w.worker_id, null, w);
+      expect(after?.id).toBe(late2.id);
+    });
+  });
+
   it('keeps priorities beyond 2^53 apart and FIFO within them', async () => {
     await using t = await testQueue();
     const max = Number.MAX_SAFE_INTEGER;

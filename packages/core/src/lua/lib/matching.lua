@@ -77,30 +77,52 @@ local function find_in_heads(ctx, keys, start)
   end
 end
 
--- Reads only the buckets of the worker's services and their heads (one HMGET per service).
-local function find_in_services(ctx, keys)
-  local best
+-- Reads only the buckets of the worker's services and their heads (one HMGET for all of them):
+-- the smallest head PK of a runnable bucket, over all the worker's services, is the answer, so the
+-- order is exact across services. `limit`: give up (answer false) when a service has more buckets
+-- than that, so the cost stays bounded for the caller that has a cheaper way; nil reads them all.
+local function find_in_services(ctx, keys, limit)
+  local runnable_buckets = {}
   for _, svc in ipairs(ctx.service_list) do
-    local buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
-    local runnable_buckets = {}
+    local buckets
+    if limit then
+      buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX',
+        'LIMIT', 0, limit + 1)
+      if #buckets > limit then return false end
+    else
+      buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+    end
     for _, bucket in ipairs(buckets) do
       if bucket_ok(ctx, keys, svc, string.sub(bucket, #svc + 2)) then
         runnable_buckets[#runnable_buckets + 1] = bucket
       end
     end
-    -- In slices: unpack() has a stack limit of a few thousand values.
-    for from = 1, #runnable_buckets, 1000 do
-      local to = math.min(from + 999, #runnable_buckets)
-      for _, head in ipairs(redis.call('HMGET', keys[K_BUCKET_HEADS], unpack(runnable_buckets, from, to))) do
-        if head and (best == nil or head < best) then best = head end
-      end
+  end
+  local best
+  -- In slices: unpack() has a stack limit of a few thousand values.
+  for from = 1, #runnable_buckets, 1000 do
+    local to = math.min(from + 999, #runnable_buckets)
+    for _, head in ipairs(redis.call('HMGET', keys[K_BUCKET_HEADS], unpack(runnable_buckets, from, to))) do
+      if head and (best == nil or head < best) then best = head end
     end
   end
   if not best then return nil end
   return string.sub(best, PKLEN + 2), best
 end
 
+-- A worker of at most this many services searches its own services' buckets first: two or three
+-- short reads that touch nothing of other services, where the global head list would, in a
+-- namespace of many services, mostly hold other services' heads (then the first read of
+-- FIRST_HEADS misses and a ZCARD and a second, longer read follow). The answer is the same either
+-- way: the lowest head PK among the runnable buckets of the worker's services.
+local SERVICES_FIRST_MAX = 2
+
 local function find_in_buckets(ctx, keys)
+  if #ctx.service_list <= SERVICES_FIRST_MAX then
+    local id, head = find_in_services(ctx, keys, HEADS_BATCH)
+    -- false: a service of the worker has more than HEADS_BATCH buckets; the head list is cheaper.
+    if id ~= false then return id, head end
+  end
   -- Usually the first head or one of the next few is runnable: one short read answers the claim.
   local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', 0, FIRST_HEADS)
   local id, head = runnable_head(ctx, keys, first)
