@@ -46,16 +46,25 @@ const service = createWebhookService({
 });
 const app = createStatusServer(service, logger);
 
+// The longest a stop may take: open requests' outcomes (each bounded by the timeout), then slack.
+const stopWithinMs = config.timeoutMs + 20_000;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  // Every step below is bounded (Redis gone included); this is the backstop should one still hang.
+  setTimeout(() => {
+    logger.error('shutdown did not finish in time: exiting; claimed deliveries are sent again');
+    process.exit(1);
+  }, stopWithinMs).unref();
   await app.close();
   await service.stop();
   await queue.close();
   redis.disconnect();
   await telemetry.shutdown().catch(() => undefined);
+  logger.info('shutdown complete');
+  process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -526,11 +526,17 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       waiters.push(done);
     });
 
+  // Settles when stop() is called: a read queued on a reconnecting connection (Redis gone) may
+  // never settle once that connection is closed, and must not hold the stop.
+  let signalStop: () => void = () => {};
+  const stopSignal = new Promise<void>((resolve) => (signalStop = resolve));
+
   async function readLoop(): Promise<void> {
     const client = reader!;
     while (!stopped) {
       try {
-        await readOnce(client, true);
+        await Promise.race([readOnce(client, true), stopSignal]);
+        if (stopped) break;
         if (Date.now() - lastAutoclaim > claimIdleMs / 2) await autoclaim();
       } catch (error) {
         if (stopped) break;
@@ -572,16 +578,32 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     },
     async stop() {
       stopped = true;
+      signalStop();
       wake();
-      // The blocked XREADGROUP ends at once when its connection goes.
+      // The blocked XREADGROUP ends at once when its connection goes. With Redis gone the wait
+      // for open requests' outcomes is bounded: whatever is not recorded in time stays claimed,
+      // and is sent again under the same id once its lease runs out (by this consumer after a
+      // restart, or by another one).
+      const deadline = performance.now() + timeoutMs + 5_000;
+      const untilDeadline = (): Promise<void> =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+          timer.unref();
+        });
       reader?.disconnect();
-      await Promise.all(loops);
+      await Promise.race([Promise.all(loops), untilDeadline()]);
       // Record the outcomes of the requests still open (each bounded by the timeout).
-      while (active.size > 0) {
+      while (active.size > 0 && performance.now() < deadline) {
         woken = false;
-        if (pendingResults.length > 0) await settle().catch(() => undefined);
-        else await pause(60_000);
+        if (pendingResults.length > 0)
+          await Promise.race([settle().catch(() => undefined), untilDeadline()]);
+        else await pause(Math.max(0, deadline - performance.now()));
       }
+      if (active.size > 0 || pendingResults.length > 0)
+        log.error(
+          { open: active.size, unrecorded: pendingResults.length, timeout_ms: timeoutMs + 5_000 },
+          'Redis did not answer: outcomes left unrecorded; those deliveries are sent again once their claims expire',
+        );
       sender.close();
     },
     async pump() {

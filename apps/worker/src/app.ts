@@ -78,6 +78,7 @@ export async function startWorkerApp(
     leaseMs: config.leaseMs,
     idleWaitMs: config.idleWaitMs,
     shutdownGraceMs: config.shutdownGraceMs,
+    shutdownRedisTimeoutMs: config.shutdownRedisTimeoutMs,
     jobTimeoutMs: config.jobTimeoutMs,
     maxRetryAfterMs: config.maxRetryAfterMs,
     registryEveryMs: config.registryEveryMs,
@@ -120,7 +121,9 @@ export async function startWorkerApp(
       const report = await worker.stop();
       await status?.close();
       await queue.close();
-      await redis.quit().catch(() => undefined);
+      // QUIT waits for an answer; with Redis gone (the stop has already waited for it) drop the socket.
+      if (report.redisUnanswered) redis.disconnect();
+      else await redis.quit().catch(() => undefined);
       await telemetry.shutdown().catch(() => undefined);
       return report;
     },

@@ -48,6 +48,7 @@ const schema = z.object({
   WORKER_LEASE_MS: int(1_000).default(30_000),
   WORKER_IDLE_WAIT_MS: int(10, 60_000).default(2_000),
   WORKER_SHUTDOWN_GRACE_MS: int(0).default(30_000),
+  WORKER_SHUTDOWN_REDIS_TIMEOUT_MS: int(100, 60_000).default(5_000),
   WORKER_JOB_TIMEOUT_MS: int(1).default(600_000),
   WORKER_MAX_RETRY_AFTER_MS: int(0).default(900_000),
   WORKER_REGISTRY_INTERVAL_MS: int(100).default(5_000),
@@ -94,6 +95,7 @@ export interface WorkerConfig {
   leaseMs: number;
   idleWaitMs: number;
   shutdownGraceMs: number;
+  shutdownRedisTimeoutMs: number;
   jobTimeoutMs: number;
   maxRetryAfterMs: number;
   registryEveryMs: number;
@@ -227,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     leaseMs: c.WORKER_LEASE_MS,
     idleWaitMs: c.WORKER_IDLE_WAIT_MS,
     shutdownGraceMs: c.WORKER_SHUTDOWN_GRACE_MS,
+    shutdownRedisTimeoutMs: c.WORKER_SHUTDOWN_REDIS_TIMEOUT_MS,
     jobTimeoutMs: c.WORKER_JOB_TIMEOUT_MS,
     maxRetryAfterMs: c.WORKER_MAX_RETRY_AFTER_MS,
     registryEveryMs: c.WORKER_REGISTRY_INTERVAL_MS,

@@ -34,8 +34,23 @@ const onSignal = (signal: NodeJS.Signals): void => {
     process.exit(1);
   }
   log.info({ signal }, 'shutting down');
+  // Every step of the stop is bounded; this is the backstop should one still hang.
+  setTimeout(
+    () => {
+      log.error('shutdown did not finish in time: exiting; leases and the registry record expire');
+      process.exit(1);
+    },
+    config.shutdownGraceMs + 4 * config.shutdownRedisTimeoutMs + 10_000,
+  ).unref();
   app.shutdown().then(
     (report) => {
+      if (report.redisUnanswered) {
+        log.error(
+          report,
+          'shutdown incomplete: Redis did not answer; jobs left running are taken by another worker when their leases expire',
+        );
+        process.exit(1);
+      }
       log.info(report, 'shutdown complete');
       process.exit(0);
     },

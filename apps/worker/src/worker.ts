@@ -45,6 +45,12 @@ export interface WorkerOptions {
   idleWaitMs?: number;
   /** On stop: how long running jobs may take to finish before they are released. Default 30 000 ms. */
   shutdownGraceMs?: number;
+  /**
+   * On stop: how long each step that needs Redis (status, releases, deregistering) may wait for an
+   * answer. Redis gone must not hold the process: what is left is recovered when leases and the
+   * registry record expire. Default 5 000 ms.
+   */
+  shutdownRedisTimeoutMs?: number;
   /** Per-job time limit; a payload's `timeout_ms` may lower or raise it. Default 10 minutes. */
   jobTimeoutMs?: number;
   /** An upstream asking to wait longer than this fails the job instead of retrying. Default 15 minutes. */
@@ -68,6 +74,13 @@ export interface StopReport {
   finished: string[];
   /** Jobs still running at the end of the grace period, handed back to the queue. */
   released: string[];
+  /**
+   * Jobs still running at the end of the grace period that could not be handed back (Redis did
+   * not answer, or the job was no longer held): another worker takes them when the lease expires.
+   */
+  leftToLease: string[];
+  /** A step of the stop that needs Redis got no answer within `shutdownRedisTimeoutMs`. */
+  redisUnanswered: boolean;
 }
 
 export interface WorkerStats {
@@ -105,6 +118,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const heartbeatEveryMs = options.heartbeatEveryMs ?? Math.max(50, Math.floor(leaseMs / 3));
   const idleWaitMs = options.idleWaitMs ?? 2_000;
   const graceDefault = options.shutdownGraceMs ?? 30_000;
+  const stopRedisMs = options.shutdownRedisTimeoutMs ?? 5_000;
   const jobTimeoutMs = options.jobTimeoutMs ?? 600_000;
   const registryEveryMs = options.registryEveryMs ?? 5_000;
   const progressEveryMs = options.progressEveryMs ?? 250;
@@ -378,7 +392,8 @@ export function createWorker(options: WorkerOptions): Worker {
    * Hands a running job back to the queue: pending again in its place, and the attempt is not
    * counted, so a shutdown never fails a job on its last attempt. Not a failure: no attestation.
    */
-  async function release(entry: Running): Promise<void> {
+  /** Hands a running job back to the queue; false when it could not (its lease then expires). */
+  async function release(entry: Running): Promise<boolean> {
     entry.released = true;
     entry.controller.abort(new ShutdownAbort(`worker ${id} is shutting down`));
     const { job } = entry;
@@ -386,6 +401,7 @@ export function createWorker(options: WorkerOptions): Worker {
       await queue.release(job.id, id);
       counters.released += 1;
       log.warn({ job_id: job.id, attempt: job.attempts }, 'job released on shutdown');
+      return true;
     } catch (error) {
       if (error instanceof JobNotHeldError)
         log.warn(
@@ -397,6 +413,7 @@ export function createWorker(options: WorkerOptions): Worker {
           { job_id: job.id, err: errorChain(error) },
           'releasing the job failed; its lease will expire and another worker will take it',
         );
+      return false;
     }
   }
 
@@ -435,7 +452,24 @@ export function createWorker(options: WorkerOptions): Worker {
         stopping = true;
         wakeStop();
         status = 'draining';
-        await publish();
+        let redisUnanswered = false;
+        /** A step of the stop that needs Redis, given `stopRedisMs` to answer. */
+        const bounded = async (what: string, step: Promise<unknown>): Promise<boolean> => {
+          let timer: NodeJS.Timeout | undefined;
+          const answered = await Promise.race([
+            step.then(() => true),
+            new Promise<false>((resolve) => {
+              timer = setTimeout(() => resolve(false), stopRedisMs);
+            }),
+          ]);
+          clearTimeout(timer);
+          if (!answered) {
+            redisUnanswered = true;
+            log.error({ worker_id: id, timeout_ms: stopRedisMs }, `Redis did not answer: ${what}`);
+          }
+          return answered;
+        };
+        await bounded('publishing the draining status', publish());
         const atStop = [...running.values()];
         log.info({ worker_id: id, running: atStop.length, grace_ms: graceMs }, 'worker stopping');
         let graceTimer: NodeJS.Timeout | undefined;
@@ -447,7 +481,15 @@ export function createWorker(options: WorkerOptions): Worker {
         ]);
         clearTimeout(graceTimer);
         const leftover = [...running.values()];
-        await Promise.all(leftover.map((entry) => release(entry)));
+        const handedBack = new Set<string>();
+        await bounded(
+          `releasing ${leftover.length} running job(s); their leases will expire`,
+          Promise.all(
+            leftover.map(async (entry) => {
+              if (await release(entry)) handedBack.add(entry.job.id);
+            }),
+          ),
+        );
         // A connector that ignores its abort signal must not hold the process past the grace period.
         let loopsTimer: NodeJS.Timeout | undefined;
         await Promise.race([
@@ -461,21 +503,32 @@ export function createWorker(options: WorkerOptions): Worker {
         clearTimeout(statusTimer);
         stopHeartbeat();
         status = 'stopped';
-        try {
-          await registry.remove(id);
-        } catch (error) {
-          log.warn(
-            { err: errorChain(error) },
-            'deregistering failed; the record expires by itself',
-          );
-        }
+        await bounded(
+          'deregistering; the record expires by itself',
+          registry.remove(id).catch((error: unknown) => {
+            log.warn(
+              { err: errorChain(error) },
+              'deregistering failed; the record expires by itself',
+            );
+          }),
+        );
         await Promise.allSettled(options.connectors.map(async (c) => c.close?.()));
-        const released = new Set(leftover.map((r) => r.job.id));
-        log.info({ worker_id: id, released: released.size }, 'worker stopped');
-        return {
-          finished: atStop.map((r) => r.job.id).filter((jobId) => !released.has(jobId)),
-          released: [...released],
+        const leftIds = leftover.map((r) => r.job.id);
+        const report: StopReport = {
+          finished: atStop.map((r) => r.job.id).filter((jobId) => !leftIds.includes(jobId)),
+          released: leftIds.filter((jobId) => handedBack.has(jobId)),
+          leftToLease: leftIds.filter((jobId) => !handedBack.has(jobId)),
+          redisUnanswered,
         };
+        log.info(
+          {
+            worker_id: id,
+            released: report.released.length,
+            left_to_lease: report.leftToLease.length,
+          },
+          'worker stopped',
+        );
+        return report;
       })();
       return stopPromise;
     },

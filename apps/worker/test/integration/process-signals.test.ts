@@ -1,4 +1,4 @@
-import { waitFor } from '@jobgate/testkit';
+import { startRedis, waitFor } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { createSimulationConnector } from '../../src/connectors/simulation.js';
 import { listWorkers } from '../../src/registry.js';
@@ -101,6 +101,33 @@ describe('the worker process', () => {
       attempts: 1,
       worker_id: 'worker-a',
     });
+  });
+
+  it('sent SIGTERM while Redis is gone: exits within the grace period plus the Redis bound, saying why', async () => {
+    await using h = await harness();
+    // A server of its own, stopped under the running worker (the shared one serves other files).
+    const redis = await startRedis({ own: true });
+    await using _redis = redis;
+    await using a = spawnWorker(h, {
+      REDIS_URL: redis.url,
+      WORKER_ID: 'worker-a',
+      WORKER_SHUTDOWN_GRACE_MS: '300',
+      WORKER_SHUTDOWN_REDIS_TIMEOUT_MS: '1000',
+    });
+    await waitFor(() => a.output().includes('worker started'), {
+      timeoutMs: 40_000,
+      what: `worker-a started\n${a.output()}`,
+    });
+    await redis.stop();
+    await waitFor(() => a.output().includes('redis connection error'), {
+      timeoutMs: 10_000,
+      what: 'worker-a noticing Redis is gone',
+    });
+    a.process.kill('SIGTERM');
+    // Grace 300 ms + at most 1 s per step that needs Redis: never the 30 min a hung quit took.
+    const exit = await a.exit('SIGTERM with Redis gone', 10_000);
+    expect(exit, a.output()).toEqual({ code: 1, signal: null });
+    expect(a.output()).toContain('Redis did not answer');
   });
 
   it('refuses to start on invalid configuration, naming the variable', async () => {

@@ -193,7 +193,12 @@ describe('worker with the simulation connector', () => {
     });
     await h.waitForJob(id, (j) => j.status === 'active');
     const report = await worker.stop({ graceMs: 5_000 });
-    expect(report).toEqual({ finished: [id], released: [] });
+    expect(report).toEqual({
+      finished: [id],
+      released: [],
+      leftToLease: [],
+      redisUnanswered: false,
+    });
     expect(await h.queue.get(id)).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
@@ -207,7 +212,12 @@ describe('worker with the simulation connector', () => {
     });
     await h.waitForJob(id, (j) => j.status === 'active');
     const report = await first.stop({ graceMs: 100 });
-    expect(report).toEqual({ finished: [], released: [id] });
+    expect(report).toEqual({
+      finished: [],
+      released: [id],
+      leftToLease: [],
+      redisUnanswered: false,
+    });
     const released = await h.queue.get(id);
     expect(released).toMatchObject({ status: 'pending', attempts: 0, last_failure: null });
     const second = await h.startWorker([createSimulationConnector()]);
@@ -224,7 +234,12 @@ describe('worker with the simulation connector', () => {
       payload: { duration_ms: 1_500, steps: 10 },
     });
     await h.waitForJob(id, (j) => j.status === 'active');
-    expect(await first.stop({ graceMs: 100 })).toEqual({ finished: [], released: [id] });
+    expect(await first.stop({ graceMs: 100 })).toEqual({
+      finished: [],
+      released: [id],
+      leftToLease: [],
+      redisUnanswered: false,
+    });
     expect(first.stats()).toMatchObject({ released: 1, failed: 0 });
     expect(await h.queue.get(id)).toMatchObject({ status: 'pending', attempts: 0 });
     const second = await h.startWorker([createSimulationConnector()]);
