@@ -3,6 +3,12 @@ import { parseArgs, UsageError } from './args.js';
 import { parseDuration, planLevels, PROFILES } from './levels.js';
 
 describe('parseArgs', () => {
+  it('stops `gate test` after a failed level like `gate release`, unless --keep-going', () => {
+    expect(parseArgs(['test']).keepGoing).toBe(false);
+    expect(parseArgs(['release']).keepGoing).toBe(false);
+    expect(parseArgs(['test', '--keep-going']).keepGoing).toBe(true);
+  });
+
   it('reads gate run with tasks, affected, base, timeout and budget mode', () => {
     expect(
       parseArgs([

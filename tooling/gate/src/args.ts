@@ -54,7 +54,7 @@ export const USAGE = `usage: gate <command> [options]
   pr [--base REF]           typecheck, lint, test:unit of packages affected since REF
                             (default: origin/$GITHUB_BASE_REF, origin/main, main)
   release                   the whole graph: typecheck, lint, build, test:unit, test:integration, test:e2e, test:chaos
-  test                      every test level (what \`pnpm test\` runs)
+  test                      every test level (what \`pnpm test\` runs); stops after a failed level
   run <tasks...>            any turbo tasks, with services, retries policy and reports
   report [--html FILE] [--command NAME]
                             trends over the recorded runs in .gate/history (charts with --html)
@@ -71,7 +71,7 @@ options:
   --filter PATTERN          passed to turbo --filter (repeatable)
   --budget=warn|fail        an over-budget level warns (default) or fails the gate
   --timeout DURATION        kill a level's tasks after this long (default: per level, see README)
-  --keep-going              run later levels even when one failed
+  --keep-going              run later levels after a failed one (by default the gate stops)
   --junit FILE              also write the merged JUnit XML here (always in .gate/last/junit.xml)
   --verbose                 stream every task's output
   --strict                  P1 failures block too (default: listed as warnings, exit 0)
@@ -250,8 +250,6 @@ export function parseArgs(argv: readonly string[]): Options {
       '--shard plans over every package; it cannot be combined with --affected, --base or --filter.',
     );
   if (options.command === 'pr') options.affected = true;
-  // `pnpm test` means every test level: one failing level must not hide the others' results.
-  if (options.command === 'test') options.keepGoing = true;
   if (options.base !== undefined && options.command !== 'pr') options.affected = true;
   return options;
 }

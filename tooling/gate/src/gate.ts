@@ -21,6 +21,8 @@ import {
   junit,
   markdown,
   problemsText,
+  skippedLine,
+  taskFailureText,
   terminalTable,
 } from './report.js';
 import { readTaskTests, type TestRecord } from './results.js';
@@ -33,7 +35,7 @@ import {
   packageTier,
   type Tier,
 } from './tiers.js';
-import { countTasks, remoteCacheTrouble, runTurbo } from './turbo.js';
+import { countTasks, packageDirectories, remoteCacheTrouble, runTurbo } from './turbo.js';
 
 export interface GateInput {
   root: string;
@@ -92,6 +94,51 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   servicesModule?.catch(() => undefined);
   early?.catch(() => undefined);
   let blocked = false;
+  /** The first level that failed: later ones are skipped unless --keep-going. */
+  let stoppedBy = '';
+  // Package directories, asked of turbo at the first failed task: its results are read as it ends.
+  let directories: Promise<Map<string, string>> | undefined;
+  /** Prints a task's failed tests (or last output) the moment it fails, not only at the end. */
+  const printFailedTask = async (
+    level: LevelRun['level'],
+    taskId: string,
+    tail: readonly string[],
+    startedAt: number | undefined,
+    env: NodeJS.ProcessEnv,
+  ): Promise<void> => {
+    const [pkg = taskId, task = ''] = taskId.split('#');
+    const testLevel = level.resultsDir && task.startsWith('test:') ? level.resultsDir : undefined;
+    const tier = testLevel ? packageTier(packageTiers, pkg) : 'P0';
+    let read: ReturnType<typeof readTaskTests>;
+    if (testLevel) {
+      directories ??= packageDirectories(root, env);
+      const dir = (await directories).get(pkg);
+      try {
+        read = dir
+          ? readTaskTests({
+              dir: join(root, dir),
+              package: pkg,
+              task,
+              level: level.name,
+              resultsDir: testLevel,
+              cached: false,
+              notBefore: startedAt,
+            })
+          : undefined;
+      } catch {
+        read = undefined; // unreadable results: the closing list says what the summary has
+      }
+      for (const test of read?.tests ?? []) judgeTest(test, tier, quarantined, strict);
+    }
+    for (const line of taskFailureText({
+      taskId,
+      tests: read?.tests,
+      problems: read?.problems,
+      tail,
+      blocking: blocks(tier, strict),
+    }))
+      out(line);
+  };
   try {
     let remoteCacheWarned = false;
     for (const { level, tasks: levelTasks } of input.levels) {
@@ -115,8 +162,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       }
       if (blocked && !options.keepGoing) {
         record.status = 'skipped';
-        record.message = 'skipped after an earlier level failed; --keep-going runs it';
-        out(`○ ${level.title}: ${record.message}`);
+        record.message = `skipped after ${stoppedBy} failed; --keep-going runs it`;
         continue;
       }
       const levelStart = Date.now();
@@ -130,6 +176,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
           record.message = (error as Error).message;
           record.durationMs = Date.now() - levelStart;
           out(`✗ ${level.title}: INFRA ${record.message}`);
+          stoppedBy ||= level.title;
           blocked = true;
           continue;
         }
@@ -168,6 +215,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       }
 
       const progress = new Progress(level.title, out, options.verbose);
+      const failures: Promise<void>[] = [];
       const result = await runTurbo({
         root,
         tasks: levelTasks,
@@ -179,7 +227,14 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         onSpawn: (pid) =>
           progress.watch(pid, () => countTasks({ root, tasks: levelTasks, extraArgs, env })),
         onLine: (line) => progress.line(line),
+        onTaskFailed: (taskId, tail) =>
+          failures.push(
+            printFailedTask(level, taskId, tail, progress.taskStartedAt(taskId), env).catch(
+              () => undefined,
+            ),
+          ),
       });
+      await Promise.all(failures);
       progress.done();
       const cacheTrouble = remoteCacheWarned ? undefined : remoteCacheTrouble(result.turboLines);
       if (cacheTrouble) {
@@ -305,8 +360,13 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         record.message = `over budget (--budget=fail)`;
       }
       out(progress.verdict(record));
-      if (record.status !== 'passed') blocked = true;
+      if (record.status !== 'passed') {
+        stoppedBy ||= level.title;
+        blocked = true;
+      }
     }
+    const skipped = skippedLine(levels);
+    if (skipped) out(skipped);
   } finally {
     // Also a server started early for a level that never ran (Ctrl-C, or an earlier level failed).
     services ??= await early?.catch(() => undefined);

@@ -40,6 +40,11 @@ export class Progress {
     if (!this.verbose) this.out(`  · ${taskId}${cache === 'HIT' ? ' (cached)' : ''}`);
   }
 
+  /** When the task printed its first line (turbo started it). */
+  taskStartedAt(taskId: string): number | undefined {
+    return this.started.get(taskId);
+  }
+
   line(line: string): void {
     if (this.verbose) this.out(`    ${line}`);
   }

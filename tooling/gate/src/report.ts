@@ -102,6 +102,70 @@ function testHeading(test: TestRecord): string {
   return `${test.package}  ${test.file}${test.line ? `:${test.line}` : ''}  ${test.name}`;
 }
 
+/**
+ * `○ skipped integration, e2e after unit failed: --keep-going runs them`, or undefined when no
+ * level was skipped.
+ */
+export function skippedLine(levels: readonly LevelRecord[]): string | undefined {
+  const skipped = levels.filter((level) => level.status === 'skipped');
+  if (skipped.length === 0) return undefined;
+  const failed = levels.find((level) => level.status !== 'passed' && level.status !== 'skipped');
+  const names = skipped.map((level) => level.title).join(', ');
+  return `○ skipped ${names}${failed ? ` after ${failed.title} failed` : ''}: --keep-going runs ${skipped.length === 1 ? 'it' : 'them'}`;
+}
+
+const EARLY_TESTS = 10;
+
+/**
+ * What the gate prints the moment a task fails, while the rest of its level still runs: its failed
+ * tests as `file:line > describe > test`, each with the first line of its error and the command
+ * that reruns it; for a task that failed without a failed test (a crash, a type error, an
+ * unhandled error), its last output lines. Quarantined failures are left to the closing list.
+ */
+export function taskFailureText(failure: {
+  taskId: string;
+  /** The task's tests, judged (tier, quarantine); undefined when it left no results. */
+  tests?: readonly TestRecord[];
+  problems?: readonly string[];
+  tail: readonly string[];
+  /** Whether a failure of this task without a failed test blocks (its package's tier). */
+  blocking: boolean;
+}): string[] {
+  const { taskId, tests = [] } = failure;
+  const [pkg = taskId, task = ''] = taskId.split('#');
+  const failed = tests.filter((test) => test.state === 'failed' && !test.quarantined);
+  if (failed.length === 0 && tests.some((test) => test.state === 'failed')) return [];
+  const out: string[] = [];
+  if (failed.length > 0) {
+    const blocking = failed.filter(isBlockingFailure).length;
+    const count = `${failed.length} failed test${failed.length === 1 ? '' : 's'}`;
+    out.push(
+      blocking > 0
+        ? `  ✗ ${taskId}: ${count}${blocking < failed.length ? ` (${failed.length - blocking} not blocking)` : ''}`
+        : `  ! ${taskId}: ${count}, not blocking`,
+    );
+    for (const test of failed.slice(0, EARLY_TESTS)) {
+      const mark = isBlockingFailure(test) ? '✗' : '!';
+      const tier = test.warned ? `  [${test.tier ?? 'P1'}, not blocking]` : '';
+      out.push(`    ${mark} ${test.file}${test.line ? `:${test.line}` : ''} > ${test.name}${tier}`);
+      const first = firstLines(test.errors, 1)[0];
+      if (first) out.push(`        ${first.trim()}`);
+      out.push(`        rerun: ${test.rerun}`);
+    }
+    if (failed.length > EARLY_TESTS)
+      out.push(`    … ${failed.length - EARLY_TESTS} more in the list at the end`);
+    return out;
+  }
+  out.push(
+    `  ${failure.blocking ? '✗' : '!'} ${taskId} failed${failure.blocking ? '' : ' (not blocking)'}; last output:`,
+  );
+  for (const line of failure.tail.slice(-15)) out.push(`      | ${line}`);
+  for (const problem of failure.problems ?? [])
+    out.push(`      ${firstLines([problem], 2).join(' / ')}`);
+  out.push(`      rerun: pnpm --filter ${pkg} ${task}`);
+  return out;
+}
+
 /** Everything a person needs to act: what broke, where, the first error lines, how to rerun it. */
 export function problemsText(run: RunRecord): string {
   const out: string[] = [];
@@ -184,6 +248,8 @@ export function problemsText(run: RunRecord): string {
       `PROPOSAL: ${proposal.id} passed ${proposal.passesInARow} runs in a row; remove it from the quarantine list.`,
     );
   }
+  const skipped = skippedLine(run.levels);
+  if (skipped) out.push(skipped.replace(/^○ skipped/, 'SKIPPED:'));
   out.push(...slowTestsText(run));
   for (const level of run.levels.filter((level) => level.overBudget)) {
     out.push(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTaskLine, remoteCacheTrouble } from './turbo.js';
+import { failedTaskOf, parseTaskLine, remoteCacheTrouble } from './turbo.js';
 
 describe('parseTaskLine', () => {
   it.each([
@@ -43,5 +43,25 @@ describe('remoteCacheTrouble', () => {
     expect(
       remoteCacheTrouble(['   • Remote caching enabled', ' Tasks:    3 successful, 3 total']),
     ).toBeUndefined();
+  });
+});
+
+describe('failedTaskOf', () => {
+  it.each([
+    [
+      '@jobgate/core#test:unit:  WARNING  command finished with error, but continuing...',
+      '@jobgate/core#test:unit',
+    ],
+    ['web#build: ERROR  command finished with error: exit status 1', 'web#build'],
+  ])('reads the failed task of %j', (line, taskId) => {
+    expect(failedTaskOf(line)).toBe(taskId);
+  });
+
+  it.each([
+    '@jobgate/core:test:unit: WARNING  command finished with error, but continuing...',
+    ' Tasks:    3 successful, 4 total',
+    ' Failed:    @jobgate/core#test:unit',
+  ])('finds no failed task in %j', (line) => {
+    expect(failedTaskOf(line)).toBeUndefined();
   });
 });

@@ -44,6 +44,11 @@ export interface TurboRunOptions {
   signal?: AbortSignal;
   /** Turbo started with this pid. */
   onSpawn?: (pid: number | undefined) => void;
+  /**
+   * A task's command exited non-zero (turbo said so the moment it ended, while other tasks of the
+   * level still run), with the task's last output lines.
+   */
+  onTaskFailed?: (taskId: string, tail: readonly string[]) => void;
 }
 
 export interface TurboRunResult {
@@ -118,6 +123,14 @@ export function parseTaskLine(line: string): { taskId: string; text: string } | 
 }
 
 /**
+ * Turbo's own line saying a task's command failed (`<package>#<task>:  WARNING  command finished
+ * with error, but continuing...` under `--continue`, `ERROR` without): its task id.
+ */
+export function failedTaskOf(line: string): string | undefined {
+  return /^\s*(@?[^:\s#]+#\S+?):\s+(?:WARNING|ERROR)\s+command finished with error/.exec(line)?.[1];
+}
+
+/**
  * Turbo's own complaint that its remote cache is unreachable (it then runs on the local cache),
  * reduced to its reason: the gate says so once per run instead of once per level.
  */
@@ -181,6 +194,8 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
       options.onLine?.(line, taskId);
       return;
     }
+    const failed = failedTaskOf(line);
+    if (failed) options.onTaskFailed?.(failed, seen.get(failed) ?? []);
     const summaryMatch = /Summary:\s+(\S+\.json)/.exec(line);
     if (summaryMatch) announced = summaryMatch[1];
     turboLines.push(line);
@@ -247,6 +262,37 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
     turboLines,
     command: ['turbo', ...args.slice(binArgs.length)],
   };
+}
+
+/**
+ * Every workspace package's directory relative to the root (`turbo ls --output=json`), to find a
+ * task's results before the run summary exists. Empty when turbo cannot say.
+ */
+export async function packageDirectories(
+  root: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Map<string, string>> {
+  const [bin, ...binArgs] = findTurbo(root);
+  const child = spawn(bin!, [...binArgs, 'ls', '--output=json'], {
+    cwd: root,
+    env: { TURBO_TELEMETRY_DISABLED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let text = '';
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', resolve);
+  });
+  const directories = new Map<string, string>();
+  if (code !== 0) return directories;
+  try {
+    const listed = JSON.parse(text) as { packages?: { items?: { name: string; path: string }[] } };
+    for (const item of listed.packages?.items ?? []) directories.set(item.name, item.path);
+  } catch {
+    // not JSON: no early details, the closing list still has them
+  }
+  return directories;
 }
 
 /** How many tasks of a run execute a command (`--dry=json`), for the heartbeat's `n/total`. */

@@ -153,6 +153,86 @@ describe('gate run', () => {
   });
 });
 
+describe('gate test', () => {
+  /** Package `a`: a unit test that fails and an integration test that leaves a marker if it runs. */
+  const failingUnit = {
+    name: 'a',
+    files: {
+      'src/claim.test.ts': `import { describe, expect, it } from 'vitest';\ndescribe('claim', () => {\n  it('hands a job out once', () => {\n    expect(2).toBe(1);\n  });\n});\n`,
+      'test/integration/ran.test.ts': `import { writeFileSync } from 'node:fs';\nimport { it } from 'vitest';\nit('runs', () => {\n  writeFileSync(process.env.GATE_FIXTURE_STATE + '/integration-ran', '1');\n});\n`,
+    },
+  };
+  /** Package `b`: a unit test that runs until the test lets it go (bounded), so the level is still running. */
+  const heldUnit = {
+    name: 'b',
+    files: {
+      'src/held.test.ts': `import { existsSync } from 'node:fs';\nimport { expect, it } from 'vitest';\nit('held until released', async () => {\n  const deadline = Date.now() + 45_000;\n  while (!existsSync(process.env.GATE_FIXTURE_STATE + '/release') && Date.now() < deadline)\n    await new Promise((resolve) => setTimeout(resolve, 50));\n  expect(existsSync(process.env.GATE_FIXTURE_STATE + '/release')).toBe(true);\n}, 60_000);\n`,
+    },
+  };
+
+  it('names a failed unit test (file > describe > test, error, rerun) as soon as its task fails, while the level still runs; then stops before integration', async () => {
+    const fx = fixture([failingUnit, heldUnit]);
+    const { child, done } = startGate(
+      fx.root,
+      ['test'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
+    );
+    let live = '';
+    child.stdout!.on('data', (chunk: Buffer) => (live += chunk.toString()));
+    const named = '✗ src/claim.test.ts:3 > claim > hands a job out once';
+    try {
+      await waitFor(
+        () => live.includes('rerun: pnpm --filter @fx/a test:unit src/claim.test.ts:3'),
+        {
+          timeoutMs: 40_000,
+          what: `the gate to name the failed test of @fx/a while @fx/b still runs`,
+        },
+      );
+      // @fx/b is held: the unit level has not ended, yet the failure is on screen.
+      expect(live).not.toContain('unit: failed');
+      expect(live).toContain(`  ✗ @fx/a#test:unit: 1 failed test\n    ${named}\n`);
+      expect(live).toContain('AssertionError: expected 2 to be 1');
+    } finally {
+      writeFileSync(join(fx.scratch, 'release'), '1');
+    }
+    const result = await done;
+
+    expect(result.code).toBe(1);
+    expect(result.output.indexOf(named)).toBeLessThan(result.output.indexOf('✗ unit: failed'));
+    expect(result.output).toContain(
+      '○ skipped integration, e2e after unit failed: --keep-going runs them',
+    );
+    // The closing list still names it.
+    expect(result.output).toContain('✗ @fx/a  src/claim.test.ts:3  claim > hands a job out once');
+    expect(result.lastLine).toBe('gate: 3 passed, 1 failed, 0 warned');
+    expect(lastRun(fx.root).levels.map((level) => [level.name, level.status])).toEqual([
+      ['unit', 'failed'],
+      ['integration', 'skipped'],
+      ['e2e', 'skipped'],
+    ]);
+    expect(existsSync(join(fx.scratch, 'integration-ran'))).toBe(false);
+  });
+
+  it('--keep-going runs the later levels after a failed unit level', async () => {
+    const fx = fixture([failingUnit]);
+    const result = await runGate(
+      fx.root,
+      ['test', '--keep-going'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.output).not.toContain('skipped');
+    expect(lastRun(fx.root).levels.map((level) => [level.name, level.status])).toEqual([
+      ['unit', 'failed'],
+      ['integration', 'passed'],
+      ['e2e', 'passed'],
+    ]);
+    expect(existsSync(join(fx.scratch, 'integration-ran'))).toBe(true);
+    expect(result.lastLine).toBe('gate: 2 passed, 1 failed, 0 warned');
+  });
+});
+
 describe('affected', () => {
   it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async () => {
     const fx = fixture([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]);
