@@ -43,21 +43,24 @@ describe('taskFailureText (printed the moment a task fails)', () => {
     ]);
   });
 
-  it('marks failures at a non-blocking tier, leaves quarantined ones to the closing list and caps the list', () => {
+  it('counts failures at a non-blocking tier, leaves quarantined ones to the closing list, caps the list and long errors', () => {
     const text = taskFailureText({
       taskId,
       tests: [
         test('[P1] stats', { warned: true, tier: 'P1' }),
         test('known', { quarantined: true }),
-        ...Array.from({ length: 11 }, (_, i) => test(`t${i}`)),
+        test('long', { errors: [`Error: ${'x'.repeat(300)}`] }),
+        ...Array.from({ length: 10 }, (_, i) => test(`t${i}`)),
       ],
       tail: [],
       blocking: true,
     });
-    expect(text[0]).toBe('  ✗ @jobgate/core#test:unit: 12 failed tests (1 not blocking)');
-    expect(text[1]).toBe('    ! src/claim.test.ts:12 > [P1] stats  [P1, not blocking]');
+    expect(text[0]).toBe('  ✗ @jobgate/core#test:unit: 11 failed tests (and 1 not blocking)');
+    expect(text[1]).toBe('    ✗ src/claim.test.ts:12 > long');
+    expect(text[2]).toBe(`        Error: ${'x'.repeat(193)}…`);
     expect(text.join('\n')).not.toContain('known');
-    expect(text.at(-1)).toBe('    … 2 more in the list at the end');
+    expect(text.join('\n')).not.toContain('stats');
+    expect(text.at(-1)).toBe('    … 1 more in the list at the end');
     expect(
       taskFailureText({
         taskId,
@@ -69,11 +72,16 @@ describe('taskFailureText (printed the moment a task fails)', () => {
     expect(
       taskFailureText({
         taskId,
-        tests: [test('[P1] stats', { warned: true, tier: 'P1' })],
+        tests: [
+          test('[P1] a', { warned: true, tier: 'P1' }),
+          test('[P1] b', { warned: true, tier: 'P1' }),
+        ],
         tail: [],
         blocking: false,
-      })[0],
-    ).toBe('  ! @jobgate/core#test:unit: 1 failed test, not blocking');
+      }),
+    ).toEqual([
+      '  ! @jobgate/core#test:unit: 2 failed tests at P1, not blocking (listed at the end)',
+    ]);
   });
 
   it('shows the last output of a task that failed without a failed test', () => {

@@ -115,12 +115,15 @@ export function skippedLine(levels: readonly LevelRecord[]): string | undefined 
 }
 
 const EARLY_TESTS = 10;
+const EARLY_ERROR_CHARS = 200;
 
 /**
- * What the gate prints the moment a task fails, while the rest of its level still runs: its failed
- * tests as `file:line > describe > test`, each with the first line of its error and the command
- * that reruns it; for a task that failed without a failed test (a crash, a type error, an
- * unhandled error), its last output lines. Quarantined failures are left to the closing list.
+ * What the gate prints the moment a task fails, while the rest of its level still runs: its
+ * blocking failed tests as `file:line > describe > test`, each with the first line of its error
+ * (cut at 200 characters) and the command that reruns it; failures at a non-blocking tier only
+ * counted (they are warnings, listed at the end); for a task that failed without a failed test (a
+ * crash, a type error, an unhandled error), its last output lines. Quarantined failures are left to
+ * the closing list.
  */
 export function taskFailureText(failure: {
   taskId: string;
@@ -135,25 +138,29 @@ export function taskFailureText(failure: {
   const [pkg = taskId, task = ''] = taskId.split('#');
   const failed = tests.filter((test) => test.state === 'failed' && !test.quarantined);
   if (failed.length === 0 && tests.some((test) => test.state === 'failed')) return [];
+  const plural = (n: number): string => `${n} failed test${n === 1 ? '' : 's'}`;
   const out: string[] = [];
   if (failed.length > 0) {
-    const blocking = failed.filter(isBlockingFailure).length;
-    const count = `${failed.length} failed test${failed.length === 1 ? '' : 's'}`;
+    const blocking = failed.filter(isBlockingFailure);
+    const warned = failed.length - blocking.length;
+    if (blocking.length === 0) {
+      const tiers = [...new Set(failed.map((test) => test.tier ?? 'P1'))].sort().join('/');
+      return [`  ! ${taskId}: ${plural(warned)} at ${tiers}, not blocking (listed at the end)`];
+    }
     out.push(
-      blocking > 0
-        ? `  ✗ ${taskId}: ${count}${blocking < failed.length ? ` (${failed.length - blocking} not blocking)` : ''}`
-        : `  ! ${taskId}: ${count}, not blocking`,
+      `  ✗ ${taskId}: ${plural(blocking.length)}${warned > 0 ? ` (and ${warned} not blocking)` : ''}`,
     );
-    for (const test of failed.slice(0, EARLY_TESTS)) {
-      const mark = isBlockingFailure(test) ? '✗' : '!';
-      const tier = test.warned ? `  [${test.tier ?? 'P1'}, not blocking]` : '';
-      out.push(`    ${mark} ${test.file}${test.line ? `:${test.line}` : ''} > ${test.name}${tier}`);
-      const first = firstLines(test.errors, 1)[0];
-      if (first) out.push(`        ${first.trim()}`);
+    for (const test of blocking.slice(0, EARLY_TESTS)) {
+      out.push(`    ✗ ${test.file}${test.line ? `:${test.line}` : ''} > ${test.name}`);
+      const first = firstLines(test.errors, 1)[0]?.trim();
+      if (first)
+        out.push(
+          `        ${first.length > EARLY_ERROR_CHARS ? `${first.slice(0, EARLY_ERROR_CHARS)}…` : first}`,
+        );
       out.push(`        rerun: ${test.rerun}`);
     }
-    if (failed.length > EARLY_TESTS)
-      out.push(`    … ${failed.length - EARLY_TESTS} more in the list at the end`);
+    if (blocking.length > EARLY_TESTS)
+      out.push(`    … ${blocking.length - EARLY_TESTS} more in the list at the end`);
     return out;
   }
   out.push(
