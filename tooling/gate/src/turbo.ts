@@ -172,6 +172,8 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   const seen = new Map<string, string[]>();
   const turboLines: string[] = [];
   let announced: string | undefined;
+  let timedOut = false;
+  let cancelled = false;
 
   const handle = (raw: string): void => {
     const line = raw.replace(ANSI, '');
@@ -195,7 +197,8 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
       return;
     }
     const failed = failedTaskOf(line);
-    if (failed) options.onTaskFailed?.(failed, seen.get(failed) ?? []);
+    // Tasks stopped by a timeout or Ctrl-C fail too; those are reported with the level.
+    if (failed && !timedOut && !cancelled) options.onTaskFailed?.(failed, seen.get(failed) ?? []);
     const summaryMatch = /Summary:\s+(\S+\.json)/.exec(line);
     if (summaryMatch) announced = summaryMatch[1];
     turboLines.push(line);
@@ -205,8 +208,6 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   createInterface({ input: child.stdout }).on('line', handle);
   createInterface({ input: child.stderr }).on('line', handle);
 
-  let timedOut = false;
-  let cancelled = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (): void => {
     if (child.exitCode !== null || child.pid === undefined) return;
