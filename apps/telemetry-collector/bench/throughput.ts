@@ -6,15 +6,21 @@
  * BENCH_JOBS / BENCH_OPEN change the sizes. The receiver runs in a process of its own
  * (`bench/receiver-process.ts`), as a backend would; BENCH_RECEIVER=inline puts it in this process
  * (its protobuf decoding then shares the collector's event loop, as in the first recorded run).
+ * BENCH_VARIANTS='default;TELEMETRY_EXPORT_CONCURRENCY=4' runs variants side by side on the same
+ * stream; a variant's `SRC=<folder>` (or SRC for all) runs the collector from another copy of
+ * `src/` (before/after: copy the old `src/` somewhere under this package, e.g.
+ * `node_modules/.bench/before`, so its imports resolve).
  */
 import { execSync, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Session } from 'node:inspector';
 import { cpus, loadavg } from 'node:os';
 import { createQueue } from '@jobgate/core';
 import { startOtlpReceiver, startRedis, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
-import { createApp, loadConfig } from '../src/index.js';
+import * as ownSrc from '../src/index.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const OPEN = Number(process.env.BENCH_OPEN ?? 100_000);
@@ -76,7 +82,25 @@ async function startReceiver(): Promise<Receiver> {
 const receiver = await startReceiver();
 const redis = new Redis(redisHandle.url);
 
-async function collector(namespace: string, extra: Record<string, string> = {}) {
+type Src = typeof ownSrc;
+const sources = new Map<string, Promise<Src>>();
+function source(folder: string | undefined): Promise<Src> {
+  if (!folder) return Promise.resolve(ownSrc);
+  const path = resolve(folder);
+  let loaded = sources.get(path);
+  if (!loaded) {
+    loaded = import(pathToFileURL(`${path}/index.ts`).href) as Promise<Src>;
+    sources.set(path, loaded);
+  }
+  return loaded;
+}
+
+async function collector(
+  namespace: string,
+  extra: Record<string, string> = {},
+  folder = process.env.SRC,
+) {
+  const { createApp, loadConfig } = await source(folder);
   const config = loadConfig({
     REDIS_URL: redisHandle.url,
     QUEUE_NAMESPACE: namespace,
@@ -121,14 +145,16 @@ try {
   }[] = [];
   for (const [index, variant] of variants.entries()) {
     const extra: Record<string, string> = { TELEMETRY_GROUP: `bench-${String(index)}` };
+    let folder = process.env.SRC;
     if (variant !== 'default') {
       for (const pair of variant.split(',')) {
         const [k, v] = pair.split('=');
-        if (k && v !== undefined) extra[k.trim()] = v.trim();
+        if (k?.trim() === 'SRC') folder = v?.trim();
+        else if (k && v !== undefined) extra[k.trim()] = v.trim();
       }
     }
     await receiver.reset();
-    const { app, client } = await collector(ns, extra);
+    const { app, client } = await collector(ns, extra, folder);
     // BENCH_PROFILE=<dir>: a CPU profile of this process during each variant's run only.
     const session = process.env.BENCH_PROFILE ? new Session() : undefined;
     const post = (method: string): Promise<unknown> =>

@@ -4,6 +4,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { queueKeys } from '@jobgate/core';
 import { EventDecoder, type EventFilter, type QueueEvent } from '@jobgate/telemetry';
 import type { Redis } from 'ioredis';
+import { decodeEvent, encodeEvent } from './record.js';
 import { buildJob, compareEntryIds, type BuiltJob, type RecordedEvent } from './spans.js';
 
 export interface CollectorLogger {
@@ -93,10 +94,11 @@ const DONE_CHECK_LIMIT = 10_000;
 /**
  * One call per batch instead of five commands per job (the client's per-command cost was a third
  * of the collector's CPU): for each job not yet done, add its events to its record and to the
- * open set; for a job whose batch ends an attempt or the job, return its record and the attempts
- * already exported. KEYS: open, then per job done, record, exported. ARGV: per job first
- * timestamp, job id, 1 if it ends something, field count, fields. Returns per job 0 (done), 1
- * (recorded) or { record, exported }.
+ * open set; for a job whose batch ends an attempt or the job, return its record as it was before
+ * this call (the batch's own events are in hand already) and the attempts already exported.
+ * KEYS: open, then per job done, record, exported. ARGV: per job first timestamp, job id, 1 if it
+ * ends something, field count, fields. Returns per job 0 (done), 1 (recorded) or
+ * { record before, exported }.
  */
 const RECORD_LUA = `
 local out = {}
@@ -107,13 +109,15 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
   if redis.call('EXISTS', done) == 1 then
     out[#out + 1] = 0
   else
+    local before = nil
+    if ends == '1' then before = redis.call('HGETALL', record) end
     -- In slices: unpack() is limited by Lua's stack (a job with thousands of progress events).
     for j = a + 4, a + 3 + n, 1000 do
       redis.call('HSET', record, unpack(ARGV, j, math.min(j + 999, a + 3 + n)))
     end
     redis.call('ZADD', KEYS[1], 'NX', ts, job)
     if ends == '1' then
-      out[#out + 1] = { redis.call('HGETALL', record), redis.call('SMEMBERS', exported) }
+      out[#out + 1] = { before, redis.call('SMEMBERS', exported) }
     else
       out[#out + 1] = 1
     end
@@ -236,16 +240,26 @@ export function createCollector(deps: CollectorDeps): Collector {
     );
   }
 
-  function parseRecord(hash: Record<string, string>): RecordedEvent[] {
+  /**
+   * A job's record (HGETALL's flat field/value list) as events, with `extra` (the batch's own
+   * events of the job) added unless the record has them already, in stream order.
+   */
+  function parseRecord(
+    job: string,
+    flat: readonly string[],
+    extra: readonly RecordedEvent[] = [],
+  ): RecordedEvent[] {
     const events: RecordedEvent[] = [];
-    for (const [field, json] of Object.entries(hash)) {
+    const seen = extra.length > 0 ? new Set<string>() : undefined;
+    for (let k = 0; k + 1 < flat.length; k += 2) {
+      const field = flat[k]!;
       if (!field.startsWith('e:')) continue;
-      try {
-        events.push(JSON.parse(json) as RecordedEvent);
-      } catch {
-        // Written by this program from a validated event; unreadable only if edited by hand.
-      }
+      const event = decodeEvent(job, field.slice(2), flat[k + 1]!);
+      if (!event) continue;
+      events.push(event);
+      seen?.add(event.event_id);
     }
+    for (const event of extra) if (!seen!.has(event.event_id)) events.push(event);
     return events.sort((a, b) => compareEntryIds(a.event_id, b.event_id));
   }
 
@@ -328,42 +342,44 @@ export function createCollector(deps: CollectorDeps): Collector {
 
     const scriptKeys: string[] = [keys.open];
     const scriptArgs: string[] = [];
-    const jobs: { job: string; ends: boolean }[] = [];
+    const jobs: { job: string; ends: boolean; events: RecordedEvent[] }[] = [];
     for (const [job, { events, ends }] of byJob) {
-      const fields: string[] = [];
-      for (const event of events) {
-        const recorded: RecordedEvent =
-          event.type === 'job.claimed' && machines.has(event.data.worker_id)
-            ? { ...event, machine_id: machines.get(event.data.worker_id)! }
-            : event;
-        fields.push(`e:${event.event_id}`, JSON.stringify(recorded));
-      }
       scriptKeys.push(keys.done(job), keys.record(job), keys.exported(job));
-      scriptArgs.push(String(events[0]!.timestamp), job, ends ? '1' : '0', String(fields.length));
-      for (const field of fields) scriptArgs.push(field);
-      jobs.push({ job, ends });
+      scriptArgs.push(
+        String(events[0]!.timestamp),
+        job,
+        ends ? '1' : '0',
+        String(events.length * 2),
+      );
+      const recorded: RecordedEvent[] = [];
+      for (const event of events) {
+        const machine =
+          event.type === 'job.claimed' ? machines.get(event.data.worker_id) : undefined;
+        const withMachine: RecordedEvent = machine ? { ...event, machine_id: machine } : event;
+        recorded.push(withMachine);
+        scriptArgs.push(`e:${event.event_id}`, encodeEvent(withMachine));
+      }
+      jobs.push({ job, ends, events: recorded });
     }
     const replies =
       jobs.length > 0
         ? await scripted.otelRecord(scriptKeys.length, ...scriptKeys, ...scriptArgs)
         : [];
-    const reads: { job: string; hash: Record<string, string>; exported: string[] }[] = [];
-    jobs.forEach(({ job }, i) => {
+    const reads: { job: string; events: RecordedEvent[]; exported: string[] }[] = [];
+    jobs.forEach(({ job, events }, i) => {
       const reply = replies[i];
       if (!Array.isArray(reply)) return;
-      const [flat, exported] = reply as [string[], string[]];
-      const hash: Record<string, string> = {};
-      for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k]!] = flat[k + 1]!;
-      reads.push({ job, hash, exported });
+      const [before, exported] = reply as [string[], string[]];
+      reads.push({ job, events: parseRecord(job, before, events), exported });
     });
 
     const spans: ReadableSpan[] = [];
     const after = redis.pipeline() as ScriptedPipeline;
     const finished: BuiltJob[] = [];
     const finalized: string[] = [];
-    for (const { job, hash, exported: exportedList } of reads) {
+    for (const { job, events, exported: exportedList } of reads) {
       const exported = new Set(exportedList);
-      const built = buildJob(parseRecord(hash), spanOptions);
+      const built = buildJob(events, spanOptions);
       if (!built) continue;
       const settled = clock() - built.endMs >= options.settleMs;
       const step = plan(built, exported, settled);
@@ -430,7 +446,8 @@ export function createCollector(deps: CollectorDeps): Collector {
     const read = redis.pipeline();
     for (const job of jobs) {
       read.exists(keys.done(job));
-      read.hgetall(keys.record(job));
+      // The flat reply (not ioredis' object form): parseRecord reads field/value pairs.
+      read.call('HGETALL', keys.record(job));
       read.smembers(keys.exported(job));
     }
     const replies = (await read.exec()) ?? [];
@@ -441,9 +458,9 @@ export function createCollector(deps: CollectorDeps): Collector {
     let closed = 0;
     jobs.forEach((job, i) => {
       const isDone = replies[i * 3]?.[1] === 1;
-      const hash = replies[i * 3 + 1]?.[1] as Record<string, string>;
+      const flat = replies[i * 3 + 1]?.[1] as string[];
       const exported = new Set(replies[i * 3 + 2]?.[1] as string[]);
-      const built = isDone ? null : buildJob(parseRecord(hash), spanOptions, close.has(job));
+      const built = isDone ? null : buildJob(parseRecord(job, flat), spanOptions, close.has(job));
       if (!built) {
         // Already exported by another instance, or a record left by a late copy: nothing to send.
         finalize(after, job);

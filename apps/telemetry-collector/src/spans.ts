@@ -8,25 +8,67 @@ import {
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { attemptSpanIdFor, jobSpanIdFor, traceIdFor, type QueueEvent } from '@jobgate/telemetry';
+import {
+  attemptSpanIdFor,
+  jobSpanIdFor,
+  traceIdFor,
+  type EventType,
+  type QueueEventOf,
+} from '@jobgate/telemetry';
+
+/** The fields of each event's `data` that span building reads (and a job's record keeps). */
+interface UsedData {
+  'job.received': 'service_required' | 'priority' | 'step' | 'unrunnable_reason';
+  'job.claimed': 'worker_id';
+  'job.progress': 'worker_id' | 'percent' | 'message';
+  'job.completed': 'worker_id';
+  'job.failed': 'worker_id' | 'failure';
+  'job.retry_scheduled': 'worker_id' | 'failure' | 'delay_ms';
+  'job.stalled': 'worker_id';
+  'job.released': 'worker_id';
+  'job.cancelled': 'worker_id';
+}
 
 /**
- * A job's events as recorded (from any collector instance), in stream order, each with the
- * machine of the claiming worker when it was known at record time.
+ * A job's events as recorded (from any collector instance), each with the machine of the
+ * claiming worker when it was known at record time. A validated `QueueEvent` is one; a record
+ * keeps only the `data` fields span building reads (`src/record.ts`).
  */
-export type RecordedEvent = QueueEvent & { machine_id?: string };
+export type RecordedEvent = {
+  [T in EventType]: Omit<QueueEventOf<T>, 'data'> & {
+    data: Pick<QueueEventOf<T>['data'], UsedData[T]>;
+    machine_id?: string;
+  };
+}[EventType];
+type QueueEvent = RecordedEvent;
 
 // The ids are shared with the services (a worker's own spans go under the job's span).
 export { traceIdFor, jobSpanIdFor, attemptSpanIdFor };
 
-/** `<ms>-<seq>` ids compared numerically. */
+/** `<ms>-<seq>` ids compared numerically (no allocation: it runs for every event of a job). */
 export function compareEntryIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  if (am.length !== bm.length) return am.length - bm.length;
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (as.length !== bs.length) return as.length - bs.length;
-  return as === bs ? 0 : as < bs ? -1 : 1;
+  if (a === b) return 0;
+  const ad = a.indexOf('-');
+  const bd = b.indexOf('-');
+  const am = ad < 0 ? a.length : ad;
+  const bm = bd < 0 ? b.length : bd;
+  if (am !== bm) return am - bm;
+  for (let i = 0; i < am; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  // A missing sequence reads as 0.
+  const as = ad < 0 ? 0 : a.length - ad - 1;
+  const bs = bd < 0 ? 0 : b.length - bd - 1;
+  const al = Math.max(as, 1);
+  const bl = Math.max(bs, 1);
+  if (al !== bl) return al - bl;
+  for (let i = 0; i < al; i++) {
+    const ac = as === 0 ? 48 : a.charCodeAt(ad + 1 + i);
+    const bc = bs === 0 ? 48 : b.charCodeAt(bd + 1 + i);
+    if (ac !== bc) return ac < bc ? -1 : 1;
+  }
+  return 0;
 }
 
 const hr = (ms: number): HrTime => [Math.floor(ms / 1_000), (ms % 1_000) * 1_000_000];
