@@ -89,6 +89,26 @@ class ExportFailed extends Error {
 
 type Entry = [id: string, fields: string[]];
 
+/** A batch being committed, and what it was prepared from. */
+interface InFlight {
+  entries: Entry[];
+  prepared: Prepared;
+  done: Promise<void>;
+}
+
+/** A batch recorded and built, not yet exported or acknowledged. */
+interface Prepared {
+  ack: string[];
+  spans: ReadableSpan[];
+  /** Per job not finished, the attempts (claim entry ids) this batch exports. */
+  exportedAttempts: Map<string, string[]>;
+  /** Finished jobs that miss events, exported after the settle time by the sweep. */
+  deferred: string[];
+  /** Finished jobs this batch exports and then finalizes. */
+  finalized: Set<string>;
+  finished: BuiltJob[];
+}
+
 const DONE_CHECK_LIMIT = 10_000;
 
 /**
@@ -297,17 +317,22 @@ export function createCollector(deps: CollectorDeps): Collector {
   }
 
   /**
-   * One batch: record every valid event in its job's record, export what the batch completes,
-   * then acknowledge. Any failure throws before the acknowledgement, so the same entries are
-   * handled again (every step is idempotent: same records, same span ids).
+   * One batch, first half: record every valid event in its job's record and build the spans the
+   * batch completes. Nothing is exported or acknowledged yet (`commit` does that), so a failure
+   * anywhere leaves the entries pending and handling them again gives the same records and the
+   * same span ids. `inFlight`, a batch still being committed, counts as committed: its finished
+   * jobs are skipped and its attempts are not exported again (if its commit fails, this batch is
+   * prepared again after it succeeded).
    */
-  async function processEntries(entries: Entry[]): Promise<void> {
+  async function prepare(entries: Entry[], inFlight?: Prepared): Promise<Prepared> {
     const ack: string[] = [];
     const byJob = new Map<string, { events: RecordedEvent[]; ends: boolean }>();
     for (const [id, fields] of entries) {
       ack.push(id);
       const event = decoder.decode(id, fields ?? []);
       if (!event) continue;
+      // Finished by the batch in flight: what the record script would say once it is committed.
+      if (inFlight?.finalized.has(event.job_id)) continue;
       let job = byJob.get(event.job_id);
       if (!job) {
         job = { events: [], ends: false };
@@ -365,42 +390,63 @@ export function createCollector(deps: CollectorDeps): Collector {
       jobs.length > 0
         ? await scripted.otelRecord(scriptKeys.length, ...scriptKeys, ...scriptArgs)
         : [];
-    const reads: { job: string; events: RecordedEvent[]; exported: string[] }[] = [];
+
+    const prepared: Prepared = {
+      ack,
+      spans: [],
+      exportedAttempts: new Map(),
+      deferred: [],
+      finalized: new Set(),
+      finished: [],
+    };
     jobs.forEach(({ job, events }, i) => {
       const reply = replies[i];
       if (!Array.isArray(reply)) return;
-      const [before, exported] = reply as [string[], string[]];
-      reads.push({ job, events: parseRecord(job, before, events), exported });
-    });
-
-    const spans: ReadableSpan[] = [];
-    const after = redis.pipeline() as ScriptedPipeline;
-    const finished: BuiltJob[] = [];
-    const finalized: string[] = [];
-    for (const { job, events, exported: exportedList } of reads) {
+      const [before, exportedList] = reply as [string[], string[]];
       const exported = new Set(exportedList);
-      const built = buildJob(events, spanOptions);
-      if (!built) continue;
+      for (const attempt of inFlight?.exportedAttempts.get(job) ?? []) exported.add(attempt);
+      const built = buildJob(parseRecord(job, before, events), spanOptions);
+      if (!built) return;
       const settled = clock() - built.endMs >= options.settleMs;
       const step = plan(built, exported, settled);
-      spans.push(...step.spans);
-      if (step.defer) after.zadd(keys.ready, String(clock() + options.settleMs), job);
+      for (const span of step.spans) prepared.spans.push(span);
+      if (step.defer) prepared.deferred.push(job);
       if (step.finalize) {
-        finished.push(built);
-        finalized.push(job);
+        prepared.finished.push(built);
+        prepared.finalized.add(job);
       } else if (step.attempts.length > 0) {
-        after.sadd(keys.exported(job), ...step.attempts);
-        after.expire(keys.exported(job), options.doneTtlSeconds);
+        prepared.exportedAttempts.set(job, step.attempts);
       }
-    }
+    });
+    return prepared;
+  }
+
+  /**
+   * One batch, second half: export its spans, then in one round trip remember the exported
+   * attempts, finalize the finished jobs and acknowledge the entries. Throws before the
+   * acknowledgement on any failure.
+   */
+  async function commit(prepared: Prepared): Promise<void> {
+    const { spans, ack } = prepared;
     await exportSpans(spans);
     count(spans);
-    finalizeAll(after, finalized);
+    const after = redis.pipeline() as ScriptedPipeline;
+    for (const job of prepared.deferred)
+      after.zadd(keys.ready, String(clock() + options.settleMs), job);
+    for (const [job, attempts] of prepared.exportedAttempts) {
+      after.sadd(keys.exported(job), ...attempts);
+      after.expire(keys.exported(job), options.doneTtlSeconds);
+    }
+    finalizeAll(after, [...prepared.finalized]);
     if (ack.length > 0) after.xack(stream, options.group, ...ack);
     const results = (await after.exec()) ?? [];
     for (const [error] of results) if (error) throw error;
     stats.entriesAcked += ack.length;
-    for (const job of finished) deps.onJobExported?.(job);
+    for (const job of prepared.finished) deps.onJobExported?.(job);
+  }
+
+  async function processEntries(entries: Entry[]): Promise<void> {
+    await commit(await prepare(entries));
   }
 
   function finalizeAll(pipeline: ScriptedPipeline, jobs: string[]): void {
@@ -500,37 +546,64 @@ export function createCollector(deps: CollectorDeps): Collector {
     }
   }
 
+  function succeeded(): void {
+    stats.batches++;
+    stats.lastCycleAt = clock();
+    if (stats.consecutiveFailures > 0)
+      logger.info({ failures: stats.consecutiveFailures }, 'export recovered');
+    stats.consecutiveFailures = 0;
+    stats.failingSince = null;
+  }
+
+  /** Counts and logs a failed batch, then waits out its backoff. */
+  async function failed(error: unknown): Promise<void> {
+    stats.consecutiveFailures++;
+    stats.failingSince ??= clock();
+    if (error instanceof ExportFailed) stats.exportFailures++;
+    else stats.redisErrors++;
+    const delay = Math.min(
+      options.backoffMaxMs,
+      options.backoffBaseMs * 2 ** Math.min(stats.consecutiveFailures - 1, 16),
+    );
+    logger.warn(
+      { err: (error as Error).message, failures: stats.consecutiveFailures, retryInMs: delay },
+      error instanceof ExportFailed
+        ? 'OTLP export failed; backing off'
+        : 'batch failed; backing off',
+    );
+    await sleep(delay);
+  }
+
   /** Handles a batch until it succeeds, backing off while the backend (or Redis) fails. */
   async function handle(entries: Entry[]): Promise<void> {
     for (;;) {
       try {
         await processEntries(entries);
-        stats.batches++;
-        stats.lastCycleAt = clock();
-        if (stats.consecutiveFailures > 0)
-          logger.info({ failures: stats.consecutiveFailures }, 'export recovered');
-        stats.consecutiveFailures = 0;
-        stats.failingSince = null;
+        succeeded();
         return;
       } catch (error) {
         if (stopped) return;
-        stats.consecutiveFailures++;
-        stats.failingSince ??= clock();
-        if (error instanceof ExportFailed) stats.exportFailures++;
-        else stats.redisErrors++;
-        const delay = Math.min(
-          options.backoffMaxMs,
-          options.backoffBaseMs * 2 ** Math.min(stats.consecutiveFailures - 1, 16),
-        );
-        logger.warn(
-          { err: (error as Error).message, failures: stats.consecutiveFailures, retryInMs: delay },
-          error instanceof ExportFailed
-            ? 'OTLP export failed; backing off'
-            : 'batch failed; backing off',
-        );
-        await sleep(delay);
+        await failed(error);
         if (stopped) return;
       }
+    }
+  }
+
+  /**
+   * Waits for a batch's commit; a failed one is handled again (with backoff) until it succeeds.
+   * False when it failed: the batch prepared meanwhile assumed it would succeed as it was, so
+   * that one must be prepared again.
+   */
+  async function settle(inFlight: InFlight): Promise<boolean> {
+    try {
+      await inFlight.done;
+      succeeded();
+      return true;
+    } catch (error) {
+      if (stopped) return false;
+      await failed(error);
+      if (!stopped) await handle(inFlight.entries);
+      return false;
     }
   }
 
@@ -575,60 +648,108 @@ export function createCollector(deps: CollectorDeps): Collector {
     } while (cursor !== '0-0' && !stopped);
   }
 
+  /**
+   * Reads the stream with two batches in flight: while one batch is exported, the next is read,
+   * recorded and built; it is committed (exported, then acknowledged) only after the one before
+   * it succeeded, so entries are acknowledged in order and only after their spans are exported.
+   */
   async function run(): Promise<void> {
     let lastClaim = 0;
     let lastSweep = 0;
     let redisFailures = 0;
-    while (!stopped) {
-      try {
-        const now = clock();
-        if (now - lastClaim >= options.claimIntervalMs) {
-          lastClaim = now;
-          await autoclaim();
+    let inFlight: InFlight | undefined;
+    const drain = async (): Promise<boolean> => {
+      const previous = inFlight;
+      inFlight = undefined;
+      return previous ? settle(previous) : true;
+    };
+    try {
+      while (!stopped) {
+        try {
+          const now = clock();
+          // Taking over and sweeping export spans of their own: never beside a batch in flight.
+          if (now - lastClaim >= options.claimIntervalMs) {
+            await drain();
+            lastClaim = now;
+            await autoclaim();
+          }
+          if (now - lastSweep >= options.sweepIntervalMs) {
+            await drain();
+            lastSweep = now;
+            await sweep().catch((error: unknown) => {
+              stats.exportFailures++;
+              logger.warn({ err: (error as Error).message }, 'sweep failed; retrying later');
+            });
+          }
+          if (stopped) return;
+          // With a batch in flight, only what is there already: an empty stream must not hold
+          // up settling that batch.
+          const block = inFlight
+            ? []
+            : ['BLOCK', Math.min(options.blockMs, options.sweepIntervalMs)];
+          const read = (reader!.xreadgroup as (...args: unknown[]) => Promise<unknown>)(
+            'GROUP',
+            options.group,
+            options.consumer,
+            'COUNT',
+            options.batchSize,
+            ...block,
+            'STREAMS',
+            stream,
+            '>',
+          ) as Promise<[string, Entry[]][] | null>;
+          read.catch(() => undefined);
+          const reply = await Promise.race([read, stopSignal.then(() => null)]);
+          if (stopped) return;
+          redisFailures = 0;
+          stats.lastCycleAt = clock();
+          const entries = reply?.[0]?.[1] ?? [];
+          if (entries.length === 0) {
+            await drain();
+            continue;
+          }
+          let prepared: Prepared | undefined;
+          let prepareError: unknown;
+          try {
+            prepared = await prepare(entries, inFlight?.prepared);
+          } catch (error) {
+            prepareError = error;
+          }
+          if (!(await drain())) prepared = undefined;
+          if (stopped) return;
+          if (!prepared) {
+            if (prepareError !== undefined) await failed(prepareError);
+            if (!stopped) await handle(entries);
+            continue;
+          }
+          const done = commit(prepared);
+          done.catch(() => undefined);
+          inFlight = { entries, prepared, done };
+        } catch (error) {
+          if (stopped) return;
+          redisFailures++;
+          stats.redisErrors++;
+          const message = (error as Error).message;
+          if (message.includes('NOGROUP')) {
+            await ensureGroup().catch(() => undefined);
+            continue;
+          }
+          logger.warn(
+            { err: message, failures: redisFailures },
+            'event stream read failed; retrying',
+          );
+          await sleep(
+            Math.min(
+              options.backoffMaxMs,
+              options.backoffBaseMs * 2 ** Math.min(redisFailures, 10),
+            ),
+          );
         }
-        if (now - lastSweep >= options.sweepIntervalMs) {
-          lastSweep = now;
-          await sweep().catch((error: unknown) => {
-            stats.exportFailures++;
-            logger.warn({ err: (error as Error).message }, 'sweep failed; retrying later');
-          });
-        }
-        const read = reader!.xreadgroup(
-          'GROUP',
-          options.group,
-          options.consumer,
-          'COUNT',
-          options.batchSize,
-          'BLOCK',
-          Math.min(options.blockMs, options.sweepIntervalMs),
-          'STREAMS',
-          stream,
-          '>',
-        ) as Promise<[string, Entry[]][] | null>;
-        read.catch(() => undefined);
-        const reply = await Promise.race([read, stopSignal.then(() => null)]);
-        if (stopped) return;
-        redisFailures = 0;
-        stats.lastCycleAt = clock();
-        const entries = reply?.[0]?.[1] ?? [];
-        if (entries.length > 0) await handle(entries);
-      } catch (error) {
-        if (stopped) return;
-        redisFailures++;
-        stats.redisErrors++;
-        const message = (error as Error).message;
-        if (message.includes('NOGROUP')) {
-          await ensureGroup().catch(() => undefined);
-          continue;
-        }
-        logger.warn(
-          { err: message, failures: redisFailures },
-          'event stream read failed; retrying',
-        );
-        await sleep(
-          Math.min(options.backoffMaxMs, options.backoffBaseMs * 2 ** Math.min(redisFailures, 10)),
-        );
       }
+    } finally {
+      // Stopping: the batch in flight finishes its export (bounded by the OTLP timeout) or stays
+      // pending, as after a crash.
+      await inFlight?.done.catch(() => undefined);
     }
   }
 
