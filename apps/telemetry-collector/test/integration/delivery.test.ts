@@ -18,6 +18,30 @@ async function completeJobs(t: Stack, n: number, workflow?: string): Promise<str
   return ids;
 }
 
+/** `n` jobs, each failing once (retryable) and then completing: 3n spans, 5n events. */
+async function retriedJobs(t: Stack, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const { id } = await t.queue.submit({ service_required: 'svc' });
+    ids.push(id);
+    await t.queue.claim(worker('w1'));
+    t.clock.now += 5;
+    await t.queue.fail(id, 'w1', {
+      retryable: true,
+      failure_type: 'network_error',
+      failure_reason: 'connection_reset',
+      message: 'socket hang up',
+      retry_after_ms: 10,
+    });
+    t.clock.now += 10;
+    await t.queue.reapExpired();
+    await t.queue.claim(worker('w2'));
+    t.clock.now += 5;
+    await t.queue.complete(id, 'w2', {});
+  }
+  return ids;
+}
+
 const pendingIn = async (t: Stack, group = 'telemetry-collector'): Promise<number> =>
   Number((await t.redis.xpending(`{${t.namespace}}:events`, group))[0]);
 
@@ -54,6 +78,39 @@ describe('delivery', () => {
     expect(
       ((await (await fetch(`${app.url}/health`)).json()) as Record<string, unknown>).status,
     ).toBe('ok');
+  });
+
+  it('two batches in flight: a job split over consecutive batches, the backend failing meanwhile: every span exactly once, every entry acknowledged', async () => {
+    await using t = await startStack();
+    // Two events per batch: a job's first attempt ends in one batch and the job in the next,
+    // which is read, recorded and built while the first is still being exported.
+    const ids = await retriedJobs(t, 15);
+    const app = await t.collector({ TELEMETRY_BATCH_SIZE: '2' });
+    await waitFor(() => t.receiver.spansById().size === ids.length * 3, {
+      timeoutMs: 15_000,
+      what: `${ids.length * 3} spans`,
+    });
+    // The backend refuses while more arrives: failed commits with the next batch prepared.
+    t.receiver.failWith(503);
+    ids.push(...(await retriedJobs(t, 15)));
+    await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
+      timeoutMs: 10_000,
+      what: 'failed exports',
+    });
+    t.receiver.healthy();
+    await waitFor(() => t.receiver.spansById().size === ids.length * 3, {
+      timeoutMs: 15_000,
+      what: `${ids.length * 3} spans after the failures`,
+    });
+    await waitFor(async () => (await pendingIn(t)) === 0, {
+      timeoutMs: 5_000,
+      what: 'every entry acknowledged',
+    });
+    const copies = t.receiver.copies();
+    expect([...copies.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    const attempts = t.receiver.spans.filter((s) => s.name.startsWith('attempt'));
+    expect(attempts).toHaveLength(ids.length * 2);
+    expect(app.collector?.stats.entriesAcked).toBe(ids.length * 5);
   });
 
   it('a backend answering 503 is retried with backoff until it accepts', async () => {
