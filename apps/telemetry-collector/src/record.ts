@@ -79,6 +79,7 @@ export function decodeEvent(jobId: string, entryId: string, value: string): Reco
   const a = parsed as unknown[];
   const type = EVENT_TYPES[(a[0] as number) - FORMAT];
   if (type === undefined) return null;
+  const machine = str(a[5]);
   const envelope = {
     event_id: entryId,
     job_id: jobId,
@@ -86,9 +87,8 @@ export function decodeEvent(jobId: string, entryId: string, value: string): Reco
     timestamp: (a[2] as number) ?? 0,
     workflow_id: str(a[3]) ?? null,
     customer_id: str(a[4]) ?? null,
-    machine_id: str(a[5]),
+    ...(machine === undefined ? {} : { machine_id: machine }),
   };
-  if (envelope.machine_id === undefined) delete envelope.machine_id;
   const worker = str(a[6]) ?? '';
   switch (type) {
     case 'job.received':

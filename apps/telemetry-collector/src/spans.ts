@@ -168,10 +168,30 @@ function defined(
   attributes: Record<string, string | number | boolean | undefined | null>,
 ): Attributes {
   const out: Attributes = {};
-  for (const [key, value] of Object.entries(attributes)) {
+  for (const key in attributes) {
+    const value = attributes[key];
     if (value !== undefined && value !== null) out[key] = value;
   }
   return out;
+}
+
+/**
+ * Trace ids of workflows (the jobs of one workflow share it): hashing once per workflow instead of
+ * once per job. Bounded: cleared when full.
+ */
+const workflowTraceIds = new Map<string, string>();
+const TRACE_ID_CACHE = 10_000;
+
+function traceIdOf(namespace: string, event: RecordedEvent): string {
+  if (event.workflow_id === null) return traceIdFor(namespace, event);
+  const key = `${namespace}\0${event.customer_id ?? ''}\0${event.workflow_id}`;
+  let id = workflowTraceIds.get(key);
+  if (id === undefined) {
+    id = traceIdFor(namespace, event);
+    if (workflowTraceIds.size >= TRACE_ID_CACHE) workflowTraceIds.clear();
+    workflowTraceIds.set(key, id);
+  }
+  return id;
 }
 
 /**
@@ -187,7 +207,7 @@ export function buildJob(
   const first = sorted[0];
   if (!first) return null;
   const jobId = first.job_id;
-  const traceId = traceIdFor(options.namespace, first);
+  const traceId = traceIdOf(options.namespace, first);
   const jobSpanId = jobSpanIdFor(options.namespace, jobId);
   const received = sorted.find((e) => e.type === 'job.received');
   const terminal = sorted.find((e) => JOB_END.has(e.type));

@@ -1,13 +1,18 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+// One-shot hashing (`crypto.hash`, Node >= 20.12) needs no Hash object per id; the telemetry
+// collector derives three per job. Older Node 20 releases (the engines range) get createHash.
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' // absent before Node 20.12
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 // Trace and span ids derived from the job's identity, so every process names the same trace:
 // the telemetry collector (job and attempt spans from the event stream), and a worker or service
 // that wants its own spans to appear under a job's span.
 
 function digest(parts: string[], bytes: number): string {
-  const hash = createHash('sha256');
-  hash.update(parts.join('\0'));
-  const out = hash.digest('hex').slice(0, bytes * 2);
+  const out = sha256Hex(parts.join('\0')).slice(0, bytes * 2);
   // The all-zero id is invalid in OTLP; a SHA-256 prefix is never that in practice, but be exact.
   return /^0+$/.test(out) ? `${out.slice(0, -1)}1` : out;
 }
