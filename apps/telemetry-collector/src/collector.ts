@@ -2,7 +2,12 @@ import { ExportResultCode, type InstrumentationScope } from '@opentelemetry/core
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { queueKeys } from '@jobgate/core';
-import { EventDecoder, type EventFilter, type QueueEvent } from '@jobgate/telemetry';
+import {
+  EventDecoder,
+  TERMINAL_EVENT_TYPES,
+  type EventFilter,
+  type QueueEvent,
+} from '@jobgate/telemetry';
 import type { Redis } from 'ioredis';
 import { decodeEvent, encodeEvent } from './record.js';
 import { buildJob, compareEntryIds, type BuiltJob, type RecordedEvent } from './spans.js';
@@ -102,8 +107,11 @@ interface Prepared {
   spans: ReadableSpan[];
   /** Per job not finished, the attempts (claim entry ids) this batch exports. */
   exportedAttempts: Map<string, string[]>;
-  /** Finished jobs that miss events, exported after the settle time by the sweep. */
-  deferred: string[];
+  /**
+   * Finished jobs that miss events, exported after the settle time by the sweep: the batch's
+   * events of each (not recorded yet: see RECORD_LUA), its first timestamp.
+   */
+  deferred: { job: string; fields: string[]; ts: number }[];
   /** Finished jobs this batch exports and then finalizes. */
   finalized: Set<string>;
   finished: BuiltJob[];
@@ -115,9 +123,11 @@ const DONE_CHECK_LIMIT = 10_000;
  * One call per batch instead of five commands per job (the client's per-command cost was a third
  * of the collector's CPU): for each job not yet done, add its events to its record and to the
  * open set; for a job whose batch ends an attempt or the job, return its record as it was before
- * this call (the batch's own events are in hand already) and the attempts already exported.
- * KEYS: open, then per job done, record, exported. ARGV: per job first timestamp, job id, 1 if it
- * ends something, field count, fields. Returns per job 0 (done), 1 (recorded) or
+ * this call (the batch's own events are in hand already) and the attempts already exported. A job
+ * the batch finishes (`2`) is exported and finalized right after, so its events are not written
+ * (the commit writes them if it has to wait for missing events). KEYS: open, then per job done,
+ * record, exported. ARGV: per job first timestamp, job id, 0 / 1 (ends an attempt) / 2
+ * (finishes the job), field count, fields. Returns per job 0 (done), 1 (recorded) or
  * { record before, exported }.
  */
 const RECORD_LUA = `
@@ -130,13 +140,13 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
     out[#out + 1] = 0
   else
     local before = nil
-    if ends == '1' then before = redis.call('HGETALL', record) end
+    if ends ~= '0' then before = redis.call('HGETALL', record) end
     -- In slices: unpack() is limited by Lua's stack (a job with thousands of progress events).
     for j = a + 4, a + 3 + n, 1000 do
       redis.call('HSET', record, unpack(ARGV, j, math.min(j + 999, a + 3 + n)))
     end
-    redis.call('ZADD', KEYS[1], 'NX', ts, job)
-    if ends == '1' then
+    if ends ~= '2' then redis.call('ZADD', KEYS[1], 'NX', ts, job) end
+    if ends ~= '0' then
       out[#out + 1] = { before, redis.call('SMEMBERS', exported) }
     else
       out[#out + 1] = 1
@@ -326,7 +336,7 @@ export function createCollector(deps: CollectorDeps): Collector {
    */
   async function prepare(entries: Entry[], inFlight?: Prepared): Promise<Prepared> {
     const ack: string[] = [];
-    const byJob = new Map<string, { events: RecordedEvent[]; ends: boolean }>();
+    const byJob = new Map<string, { events: RecordedEvent[]; ends: boolean; finishes: boolean }>();
     for (const [id, fields] of entries) {
       ack.push(id);
       const event = decoder.decode(id, fields ?? []);
@@ -335,11 +345,12 @@ export function createCollector(deps: CollectorDeps): Collector {
       if (inFlight?.finalized.has(event.job_id)) continue;
       let job = byJob.get(event.job_id);
       if (!job) {
-        job = { events: [], ends: false };
+        job = { events: [], ends: false, finishes: false };
         byJob.set(event.job_id, job);
       }
       job.events.push(event);
       if (isEnd(event)) job.ends = true;
+      if (TERMINAL_EVENT_TYPES.has(event.type)) job.finishes = true;
     }
 
     const unknownWorkers = new Set<string>();
@@ -367,24 +378,23 @@ export function createCollector(deps: CollectorDeps): Collector {
 
     const scriptKeys: string[] = [keys.open];
     const scriptArgs: string[] = [];
-    const jobs: { job: string; ends: boolean; events: RecordedEvent[] }[] = [];
-    for (const [job, { events, ends }] of byJob) {
+    const jobs: { job: string; events: RecordedEvent[] }[] = [];
+    for (const [job, { events, ends, finishes }] of byJob) {
       scriptKeys.push(keys.done(job), keys.record(job), keys.exported(job));
-      scriptArgs.push(
-        String(events[0]!.timestamp),
-        job,
-        ends ? '1' : '0',
-        String(events.length * 2),
-      );
       const recorded: RecordedEvent[] = [];
       for (const event of events) {
         const machine =
           event.type === 'job.claimed' ? machines.get(event.data.worker_id) : undefined;
-        const withMachine: RecordedEvent = machine ? { ...event, machine_id: machine } : event;
-        recorded.push(withMachine);
-        scriptArgs.push(`e:${event.event_id}`, encodeEvent(withMachine));
+        recorded.push(machine ? { ...event, machine_id: machine } : event);
       }
-      jobs.push({ job, ends, events: recorded });
+      const ts = String(events[0]!.timestamp);
+      if (finishes) {
+        scriptArgs.push(ts, job, '2', '0');
+      } else {
+        scriptArgs.push(ts, job, ends ? '1' : '0', String(events.length * 2));
+        for (const event of recorded) scriptArgs.push(`e:${event.event_id}`, encodeEvent(event));
+      }
+      jobs.push({ job, events: recorded });
     }
     const replies =
       jobs.length > 0
@@ -410,7 +420,11 @@ export function createCollector(deps: CollectorDeps): Collector {
       const settled = clock() - built.endMs >= options.settleMs;
       const step = plan(built, exported, settled);
       for (const span of step.spans) prepared.spans.push(span);
-      if (step.defer) prepared.deferred.push(job);
+      if (step.defer) {
+        const fields: string[] = [];
+        for (const event of events) fields.push(`e:${event.event_id}`, encodeEvent(event));
+        prepared.deferred.push({ job, fields, ts: events[0]!.timestamp });
+      }
       if (step.finalize) {
         prepared.finished.push(built);
         prepared.finalized.add(job);
@@ -431,8 +445,11 @@ export function createCollector(deps: CollectorDeps): Collector {
     await exportSpans(spans);
     count(spans);
     const after = redis.pipeline() as ScriptedPipeline;
-    for (const job of prepared.deferred)
+    for (const { job, fields, ts } of prepared.deferred) {
+      after.hset(keys.record(job), ...fields);
+      after.zadd(keys.open, 'NX', String(ts), job);
       after.zadd(keys.ready, String(clock() + options.settleMs), job);
+    }
     for (const [job, attempts] of prepared.exportedAttempts) {
       after.sadd(keys.exported(job), ...attempts);
       after.expire(keys.exported(job), options.doneTtlSeconds);

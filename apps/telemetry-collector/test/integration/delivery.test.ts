@@ -173,6 +173,50 @@ describe('delivery', () => {
     });
   });
 
+  it("a finished job whose job.received is in another consumer's hands waits for it, then is exported whole", async () => {
+    await using t = await startStack();
+    const stream = `{${t.namespace}}:events`;
+    await t.redis.xgroup('CREATE', stream, 'telemetry-collector', '0', 'MKSTREAM');
+    const [id] = await completeJobs(t, 1);
+    // Another consumer holds job.received (and dies); this one reads the claim and completion.
+    await t.redis.xreadgroup(
+      'GROUP',
+      'telemetry-collector',
+      'dead',
+      'COUNT',
+      1,
+      'STREAMS',
+      stream,
+      '>',
+    );
+    const app = await t.collector({
+      TELEMETRY_CONSUMER: 'alive',
+      TELEMETRY_SETTLE_MS: '4000',
+      TELEMETRY_CLAIM_IDLE_MS: '1000',
+      TELEMETRY_CLAIM_INTERVAL_MS: '100',
+    });
+    // Acknowledged while waiting: its events are in the job's record, not only in the batch.
+    await waitFor(async () => (await pendingIn(t)) === 1, {
+      timeoutMs: 5_000,
+      what: 'the claim and completion acknowledged, job.received still pending',
+    });
+    expect(t.receiver.spans).toHaveLength(0);
+    await waitFor(() => t.receiver.spansById().size === 2, {
+      timeoutMs: 15_000,
+      what: 'the job and attempt spans after the settle time',
+    });
+    const job = t.receiver.spans.find((s) => s.name === 'job svc')!;
+    expect(job.attributes['job.id']).toBe(id);
+    expect(job.attributes['job.status']).toBe('completed');
+    expect(job.attributes['jobgate.partial']).toBeUndefined();
+    expect(t.receiver.spans.filter((s) => s.name === 'attempt 1')).toHaveLength(1);
+    await waitFor(async () => (await pendingIn(t)) === 0, {
+      timeoutMs: 5_000,
+      what: 'every entry acknowledged',
+    });
+    expect(await app.collector?.openSpans()).toBe(0);
+  });
+
   it('drops and counts malformed entries (missing fields, wrong types, unknown type) and keeps going', async () => {
     await using t = await startStack();
     const stream = `{${t.namespace}}:events`;
