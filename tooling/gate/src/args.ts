@@ -45,6 +45,8 @@ export interface Options {
   inputs: string[];
   /** `soak --levels integration,e2e`; `report --command release`. */
   levels: string[];
+  /** `mutation --mutate src/backoff.ts,src/failure/*.ts`: mutate only these files (Stryker globs). */
+  mutate: string[];
   commandFilter?: string;
 }
 
@@ -63,7 +65,9 @@ export const USAGE = `usage: gate <command> [options]
   merge FILE|DIR...         merge the run.json of several shards into one report and last line
   soak [--runs 20] [--levels integration,e2e]
                             rerun test levels, cache bypassed, and report each test's failure rate
-  mutation [core|gate...]   mutation score (Stryker) of packages/core and the gate's policy code
+  mutation [core|gate...] [--mutate GLOBS] [--concurrency N] [--force]
+                            mutation score (Stryker 10, Node 22) of packages/core and the gate's
+                            policy code; incremental: results accumulate in .gate/mutation/<target>
 
 options:
   --affected                only packages changed since --base (turbo --affected)
@@ -113,6 +117,7 @@ export function parseArgs(argv: readonly string[]): Options {
     force: false,
     inputs: [],
     levels: [],
+    mutate: [],
   };
   const rest = [...argv];
   const first = rest.shift();
@@ -200,6 +205,14 @@ export function parseArgs(argv: readonly string[]): Options {
       case '--command':
         options.commandFilter = value(flag, inline);
         break;
+      case '--mutate':
+        options.mutate.push(
+          ...value(flag, inline)
+            .split(',')
+            .map((glob) => glob.trim())
+            .filter(Boolean),
+        );
+        break;
       case '--concurrency': {
         const text = value(flag, inline);
         const n = Number(text);
@@ -243,6 +256,8 @@ export function parseArgs(argv: readonly string[]): Options {
   if (options.command === 'run' && options.tasks.length === 0) {
     throw new UsageError('gate run needs at least one task, e.g. `gate run test:e2e --affected`.');
   }
+  if (options.mutate.length > 0 && options.command !== 'mutation')
+    throw new UsageError('--mutate is an option of gate mutation.');
   if (options.command === 'merge' && options.inputs.length === 0)
     throw new UsageError('gate merge needs the run.json files (or directories) of the shards.');
   if (options.shard && (options.affected || options.filter.length > 0 || options.base))

@@ -70,7 +70,13 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     if (options.command === 'soak')
       return await (await import('./soak.js')).runSoak(root, options, controller.signal);
     if (options.command === 'mutation')
-      return await (await import('./mutation.js')).runMutation(root, options.inputs);
+      return await (
+        await import('./mutation.js')
+      ).runMutation(root, options.inputs, {
+        mutate: options.mutate,
+        concurrency: options.concurrency,
+        force: options.force,
+      });
     if (options.command === 'pr' && options.base === undefined) options.base = defaultBase(root);
     const label = options.command === 'run' ? `run ${options.tasks.join(' ')}` : options.command;
     const { runGate } = await import('./gate.js');
