@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 
 const policy = { baseMs: 1_000, maxMs: 60_000 };
 
@@ -19,5 +19,13 @@ describe('backoffDelay', () => {
   it('never returns zero or negative delays for a positive base', () => {
     for (let attempt = 0; attempt < 50; attempt++)
       expect(backoffDelay(attempt, policy, 0)).toBeGreaterThan(0);
+  });
+});
+
+describe('DEFAULT_BACKOFF', () => {
+  it('starts at 0.5-1 s and caps the exponential part at 5 minutes', () => {
+    expect(backoffDelay(1, DEFAULT_BACKOFF, 0)).toBe(500);
+    expect(backoffDelay(1, DEFAULT_BACKOFF, 0.999999)).toBe(999);
+    expect(backoffDelay(30, DEFAULT_BACKOFF, 0)).toBe(150_000);
   });
 });

@@ -34,6 +34,14 @@ describe('requirementSignature', () => {
     expect(canonicalJson({ b: 1, a: { d: 1, c: 2 } })).toBe('{"a":{"c":2,"d":1},"b":1}');
   });
 
+  it('keeps arrays in order, sorts the objects inside them, and leaves undefined values out', () => {
+    expect(canonicalJson([{ b: 1, a: 2 }, 'x'])).toBe('[{"a":2,"b":1},"x"]');
+    expect(canonicalJson({ models: ['b', 'a'], gone: undefined })).toBe('{"models":["b","a"]}');
+    expect(requirementSignature({ models: ['a', 'b'] }, 'acme')).not.toBe(
+      requirementSignature({ models: ['b', 'a'] }, 'acme'),
+    );
+  });
+
   it('differs by customer and by requirements, and is hex', () => {
     const base = requirementSignature({ models: ['a'] }, 'acme');
     expect(base).toMatch(/^[0-9a-f]{20}$/);

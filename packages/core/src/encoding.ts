@@ -23,9 +23,8 @@ function sortKeys(value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     const source = value as Record<string, unknown>;
     const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(source).sort()) {
-      if (source[key] !== undefined) sorted[key] = sortKeys(source[key]);
-    }
+    // An undefined value is left out by JSON.stringify, as by JSON itself.
+    for (const key of Object.keys(source).sort()) sorted[key] = sortKeys(source[key]);
     return sorted;
   }
   return value;

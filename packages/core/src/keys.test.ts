@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LIBRARY_SOURCE } from './lua/library.generated.js';
-import { KEY_NAMES, queueKeys, RETIRED_KEY_NAMES, SUBMIT_FIELDS } from './keys.js';
+import { KEY_NAMES, queueKeys, RETIRED_KEY_NAMES, serviceWakeKey, SUBMIT_FIELDS } from './keys.js';
 
 describe('queueKeys', () => {
   it('puts every key of a namespace under one hash tag', () => {
@@ -9,6 +9,10 @@ describe('queueKeys', () => {
     for (const key of keys.list) expect(key).toMatch(/^\{jq\}:[a-z-]+$/);
     expect(keys.events).toBe('{jq}:events');
     expect(keys.active).toBe('{jq}:active');
+  });
+
+  it('gives each service its wake-up list under the namespace hash tag', () => {
+    expect(serviceWakeKey(queueKeys('jq'), 'comfyui')).toBe('{jq}:wake:comfyui');
   });
 
   it('gives the library its K_* key indexes and F_* submit fields from the same lists', () => {

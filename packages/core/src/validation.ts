@@ -3,6 +3,7 @@ import { ValidationError } from './errors.js';
 import type { FailureInput, SubmitInput, WorkerSpec } from './types.js';
 
 function printable(value: string): boolean {
+  // Stryker disable next-line EqualityOperator: `i <= length` reads charCodeAt(length), NaN, never < 32 (equivalent)
   for (let i = 0; i < value.length; i++) {
     if (value.charCodeAt(i) < 32) return false;
   }
