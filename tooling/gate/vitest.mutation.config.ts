@@ -10,6 +10,7 @@ export default defineConfig({
     ...unitConfig.test,
     include: [
       'src/policy.test.ts',
+      'src/results.test.ts',
       'src/tiers.test.ts',
       'src/counts.test.ts',
       'src/shards.test.ts',
