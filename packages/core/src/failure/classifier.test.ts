@@ -718,3 +718,364 @@ describe('isRetryable', () => {
     expect(isRetryable(T.SERVICE_ERROR, R.SERVICE_UNAVAILABLE)).toBe(true);
   });
 });
+
+/** What every code a connector can see means: `[code, type, reason, label]`; the message says nothing. */
+const CODES: Array<[string, T, R, string]> = [
+  ...(
+    [
+      ['MODERATION_BLOCKED', R.SAFETY_FILTER],
+      ['CONTENT_POLICY_VIOLATION', R.POLICY_VIOLATION],
+      ['CONTENT_FILTER', R.SAFETY_FILTER],
+      ['SAFETY_VIOLATION', R.POLICY_VIOLATION],
+      ['RESPONSIBLE_AI_POLICY_VIOLATION', R.POLICY_VIOLATION],
+      ['CONTENT_POLICY', R.POLICY_VIOLATION],
+      ['POLICY_VIOLATION', R.POLICY_VIOLATION],
+      ['SAFETY_FILTER', R.SAFETY_FILTER],
+      ['NSFW_CONTENT_DETECTED', R.SAFETY_FILTER],
+      ['REFUSAL', R.POLICY_VIOLATION],
+    ] as const
+  ).map(
+    ([code, reason]) =>
+      [code, T.GENERATION_REFUSAL, reason, 'Generation refused by the provider'] as [
+        string,
+        T,
+        R,
+        string,
+      ],
+  ),
+  ...[
+    'CERT_HAS_EXPIRED',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'CERT_UNTRUSTED',
+    'CERT_NOT_YET_VALID',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'EPROTO',
+    'ERR_SSL',
+    'ERR_SSL_DECRYPTION_FAILED',
+    'ERR_TLS_HANDSHAKE_TIMEOUT',
+  ].map(
+    (code) =>
+      [code, T.NETWORK_ERROR, R.SSL_CERTIFICATE, 'TLS certificate rejected'] as [
+        string,
+        T,
+        R,
+        string,
+      ],
+  ),
+  ...[
+    'ETIMEDOUT',
+    'ESOCKETTIMEDOUT',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'ERR_SOCKET_CONNECTION_TIMEOUT',
+  ].map(
+    (code) =>
+      [code, T.NETWORK_ERROR, R.NETWORK_TIMEOUT, 'Network timeout'] as [string, T, R, string],
+  ),
+  ['TIMEOUT', T.TIMEOUT, R.PROCESSING_TIMEOUT, 'Timed out'],
+  ...[
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'EPIPE',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ENETDOWN',
+    'EHOSTDOWN',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'ERR_STREAM_PREMATURE_CLOSE',
+    'ERR_SOCKET_CLOSED',
+    'HPE_INVALID_CONSTANT',
+  ].map(
+    (code) =>
+      [code, T.NETWORK_ERROR, R.CONNECTION_FAILED, 'Connection failed'] as [string, T, R, string],
+  ),
+  ...['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL'].map(
+    (code) =>
+      [code, T.NETWORK_ERROR, R.DNS_RESOLUTION, 'DNS lookup failed'] as [string, T, R, string],
+  ),
+  ['MODEL_NOT_FOUND', T.VALIDATION_ERROR, R.MODEL_NOT_FOUND, 'Model not found'],
+  ...(
+    [
+      ['INVALID_API_KEY', R.INVALID_API_KEY],
+      ['INVALID_AUTHENTICATION', R.INVALID_API_KEY],
+      ['AUTHENTICATION_ERROR', R.INVALID_API_KEY],
+      ['UNAUTHORIZED', R.INVALID_API_KEY],
+      ['INVALID_TOKEN', R.INVALID_API_KEY],
+      ['ACCOUNT_DEACTIVATED', R.ACCOUNT_SUSPENDED],
+      ['PERMISSION_DENIED', R.INSUFFICIENT_PERMISSIONS],
+      ['PERMISSION_ERROR', R.INSUFFICIENT_PERMISSIONS],
+      ['INSUFFICIENT_PERMISSIONS', R.INSUFFICIENT_PERMISSIONS],
+      ['TOKEN_EXPIRED', R.EXPIRED_TOKEN],
+      ['EXPIRED_TOKEN', R.EXPIRED_TOKEN],
+    ] as const
+  ).map(
+    ([code, reason]) =>
+      [code, T.AUTH_ERROR, reason, 'Authentication failed'] as [string, T, R, string],
+  ),
+  ...(
+    [
+      ['RATE_LIMIT_EXCEEDED', R.REQUESTS_PER_MINUTE],
+      ['RATE_LIMIT_ERROR', R.REQUESTS_PER_MINUTE],
+      ['TOO_MANY_REQUESTS', R.REQUESTS_PER_MINUTE],
+      ['QUOTA_EXCEEDED', R.REQUESTS_PER_MINUTE],
+      ['RESOURCE_EXHAUSTED', R.REQUESTS_PER_MINUTE],
+      ['INSUFFICIENT_QUOTA', R.API_QUOTA_EXCEEDED],
+    ] as const
+  ).map(([code, reason]) => [code, T.RATE_LIMIT, reason, 'Rate limited'] as [string, T, R, string]),
+  ...(
+    [
+      ['ENOSPC', R.DISK_SPACE_FULL],
+      ['EDQUOT', R.DISK_SPACE_FULL],
+      ['ENOMEM', R.OUT_OF_MEMORY],
+      ['OUTOFMEMORYERROR', R.OUT_OF_MEMORY],
+      ['TORCH.OUTOFMEMORYERROR', R.OUT_OF_MEMORY],
+      ['TORCH.CUDA.OUTOFMEMORYERROR', R.OUT_OF_MEMORY],
+    ] as const
+  ).map(
+    ([code, reason]) =>
+      [code, T.RESOURCE_LIMIT, reason, 'Resource limit reached'] as [string, T, R, string],
+  ),
+  ['CONFIG_ERROR', T.SYSTEM_ERROR, R.CONFIG_ERROR, 'Configuration error'],
+  ['ERR_INVALID_CONFIG', T.SYSTEM_ERROR, R.CONFIG_ERROR, 'Configuration error'],
+  ...['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'MODULENOTFOUNDERROR', 'DEPENDENCY_ERROR'].map(
+    (code) =>
+      [code, T.SYSTEM_ERROR, R.DEPENDENCY_ERROR, 'Missing dependency'] as [string, T, R, string],
+  ),
+  ...(
+    [
+      ['INVALID_RESPONSE_FORMAT', R.INVALID_RESPONSE_FORMAT],
+      ['UNEXPECTED_CONTENT_TYPE', R.UNEXPECTED_CONTENT_TYPE],
+      ['CORRUPTED_DATA', R.CORRUPTED_DATA],
+      ['MISSING_EXPECTED_DATA', R.MISSING_EXPECTED_DATA],
+    ] as const
+  ).map(
+    ([code, reason]) =>
+      [code, T.RESPONSE_ERROR, reason, 'Unusable response'] as [string, T, R, string],
+  ),
+  ['COMPONENT_ERROR', T.VALIDATION_ERROR, R.COMPONENT_ERROR, 'Component failed'],
+  ['EXECUTION_ERROR', T.VALIDATION_ERROR, R.COMPONENT_ERROR, 'Component failed'],
+  ...(
+    [
+      ['INVALID_REQUEST_ERROR', R.INVALID_PAYLOAD],
+      ['INVALID_VALUE', R.INVALID_PAYLOAD],
+      ['INVALID_PAYLOAD', R.INVALID_PAYLOAD],
+      ['PROMPT_OUTPUTS_FAILED_VALIDATION', R.INVALID_PAYLOAD],
+      ['INVALID_PROMPT', R.INVALID_PAYLOAD],
+      ['CONTEXT_LENGTH_EXCEEDED', R.INVALID_PAYLOAD],
+      ['ERR_INVALID_ARG_TYPE', R.INVALID_PAYLOAD],
+      ['ZODERROR', R.INVALID_PAYLOAD],
+      ['MISSING_REQUIRED_PARAMETER', R.MISSING_REQUIRED_FIELD],
+      ['REQUIRED_INPUT_MISSING', R.MISSING_REQUIRED_FIELD],
+      ['INVALID_IMAGE_FORMAT', R.INVALID_FORMAT],
+      ['UNSUPPORTED_OPERATION', R.UNSUPPORTED_OPERATION],
+    ] as const
+  ).map(
+    ([code, reason]) =>
+      [code, T.VALIDATION_ERROR, reason, 'Invalid request'] as [string, T, R, string],
+  ),
+  ...[
+    'SERVER_ERROR',
+    'SERVICE_UNAVAILABLE',
+    'OVERLOADED_ERROR',
+    'INTERNAL_SERVER_ERROR',
+    'API_ERROR',
+  ].map(
+    (code) =>
+      [code, T.SERVICE_ERROR, R.SERVICE_UNAVAILABLE, 'Upstream service error'] as [
+        string,
+        T,
+        R,
+        string,
+      ],
+  ),
+  ['INTERNAL_ERROR', T.SYSTEM_ERROR, R.INTERNAL_ERROR, 'Internal error'],
+  ['ERR_ASSERTION', T.SYSTEM_ERROR, R.INTERNAL_ERROR, 'Internal error'],
+];
+
+describe('classification by error code alone', () => {
+  it.each(CODES)('%s -> %s/%s', (code, type, reason, label) => {
+    const result = FailureClassifier.classify(sysError('call failed', code.toLowerCase()));
+    expect(result).toMatchObject({ failure_type: type, failure_reason: reason });
+    expect(result.failure_description).toBe(`${label}: call failed`);
+  });
+
+  it('reads the code of a TimeoutError by its name', () => {
+    const error = Object.assign(new Error('call failed'), { name: 'TimeoutError' });
+    expect(FailureClassifier.classify(error)).toMatchObject({
+      failure_type: T.TIMEOUT,
+      failure_reason: R.PROCESSING_TIMEOUT,
+      failure_description: 'Timed out: call failed',
+    });
+  });
+});
+
+/** `[status, type, reason, label]` for a bare status with a message that says nothing. */
+const STATUSES: Array<[number, T, R, string]> = [
+  [400, T.VALIDATION_ERROR, R.INVALID_PAYLOAD, 'Invalid request'],
+  [401, T.AUTH_ERROR, R.INVALID_API_KEY, 'Authentication failed'],
+  [402, T.RATE_LIMIT, R.API_QUOTA_EXCEEDED, 'Rate limited'],
+  [403, T.AUTH_ERROR, R.INSUFFICIENT_PERMISSIONS, 'Authentication failed'],
+  [404, T.VALIDATION_ERROR, R.UNSUPPORTED_OPERATION, 'Invalid request'],
+  [405, T.VALIDATION_ERROR, R.UNSUPPORTED_OPERATION, 'Invalid request'],
+  [407, T.NETWORK_ERROR, R.PROXY_ERROR, 'Proxy error'],
+  [408, T.TIMEOUT, R.PROCESSING_TIMEOUT, 'Timed out'],
+  [409, T.VALIDATION_ERROR, R.INVALID_PAYLOAD, 'Invalid request'],
+  [410, T.VALIDATION_ERROR, R.INVALID_PAYLOAD, 'Request rejected'],
+  [413, T.VALIDATION_ERROR, R.INVALID_PAYLOAD, 'Invalid request'],
+  [415, T.VALIDATION_ERROR, R.INVALID_FORMAT, 'Invalid request'],
+  [422, T.VALIDATION_ERROR, R.INVALID_PAYLOAD, 'Invalid request'],
+  [429, T.RATE_LIMIT, R.REQUESTS_PER_MINUTE, 'Rate limited'],
+  [499, T.VALIDATION_ERROR, R.INVALID_PAYLOAD, 'Request rejected'],
+  [500, T.SERVICE_ERROR, R.INTERNAL_ERROR, 'Upstream service error'],
+  [501, T.VALIDATION_ERROR, R.UNSUPPORTED_OPERATION, 'Invalid request'],
+  [502, T.SERVICE_ERROR, R.SERVICE_DOWN, 'Upstream service error'],
+  [503, T.SERVICE_ERROR, R.SERVICE_UNAVAILABLE, 'Upstream service error'],
+  [504, T.TIMEOUT, R.PROCESSING_TIMEOUT, 'Timed out'],
+  [520, T.SERVICE_ERROR, R.SERVICE_DOWN, 'Upstream service error'],
+  [521, T.SERVICE_ERROR, R.SERVICE_DOWN, 'Upstream service error'],
+  [522, T.SERVICE_ERROR, R.SERVICE_DOWN, 'Upstream service error'],
+  [523, T.SERVICE_ERROR, R.SERVICE_DOWN, 'Upstream service error'],
+  [524, T.TIMEOUT, R.PROCESSING_TIMEOUT, 'Timed out'],
+  [529, T.SERVICE_ERROR, R.DEGRADED_PERFORMANCE, 'Upstream service error'],
+  [599, T.SERVICE_ERROR, R.SERVICE_UNAVAILABLE, 'Upstream service error'],
+  [302, T.SYSTEM_ERROR, R.UNKNOWN_ERROR, 'Unknown failure'],
+  [399, T.SYSTEM_ERROR, R.UNKNOWN_ERROR, 'Unknown failure'],
+];
+
+describe('classification by HTTP status alone', () => {
+  it.each(STATUSES)('%s -> %s/%s', (httpStatus, type, reason, label) => {
+    const result = FailureClassifier.classify('call failed', { httpStatus });
+    expect(result).toMatchObject({ failure_type: type, failure_reason: reason });
+    expect(result.failure_description.split(' [')[0]).toBe(
+      `${label} (HTTP ${httpStatus}): call failed`,
+    );
+  });
+
+  it('reads an unparseable body as an unusable response only with a 2xx or no status', () => {
+    const body = 'Unexpected token < in JSON at position 0';
+    for (const httpStatus of [undefined, 200, 299])
+      expect(FailureClassifier.classify(body, { httpStatus }).failure_type).toBe(T.RESPONSE_ERROR);
+    expect(FailureClassifier.classify(body, { httpStatus: 300 }).failure_type).toBe(T.SYSTEM_ERROR);
+    expect(FailureClassifier.classify(body, { httpStatus: 404 })).toMatchObject({
+      failure_type: T.VALIDATION_ERROR,
+      failure_reason: R.UNSUPPORTED_OPERATION,
+    });
+  });
+});
+
+describe('failure_description', () => {
+  it('names the label, service and status, then the message chain with whitespace collapsed', () => {
+    const error = new Error('  upstream\n\n  said   no ', { cause: new Error('socket closed') });
+    expect(
+      FailureClassifier.classify(error, { serviceType: 'openai', httpStatus: 503 })
+        .failure_description,
+    ).toBe('Upstream service error (openai, HTTP 503): upstream said no <- socket closed');
+    expect(FailureClassifier.classify('oops', { serviceType: 'comfyui' }).failure_description).toBe(
+      'Unknown failure (comfyui): oops',
+    );
+    expect(FailureClassifier.classify(undefined).failure_description).toBe('Unknown failure');
+  });
+
+  it('ends with the request id and the retry delay in seconds, in brackets', () => {
+    const result = FailureClassifier.classify('Too Many Requests', {
+      httpStatus: 429,
+      requestId: 'req_abc123',
+      headers: { 'retry-after-ms': '1450' },
+    });
+    expect(result.failure_description).toBe(
+      'Rate limited (HTTP 429): Too Many Requests [request id req_abc123; retry after 1.5 s]',
+    );
+  });
+
+  it('clips a long message with an ellipsis at exactly 1000 characters, keeping the suffix', () => {
+    const result = FailureClassifier.classify('y'.repeat(2_000), {
+      httpStatus: 500,
+      requestId: 'req_keepme',
+    });
+    const d = result.failure_description;
+    expect(d).toHaveLength(1_000);
+    expect(d.startsWith('Upstream service error (HTTP 500): yyy')).toBe(true);
+    expect(d.endsWith('y… [request id req_keepme]')).toBe(true);
+    const exact = 1_000 - 'Upstream service error (HTTP 500): '.length;
+    expect(
+      FailureClassifier.classify('z'.repeat(exact), { httpStatus: 500 }).failure_description,
+    ).toBe(`Upstream service error (HTTP 500): ${'z'.repeat(exact)}`);
+  });
+});
+
+/** Wordings providers and libraries use, each read the way its words say: `[message, status, type, reason]`. */
+const PHRASINGS: Array<[string, number | undefined, T, R]> = [
+  ['image blocked due to a rule', undefined, T.GENERATION_REFUSAL, R.POLICY_VIOLATION],
+  ['Im sorry but i cannot help with that', undefined, T.GENERATION_REFUSAL, R.POLICY_VIOLATION],
+  ['I cant depict violence', undefined, T.GENERATION_REFUSAL, R.VIOLENCE_DETECTED],
+  ['I wont draw nudity', undefined, T.GENERATION_REFUSAL, R.NSFW_CONTENT],
+  [
+    'image rejected due to third-party content',
+    undefined,
+    T.GENERATION_REFUSAL,
+    R.COPYRIGHT_BLOCKER,
+  ],
+  ['connect timeout', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['connection time out', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['connection timedout', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['socket time out', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['socket timedout', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['read time out', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['read timedout', undefined, T.NETWORK_ERROR, R.NETWORK_TIMEOUT],
+  ['job abc timed out', undefined, T.TIMEOUT, R.JOB_TIMEOUT],
+  ['job abc time out', undefined, T.TIMEOUT, R.JOB_TIMEOUT],
+  ['job abc timedout', undefined, T.TIMEOUT, R.JOB_TIMEOUT],
+  ['render time out', undefined, T.TIMEOUT, R.PROCESSING_TIMEOUT],
+  ['render timedout', undefined, T.TIMEOUT, R.PROCESSING_TIMEOUT],
+  ["value not in list: ckpt 'x'", undefined, T.VALIDATION_ERROR, R.MODEL_NOT_FOUND],
+  ['api key missing', undefined, T.AUTH_ERROR, R.INVALID_API_KEY],
+  ['unauthorised', undefined, T.AUTH_ERROR, R.INVALID_API_KEY],
+  ['token expired', undefined, T.AUTH_ERROR, R.EXPIRED_TOKEN],
+  ['account deactivated', undefined, T.AUTH_ERROR, R.ACCOUNT_SUSPENDED],
+  ['billing account is not active', 401, T.AUTH_ERROR, R.ACCOUNT_SUSPENDED],
+  ['you do not have access to this', 401, T.AUTH_ERROR, R.INSUFFICIENT_PERMISSIONS],
+  ['usage limit reached', undefined, T.RATE_LIMIT, R.REQUESTS_PER_MINUTE],
+  ['insufficient credit', undefined, T.RATE_LIMIT, R.API_QUOTA_EXCEEDED],
+  ['quota reached, resets at 00:00 utc', undefined, T.RATE_LIMIT, R.DAILY_QUOTA_EXCEEDED],
+  ['You exceeded your quota.', undefined, T.RATE_LIMIT, R.API_QUOTA_EXCEEDED],
+  ['disk full', undefined, T.RESOURCE_LIMIT, R.DISK_SPACE_FULL],
+  ['container exceeded memory limit', undefined, T.RESOURCE_LIMIT, R.OUT_OF_MEMORY],
+  ['maximum concurrent jobs reached', undefined, T.RESOURCE_LIMIT, R.CONCURRENT_LIMIT],
+  [
+    'torch.OutOfMemoryError: tried to allocate 2.00 MiB',
+    undefined,
+    T.RESOURCE_LIMIT,
+    R.GPU_MEMORY_FULL,
+  ],
+  ['gpu fallen off the bus', undefined, T.SYSTEM_ERROR, R.GPU_ERROR],
+  ['self-signed cert in chain', undefined, T.NETWORK_ERROR, R.SSL_CERTIFICATE],
+  ['missing env DATABASE_URL', undefined, T.SYSTEM_ERROR, R.CONFIG_ERROR],
+  ['custom node ReActor missing', undefined, T.SYSTEM_ERROR, R.DEPENDENCY_ERROR],
+  ['Unexpected token < in JSON', undefined, T.RESPONSE_ERROR, R.INVALID_RESPONSE_FORMAT],
+  ['invalid json', undefined, T.RESPONSE_ERROR, R.INVALID_RESPONSE_FORMAT],
+  ['cant parse response', undefined, T.RESPONSE_ERROR, R.INVALID_RESPONSE_FORMAT],
+  ['no output returned', undefined, T.RESPONSE_ERROR, R.MISSING_EXPECTED_DATA],
+  ['no image found', undefined, T.RESPONSE_ERROR, R.MISSING_EXPECTED_DATA],
+  ['missing output', undefined, T.RESPONSE_ERROR, R.MISSING_EXPECTED_DATA],
+  ['component KSampler failed', undefined, T.VALIDATION_ERROR, R.COMPONENT_ERROR],
+  ["required field 'prompt' missing", 400, T.VALIDATION_ERROR, R.MISSING_REQUIRED_FIELD],
+  ['invalid format', 400, T.VALIDATION_ERROR, R.INVALID_FORMAT],
+  ['not a valid jpg', 400, T.VALIDATION_ERROR, R.INVALID_FORMAT],
+];
+
+describe('classification by wording', () => {
+  it.each(PHRASINGS)('%s (HTTP %s) -> %s/%s', (message, httpStatus, type, reason) => {
+    expect(FailureClassifier.classify(new Error(message), { httpStatus })).toMatchObject({
+      failure_type: type,
+      failure_reason: reason,
+    });
+  });
+});
