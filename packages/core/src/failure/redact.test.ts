@@ -25,6 +25,19 @@ describe('redactSecrets', () => {
     ['x-api-key: abcdef123456', 'x-api-key: ***'],
     ['token hf_abcdefghijklmnopqrstuv rejected', 'token hf_*** rejected'],
     ['jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig_nature_abc', 'jwt <jwt redacted>'],
+    ['Authorization: Basic dXNlcjpwYXNz', 'Authorization: Basic ***'],
+    ['Authorization: Token abcdef', 'Authorization: Token ***'],
+    ['client_secret: "abc123"', 'client_secret: "***"'],
+    ["refresh-token='r3fr3sh'", "refresh-token='***'"],
+    ['access_token=a1;b=2', 'access_token=***;b=2'],
+    ['DB_PASSWORD=hunter2, next', 'DB_PASSWORD=***, next'],
+    ['signature=abc}', 'signature=***}'],
+    ['ghp_abcdefghijklmnopqrstuvwxyz0123 leaked', 'gh_*** leaked'],
+    ['gho_abcdefghijklmnopqrstuvwxyz0123', 'gh_***'],
+    ['slack xoxb-1234567890-abcdef', 'slack xox-***'],
+    ['aws AKIAABCDEFGHIJKLMNOP here', 'aws AKIA*** here'],
+    ['https://user:p%40ss@host/x', 'https://user:***@host/x'],
+    ['postgres+ssl://admin:s3cret@db:5432', 'postgres+ssl://admin:***@db:5432'],
   ])('%s', (input, expected) => {
     expect(redactSecrets(input)).toBe(expected);
   });
@@ -33,5 +46,21 @@ describe('redactSecrets', () => {
     const text =
       'max_tokens: 4096 exceeded; tokens per min (TPM) limit; request ID req_9f8e7d6c5b4a3921; model gpt-4o-mini';
     expect(redactSecrets(text)).toBe(text);
+  });
+
+  it('leaves short or masked values and lookalikes alone', () => {
+    for (const text of [
+      'Bearer abc',
+      'sk-abc',
+      'hf_short',
+      'ghp_short',
+      'xoxb-short',
+      'AKIA123',
+      'eyJabc.def',
+      'https://host/path@v1',
+      'password=***',
+      'token: Bearer ***',
+    ])
+      expect(redactSecrets(text)).toBe(text);
   });
 });
