@@ -114,7 +114,7 @@ export function gatherEvidence(input: unknown, context: FailureContext = {}): Ev
     const record = value as Record<string, unknown>;
     if (value instanceof Error) {
       addMessage(value.message);
-      if (value.name && value.name !== 'Error') texts.push(value.name);
+      // Its name (TypeError, AbortError) reaches the text through TEXT_KEYS, inherited or own.
       if (value.name === 'TimeoutError') codes.add('TIMEOUTERROR');
     }
     for (const key of MESSAGE_KEYS) {
