@@ -46,6 +46,16 @@ describe('gatherEvidence: messages', () => {
     ).toEqual(['all failed', 'first', 'second']);
   });
 
+  it('walks id-keyed maps near the top only, never the own keys of an Error', () => {
+    const map = (message: string) => ({ 'a1b2c3d4-0000': { message } });
+    expect(gatherEvidence({ error: { error: map('two deep') } }).messages).toEqual(['two deep']);
+    expect(gatherEvidence({ error: { error: { error: map('three deep') } } }).messages).toEqual([]);
+    expect(
+      gatherEvidence({ abc_xyz: { message: 'x' }, xyz_abc: { message: 'y' } }).messages,
+    ).toEqual([]);
+    expect(gatherEvidence(Object.assign(new Error('e'), map('own key'))).messages).toEqual(['e']);
+  });
+
   it('stops at depth 8 and at 50 array items, and survives cycles', () => {
     let chain: Record<string, unknown> = { message: 'm9' };
     for (let i = 8; i >= 0; i--) chain = { message: `m${i}`, cause: chain };
@@ -156,7 +166,10 @@ describe('gatherEvidence: request id and headers', () => {
       expect(gatherEvidence({ [key]: 'r-1' }).requestId, key).toBe('r-1');
     expect(gatherEvidence({ request_id: '' }).requestId).toBeUndefined();
     expect(gatherEvidence({ id: 'chatcmpl-abc123' }).requestId).toBe('chatcmpl-abc123');
-    expect(gatherEvidence({ id: 'user-42' }).requestId).toBeUndefined();
+    for (const id of ['user-42', 'xreq_abc', 'req.abc', 'req_ab!', 'req_'])
+      expect(gatherEvidence({ id }).requestId, id).toBeUndefined();
+    expect(gatherEvidence({ id: 'gen_ab' }).requestId).toBe('gen_ab');
+    expect(gatherEvidence('x', { responseData: { id: 'resp_42' } }).requestId).toBe('resp_42');
     expect(gatherEvidence({ error: { id: 'req_nested1' } }).requestId).toBeUndefined();
     for (const name of ['x-request-id', 'request-id', 'openai-request-id'])
       expect(gatherEvidence('x', { headers: { [name]: 'h-1' } }).requestId, name).toBe('h-1');
