@@ -44,10 +44,12 @@ describe('Retry-After', () => {
     expect(parseRetryAfter('3s')).toBeUndefined();
     expect(parseRetryAfter('1.25')).toBe(1_250);
     expect(parseRetryAfter('x1')).toBeUndefined();
+    expect(parseRetryAfter('1.5x')).toBeUndefined();
   });
 
   it('reads hours, sums parts, trims, and refuses anything left over', () => {
     expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseDuration('1.25s')).toBe(1_250);
     expect(parseDuration('2m30s')).toBe(150_000);
     expect(parseDuration(' 1s ')).toBe(1_000);
     expect(parseDuration('0.4ms')).toBe(0);
@@ -68,6 +70,9 @@ describe('Retry-After', () => {
   it('skips a retry-after-ms that is not a number, and takes the longer reset', () => {
     expect(retryAfterFrom({ 'retry-after-ms': 'soon', 'retry-after': '2' }, '')).toBe(2_000);
     expect(retryAfterFrom({ 'retry-after-ms': ' 12.6 ' }, '')).toBe(13);
+    expect(retryAfterFrom({ 'retry-after-ms': '1.25' }, '')).toBe(1);
+    for (const bad of ['x12', '12x', '1.x'])
+      expect(retryAfterFrom({ 'retry-after-ms': bad, 'retry-after': '1' }, ''), bad).toBe(1_000);
     expect(retryAfterFrom({ 'retry-after-ms': '1s' }, 'retry in 3s')).toBe(3_000);
     expect(retryAfterFrom({ 'x-ratelimit-reset-tokens': '6m0s' }, 'retry in 3s')).toBe(360_000);
     expect(

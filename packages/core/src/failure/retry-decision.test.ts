@@ -24,6 +24,35 @@ describe('decideRetry', () => {
     });
   });
 
+  it('retries without a delay of its own when the upstream gave none, and up to the limit', () => {
+    const plain = decideRetry({ classification: transient, attempt: 1, maxAttempts: 2 });
+    expect(plain).toEqual({
+      decision: 'retry',
+      why: 'rate_limit/requests_per_minute is transient: attempt 2 of 2 follows',
+    });
+    expect(plain).not.toHaveProperty('retry_after_ms');
+    expect(
+      decideRetry({
+        classification: { ...transient, retry_after_ms: 15 * 60_000 },
+        attempt: 1,
+        maxAttempts: 2,
+      }),
+    ).toMatchObject({ decision: 'retry', retry_after_ms: 15 * 60_000 });
+  });
+
+  it('says why a permanent failure is not retried', () => {
+    expect(
+      decideRetry({
+        classification: { ...transient, retryable: false },
+        attempt: 1,
+        maxAttempts: 3,
+      }),
+    ).toEqual({
+      decision: 'fail',
+      why: 'rate_limit/requests_per_minute is permanent: another attempt would fail the same way',
+    });
+  });
+
   it('fails a transient failure on the last attempt', () => {
     const d = decideRetry({ classification: transient, attempt: 3, maxAttempts: 3 });
     expect(d.decision).toBe('fail');
