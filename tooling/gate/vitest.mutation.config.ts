@@ -11,6 +11,7 @@ export default defineConfig({
     include: [
       'src/policy.test.ts',
       'src/results.test.ts',
+      'src/quarantine.test.ts',
       'src/tiers.test.ts',
       'src/counts.test.ts',
       'src/shards.test.ts',
