@@ -13,6 +13,7 @@ export default defineConfig({
       'src/results.test.ts',
       'src/quarantine.test.ts',
       'src/tiers.test.ts',
+      'src/tiers-file.test.ts',
       'src/counts.test.ts',
       'src/shards.test.ts',
       'src/slow.test.ts',
