@@ -15,6 +15,7 @@ export default defineConfig({
       'src/tiers.test.ts',
       'src/tiers-file.test.ts',
       'src/counts.test.ts',
+      'src/counts-edges.test.ts',
       'src/shards.test.ts',
       'src/slow.test.ts',
       'src/soak.test.ts',

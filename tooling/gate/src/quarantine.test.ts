@@ -55,6 +55,7 @@ describe('loadQuarantine', () => {
       loadQuarantine(root);
     } catch (error) {
       expect(error).toBeInstanceOf(QuarantineFileError);
+      expect((error as Error).name).toBe('QuarantineFileError');
       message = (error as Error).message;
     }
     expect(message).toBe(
