@@ -17,6 +17,7 @@ export default defineConfig({
       'src/counts.test.ts',
       'src/counts-edges.test.ts',
       'src/shards.test.ts',
+      'src/shards-files.test.ts',
       'src/slow.test.ts',
       'src/soak.test.ts',
     ],
