@@ -56,6 +56,31 @@ describe('gatherEvidence: messages', () => {
     expect(gatherEvidence(Object.assign(new Error('e'), map('own key'))).messages).toEqual(['e']);
   });
 
+  it('replaces a message by the wrapper that repeats it, wherever the message came first', () => {
+    expect(
+      gatherEvidence({ message: 'boom', error: { message: 'Error in component: boom' } }).messages,
+    ).toEqual(['Error in component: boom']);
+    expect(
+      gatherEvidence({ message: 'first', error: { message: 'boom', error: 'wrapped: boom' } })
+        .messages,
+    ).toEqual(['first', 'wrapped: boom']);
+  });
+
+  it('walks only objects under id keys, three levels at most, and never takes their ids', () => {
+    expect(
+      gatherEvidence({ abc1: [{ message: 'in a list' }], abc2: 'a string', abc3: null }).messages,
+    ).toEqual([]);
+    expect(gatherEvidence({ a1: { b2: { c3: { message: 'three' } } } }).messages).toEqual([
+      'three',
+    ]);
+    expect(gatherEvidence({ a1: { b2: { c3: { d4: { message: 'four' } } } } }).messages).toEqual(
+      [],
+    );
+    expect(gatherEvidence({ abc1: { id: 'req_abcdef' } }).requestId).toBeUndefined();
+    expect(gatherEvidence({ errors: [{ id: 'req_abcdef' }] }).requestId).toBeUndefined();
+    expect(gatherEvidence(new AggregateError([{ id: 'req_abcdef' }])).requestId).toBeUndefined();
+  });
+
   it('stops at depth 8 and at 50 array items, and survives cycles', () => {
     let chain: Record<string, unknown> = { message: 'm9' };
     for (let i = 8; i >= 0; i--) chain = { message: `m${i}`, cause: chain };
@@ -165,6 +190,7 @@ describe('gatherEvidence: request id and headers', () => {
     for (const key of ['request_id', 'requestId', 'x-request-id'])
       expect(gatherEvidence({ [key]: 'r-1' }).requestId, key).toBe('r-1');
     expect(gatherEvidence({ request_id: '' }).requestId).toBeUndefined();
+    expect(gatherEvidence({ request_id: 42 }).requestId).toBeUndefined();
     expect(gatherEvidence({ id: 'chatcmpl-abc123' }).requestId).toBe('chatcmpl-abc123');
     for (const id of ['user-42', 'xreq_abc', 'req.abc', 'req_ab!', 'req_'])
       expect(gatherEvidence({ id }).requestId, id).toBeUndefined();
