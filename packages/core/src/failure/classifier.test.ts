@@ -971,6 +971,22 @@ describe('classification by HTTP status alone', () => {
   });
 });
 
+describe('labels of the rules a bare code or status does not reach', () => {
+  it('names a deadline of the caller, a GPU fault, and an invalid file format code', () => {
+    expect(FailureClassifier.classify('x', { timeout: true }).failure_description).toBe(
+      'Timed out: x',
+    );
+    expect(FailureClassifier.classify('gpu fallen off the bus').failure_description).toBe(
+      'GPU error: gpu fallen off the bus',
+    );
+    expect(
+      FailureClassifier.classify(sysError('call failed', 'invalid_file_format'), {
+        httpStatus: 400,
+      }).failure_reason,
+    ).toBe(R.INVALID_FORMAT);
+  });
+});
+
 describe('failure_description', () => {
   it('names the label, service and status, then the message chain with whitespace collapsed', () => {
     const error = new Error('  upstream\n\n  said   no ', { cause: new Error('socket closed') });

@@ -104,6 +104,31 @@ describe('gatherEvidence: messages', () => {
     expect(gatherEvidence(loop).messages).toEqual(['loop']);
   });
 
+  it('reads a provider error nested under any of the keys providers use', () => {
+    for (const key of [
+      'error',
+      'errors',
+      'cause',
+      'node_errors',
+      'status',
+      'messages',
+      'result',
+      'response',
+      'data',
+      'body',
+      'output',
+      'extra_info',
+      'incomplete_details',
+      'last_error',
+      'inner',
+      'innerError',
+      'originalError',
+    ])
+      expect(gatherEvidence({ [key]: { message: `under ${key}` } }).messages, key).toEqual([
+        `under ${key}`,
+      ]);
+  });
+
   it('walks the response body from the context after the error', () => {
     const e = gatherEvidence(new Error('HTTP 400'), {
       responseData: { error: { message: 'bad prompt', code: 'invalid_prompt' } },
