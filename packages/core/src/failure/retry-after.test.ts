@@ -75,6 +75,7 @@ describe('Retry-After', () => {
       expect(retryAfterFrom({ 'retry-after-ms': bad, 'retry-after': '1' }, ''), bad).toBe(1_000);
     expect(retryAfterFrom({ 'retry-after-ms': '1s' }, 'retry in 3s')).toBe(3_000);
     expect(retryAfterFrom({ 'x-ratelimit-reset-tokens': '6m0s' }, 'retry in 3s')).toBe(360_000);
+    expect(retryAfterFrom({ 'x-ratelimit-reset-requests': '2s' }, 'retry in 3s')).toBe(2_000);
     expect(
       retryAfterFrom({ 'x-ratelimit-reset-requests': 'later', 'retry-after': 'soon' }, 'x'),
     ).toBeUndefined();
