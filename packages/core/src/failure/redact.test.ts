@@ -44,6 +44,15 @@ describe('redactSecrets', () => {
     ['aws AKIAABCDEFGHIJKLMNOP here', 'aws AKIA*** here'],
     ['https://user:p%40ss@host/x', 'https://user:***@host/x'],
     ['postgres+ssl://admin:s3cret@db:5432', 'postgres+ssl://admin:***@db:5432'],
+    // Redis's own form: a password and no user name.
+    ['redis://:s3cret@cache:6379/0 unreachable', 'redis://:***@cache:6379/0 unreachable'],
+    // An unencoded @ or : in the password: all of it goes, up to the host.
+    ['redis://default:p@ss@cache:6379', 'redis://default:***@cache:6379'],
+    ['amqp://svc:a:b@c@mq/vhost', 'amqp://svc:***@mq/vhost'],
+    [
+      'two urls redis://:one@a:1 and redis://:two@b:2',
+      'two urls redis://:***@a:1 and redis://:***@b:2',
+    ],
   ])('%s', (input, expected) => {
     expect(redactSecrets(input)).toBe(expected);
   });

@@ -5,9 +5,11 @@
  * passes through here.
  */
 const RULES: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
-  // Credentials in URLs: scheme://user:password@host
+  // Credentials in URLs: scheme://user:password@host, the user name possibly empty (Redis's
+  // `redis://:password@host`); the password runs to the last @ before the path, so an unencoded
+  // @ or : in it leaks nothing.
   [
-    /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):([^\s/@]+)@/gi,
+    /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]*):([^\s/?#]+)@/gi,
     (_m, scheme, user) => `${scheme}${user}:***@`,
   ],
   // Authorization headers
