@@ -9,6 +9,18 @@ describe('parseArgs', () => {
     expect(parseArgs(['test', '--keep-going']).keepGoing).toBe(true);
   });
 
+  it('bails (stops a level at its first blocking failure) in `gate test` unless --keep-going; elsewhere only with --bail', () => {
+    expect(parseArgs(['test']).bail).toBe(true);
+    expect(parseArgs(['test', '--keep-going']).bail).toBe(false);
+    expect(parseArgs(['release']).bail).toBe(false);
+    expect(parseArgs(['release', '--bail']).bail).toBe(true);
+    expect(parseArgs(['run', 'test:e2e', '--bail']).bail).toBe(true);
+    expect(() => parseArgs(['release', '--bail', '--keep-going'])).toThrow(
+      /--bail stops at the first blocking failure, --keep-going runs everything: pick one/,
+    );
+    expect(() => parseArgs(['test', '--bial'])).toThrow(/Did you mean "--bail"\?/);
+  });
+
   it('reads gate run with tasks, affected, base, timeout and budget mode', () => {
     expect(
       parseArgs([

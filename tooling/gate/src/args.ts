@@ -23,6 +23,11 @@ export interface Options {
   timeoutMs?: number;
   /** Keep running later levels after a level failed (default: stop, later levels are skipped). */
   keepGoing: boolean;
+  /**
+   * Stop a level's other running tasks as soon as one fails with a blocking (P0) failure. On for
+   * `gate test` unless `--keep-going`; `--bail` turns it on for the other commands.
+   */
+  bail: boolean;
   verbose: boolean;
   html?: string;
   junit?: string;
@@ -56,7 +61,8 @@ export const USAGE = `usage: gate <command> [options]
   pr [--base REF]           typecheck, lint, test:unit of packages affected since REF
                             (default: origin/$GITHUB_BASE_REF, origin/main, main)
   release                   the whole graph: typecheck, lint, build, test:unit, test:integration, test:e2e, test:chaos
-  test                      every test level (what \`pnpm test\` runs); stops after a failed level
+  test                      every test level (what \`pnpm test\` runs); stops at the first blocking
+                            failure (bail) and skips the later levels; --keep-going runs everything
   run <tasks...>            any turbo tasks, with services, retries policy and reports
   report [--html FILE] [--command NAME]
                             trends over the recorded runs in .gate/history (charts with --html)
@@ -75,7 +81,10 @@ options:
   --filter PATTERN          passed to turbo --filter (repeatable)
   --budget=warn|fail        an over-budget level warns (default) or fails the gate
   --timeout DURATION        kill a level's tasks after this long (default: per level, see README)
-  --keep-going              run later levels after a failed one (by default the gate stops)
+  --keep-going              run later levels after a failed one (by default the gate stops); for
+                            gate test also no bail: every task of a level runs to its end
+  --bail                    stop a level's running tasks at its first blocking (P0) failure
+                            (default for gate test only)
   --junit FILE              also write the merged JUnit XML here (always in .gate/last/junit.xml)
   --verbose                 stream every task's output
   --strict                  P1 failures block too (default: listed as warnings, exit 0)
@@ -109,6 +118,7 @@ export function parseArgs(argv: readonly string[]): Options {
     affected: false,
     budget: 'warn',
     keepGoing: false,
+    bail: false,
     verbose: false,
     filter: [],
     strict: false,
@@ -163,6 +173,9 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case '--keep-going':
         options.keepGoing = true;
+        break;
+      case '--bail':
+        options.bail = true;
         break;
       case '--verbose':
         options.verbose = true;
@@ -264,6 +277,11 @@ export function parseArgs(argv: readonly string[]): Options {
     throw new UsageError(
       '--shard plans over every package; it cannot be combined with --affected, --base or --filter.',
     );
+  if (options.bail && options.keepGoing)
+    throw new UsageError(
+      '--bail stops at the first blocking failure, --keep-going runs everything: pick one.',
+    );
+  if (options.command === 'test' && !options.keepGoing) options.bail = true;
   if (options.command === 'pr') options.affected = true;
   if (options.base !== undefined && options.command !== 'pr') options.affected = true;
   return options;

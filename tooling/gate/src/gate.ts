@@ -16,7 +16,9 @@ import {
   type TaskRecord,
 } from './record.js';
 import {
+  bailLine,
   closingLine,
+  failureBlocks,
   formatDuration,
   junit,
   markdown,
@@ -98,14 +100,17 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
   let stoppedBy = '';
   // Package directories, asked of turbo at the first failed task: its results are read as it ends.
   let directories: Promise<Map<string, string>> | undefined;
-  /** Prints a task's failed tests (or last output) the moment it fails, not only at the end. */
+  /**
+   * Prints a task's failed tests (or last output) the moment it fails, not only at the end; says
+   * whether the failure blocks (what the bail stops the level on).
+   */
   const printFailedTask = async (
     level: LevelRun['level'],
     taskId: string,
     tail: readonly string[],
     startedAt: number | undefined,
     env: NodeJS.ProcessEnv,
-  ): Promise<void> => {
+  ): Promise<boolean> => {
     const [pkg = taskId, task = ''] = taskId.split('#');
     const testLevel = level.resultsDir && task.startsWith('test:') ? level.resultsDir : undefined;
     const tier = testLevel ? packageTier(packageTiers, pkg) : 'P0';
@@ -130,15 +135,18 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       }
       for (const test of read?.tests ?? []) judgeTest(test, tier, quarantined, strict);
     }
-    for (const line of taskFailureText({
+    const failure = {
       taskId,
       tests: read?.tests,
       problems: read?.problems,
       tail,
       blocking: blocks(tier, strict),
-    }))
-      out(line);
+    };
+    for (const line of taskFailureText(failure)) out(line);
+    return failureBlocks(failure);
   };
+  const bailHint =
+    options.command === 'test' ? '--keep-going runs everything' : 'without --bail every task runs';
   try {
     let remoteCacheWarned = false;
     for (const { level, tasks: levelTasks } of input.levels) {
@@ -216,6 +224,11 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
 
       const progress = new Progress(level.title, out, options.verbose);
       const failures: Promise<void>[] = [];
+      /** Tasks turbo said failed before any bail: their own failures, judged as usual. */
+      const failedOnTheirOwn = new Set<string>();
+      // The bail: the first blocking failure stops the level's other running tasks.
+      const bail = options.bail ? new AbortController() : undefined;
+      let bailedBy: string | undefined;
       const result = await runTurbo({
         root,
         tasks: levelTasks,
@@ -227,12 +240,21 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         onSpawn: (pid) =>
           progress.watch(pid, () => countTasks({ root, tasks: levelTasks, extraArgs, env })),
         onLine: (line) => progress.line(line),
-        onTaskFailed: (taskId, tail) =>
+        bail: bail?.signal,
+        onTaskFailed: (taskId, tail) => {
+          failedOnTheirOwn.add(taskId);
           failures.push(
-            printFailedTask(level, taskId, tail, progress.taskStartedAt(taskId), env).catch(
+            printFailedTask(level, taskId, tail, progress.taskStartedAt(taskId), env).then(
+              (blocking) => {
+                if (blocking && bail && !bail.signal.aborted) {
+                  bailedBy = taskId;
+                  bail.abort();
+                }
+              },
               () => undefined,
             ),
-          ),
+          );
+        },
       });
       await Promise.all(failures);
       progress.done();
@@ -247,9 +269,36 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
 
       const summaryTasks = result.summary?.tasks ?? [];
       const inSummary = new Set(summaryTasks.map((task) => task.taskId));
+      const stopped: string[] = [];
+      /** A task the bail killed unfinished: not judged, its results (if any) not read. */
+      const stoppedByBail = (taskId: string, durationMs: number): void => {
+        const [pkg = taskId, task = ''] = taskId.split('#');
+        stopped.push(taskId);
+        tasks.push({
+          taskId,
+          package: pkg,
+          task,
+          level: level.name,
+          cached: false,
+          status: 'stopped',
+          exitCode: null,
+          durationMs,
+          output: result.seen.get(taskId) ?? [],
+        });
+      };
+      const stoppedFor = (taskId: string): number => {
+        const started = progress.taskStartedAt(taskId);
+        return started === undefined ? 0 : Math.max(0, levelStart + result.durationMs - started);
+      };
       for (const task of summaryTasks) {
         const cached = task.cache.status === 'HIT';
         const exitCode = task.execution?.exitCode ?? (task.execution ? 0 : null);
+        if (result.bailed && !cached && exitCode !== 0 && !failedOnTheirOwn.has(task.taskId)) {
+          // Killed by the bail (or never started): it neither passed nor failed.
+          if (task.execution)
+            stoppedByBail(task.taskId, task.execution.endTime - task.execution.startTime);
+          continue;
+        }
         const taskRecord: TaskRecord = {
           taskId: task.taskId,
           package: task.package,
@@ -318,6 +367,10 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       // Tasks that started but never finished: the level was stopped under them.
       for (const [taskId, tail] of result.seen) {
         if (inSummary.has(taskId)) continue;
+        if (result.bailed && !failedOnTheirOwn.has(taskId)) {
+          stoppedByBail(taskId, stoppedFor(taskId));
+          continue;
+        }
         const [pkg = taskId, task = ''] = taskId.split('#');
         tasks.push({
           taskId,
@@ -359,7 +412,10 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
         record.status = 'failed';
         record.message = `over budget (--budget=fail)`;
       }
+      if (result.bailed) record.bail = { by: bailedBy ?? '', stopped };
       out(progress.verdict(record));
+      const bailed = bailLine(record, bailHint);
+      if (bailed) out(bailed);
       if (record.status !== 'passed') {
         stoppedBy ||= level.title;
         blocked = true;

@@ -11,7 +11,12 @@ export type TaskStatus =
   | 'cancelled'
   | 'quarantined'
   /** Failed, but only at a non-blocking tier (P1/P2 without `--strict`). */
-  | 'warned';
+  | 'warned'
+  /**
+   * Killed unfinished because another task of its level failed first (`gate test`'s bail): neither
+   * passed nor failed, its results not read, so it adds no test, failure or flaky to the history.
+   */
+  | 'stopped';
 
 export interface TaskRecord {
   taskId: string;
@@ -57,6 +62,8 @@ export interface LevelRecord {
   /** Why an infra or turbo-level failure happened. */
   message?: string;
   turboCommand?: string;
+  /** Tasks of the level stopped by a bail, and the blocking failure that stopped them. */
+  bail?: { by: string; stopped: string[] };
   /** The level's own Markdown report (`Level.reportFile` of its tasks), e.g. the chaos table. */
   report?: string;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LevelRecord } from './record.js';
-import { skippedLine, taskFailureText } from './report.js';
+import { bailLine, failureBlocks, skippedLine, taskFailureText } from './report.js';
 import type { TestRecord } from './results.js';
 
 function test(name: string, overrides: Partial<TestRecord> = {}): TestRecord {
@@ -127,5 +127,52 @@ describe('skippedLine', () => {
       '○ skipped unit after build failed: --keep-going runs it',
     );
     expect(skippedLine([level('unit', 'passed')])).toBeUndefined();
+  });
+});
+
+describe('the bail', () => {
+  it('stops on a blocking failed test or a crash in a blocking tier, never on quarantined or P1 failures', () => {
+    expect(failureBlocks({ tests: [test('a', { tier: 'P0' })], blocking: true })).toBe(true);
+    expect(
+      failureBlocks({ tests: [test('a', { tier: 'P1', warned: true })], blocking: false }),
+    ).toBe(false);
+    expect(failureBlocks({ tests: [test('a', { quarantined: true })], blocking: true })).toBe(
+      false,
+    );
+    // A crash: no failed test, the package's tier decides.
+    expect(failureBlocks({ tests: [test('a', { state: 'passed' })], blocking: true })).toBe(true);
+    expect(failureBlocks({ tests: undefined, blocking: true })).toBe(true);
+    expect(failureBlocks({ tests: undefined, blocking: false })).toBe(false);
+  });
+
+  it('says what it stopped, after which failure, and how to run everything', () => {
+    const level = (bail?: LevelRecord['bail']): LevelRecord => ({
+      name: 'integration',
+      title: 'integration',
+      tasks: ['test:integration'],
+      status: 'failed',
+      durationMs: 1,
+      budgetMs: 1,
+      timeoutMs: 1,
+      overBudget: false,
+      taskCount: 3,
+      cachedCount: 0,
+      ...(bail ? { bail } : {}),
+    });
+    expect(bailLine(level(), '--keep-going runs everything')).toBeUndefined();
+    expect(
+      bailLine(
+        level({
+          by: '@jobgate/core#test:integration',
+          stopped: ['@jobgate/release#test:integration', '@jobgate/gate#test:integration'],
+        }),
+        '--keep-going runs everything',
+      ),
+    ).toBe(
+      '○ stopped (bail) @jobgate/release#test:integration, @jobgate/gate#test:integration after @jobgate/core#test:integration failed: --keep-going runs everything',
+    );
+    expect(bailLine(level({ by: '@jobgate/core#test:integration', stopped: [] }), 'x')).toBe(
+      '○ nothing else was running after @jobgate/core#test:integration failed: x',
+    );
   });
 });

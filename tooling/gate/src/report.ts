@@ -173,6 +173,32 @@ export function taskFailureText(failure: {
   return out;
 }
 
+/**
+ * Whether a task's failure, as `taskFailureText` shows it, blocks: a blocking failed test, or a
+ * failure without any failed test in a blocking tier. Only quarantined or warning-tier failures do
+ * not. The gate's bail stops the level on the first that does.
+ */
+export function failureBlocks(failure: {
+  tests?: readonly TestRecord[];
+  blocking: boolean;
+}): boolean {
+  const tests = failure.tests ?? [];
+  if (tests.some((test) => test.state === 'failed')) return tests.some(isBlockingFailure);
+  return failure.blocking;
+}
+
+/**
+ * `○ stopped (bail) @fx/b#test:integration after @fx/a#test:integration failed: --keep-going runs
+ * everything`, for a level whose running tasks were stopped; undefined otherwise.
+ */
+export function bailLine(level: LevelRecord, hint: string): string | undefined {
+  if (!level.bail) return undefined;
+  const { by, stopped } = level.bail;
+  const what =
+    stopped.length === 0 ? 'nothing else was running' : `stopped (bail) ${stopped.join(', ')}`;
+  return `○ ${what} after ${by} failed: ${hint}`;
+}
+
 /** Everything a person needs to act: what broke, where, the first error lines, how to rerun it. */
 export function problemsText(run: RunRecord): string {
   const out: string[] = [];
@@ -211,6 +237,14 @@ export function problemsText(run: RunRecord): string {
     out.push(
       `  ✗ ${level.status === 'infra' ? 'INFRA' : 'ERROR'} (${level.title}): ${level.message ?? ''}`,
     );
+  }
+  const stopped = run.tasks.filter((task) => task.status === 'stopped');
+  if (stopped.length > 0) {
+    out.push(
+      `STOPPED (bail: killed unfinished after a blocking failure, neither passed nor failed)`,
+    );
+    for (const task of stopped)
+      out.push(`  ○ ${task.taskId} stopped (bail) after ${formatDuration(task.durationMs)}`);
   }
   const warnedTests = run.tests.filter((test) => test.warned);
   const warnedTasks = run.tasks.filter((task) => task.status === 'warned' && !task.tests?.warned);

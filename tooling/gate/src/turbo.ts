@@ -42,6 +42,11 @@ export interface TurboRunOptions {
   /** A task printed its first line (cache hit or miss). */
   onTaskStart?: (taskId: string, cache: 'HIT' | 'MISS' | undefined) => void;
   signal?: AbortSignal;
+  /**
+   * Aborted by the gate when a task of the level failed in a way that blocks (its bail): turbo and
+   * every task still running are stopped at once, as for Ctrl-C, and the result says `bailed`.
+   */
+  bail?: AbortSignal;
   /** Turbo started with this pid. */
   onSpawn?: (pid: number | undefined) => void;
   /**
@@ -55,6 +60,8 @@ export interface TurboRunResult {
   exitCode: number | null;
   timedOut: boolean;
   cancelled: boolean;
+  /** Stopped by `bail`: the tasks still running then were killed, not failed. */
+  bailed: boolean;
   durationMs: number;
   summary?: TurboSummary;
   /** Tasks that printed anything, in order of their first line, with their last lines. */
@@ -174,6 +181,7 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   let announced: string | undefined;
   let timedOut = false;
   let cancelled = false;
+  let bailed = false;
 
   const handle = (raw: string): void => {
     const line = raw.replace(ANSI, '');
@@ -197,8 +205,9 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
       return;
     }
     const failed = failedTaskOf(line);
-    // Tasks stopped by a timeout or Ctrl-C fail too; those are reported with the level.
-    if (failed && !timedOut && !cancelled) options.onTaskFailed?.(failed, seen.get(failed) ?? []);
+    // Tasks stopped by a timeout, Ctrl-C or a bail fail too; those are reported with the level.
+    if (failed && !timedOut && !cancelled && !bailed)
+      options.onTaskFailed?.(failed, seen.get(failed) ?? []);
     const summaryMatch = /Summary:\s+(\S+\.json)/.exec(line);
     if (summaryMatch) announced = summaryMatch[1];
     turboLines.push(line);
@@ -209,8 +218,15 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   createInterface({ input: child.stderr }).on('line', handle);
 
   let killTimer: NodeJS.Timeout | undefined;
+  /**
+   * Every process under turbo when it was told to stop: tasks that started their own process group
+   * or session (a test's redis-server, an app under test) are out of reach of the group kill, and
+   * once their parent is gone nothing links them to turbo any more.
+   */
+  let tree: ProcessRef[] = [];
   const stop = (): void => {
     if (child.exitCode !== null || child.pid === undefined) return;
+    tree = descendants(child.pid);
     try {
       process.kill(-child.pid, 'SIGINT');
     } catch {
@@ -222,6 +238,7 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
       } catch {
         // already gone
       }
+      killTree(tree);
     }, 5_000);
   };
   const timer = setTimeout(() => {
@@ -232,8 +249,14 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
     cancelled = true;
     stop();
   };
+  const onBail = (): void => {
+    if (timedOut || cancelled) return;
+    bailed = true;
+    stop();
+  };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
+  options.bail?.addEventListener('abort', onBail, { once: true });
 
   const exitCode = await new Promise<number | null>((resolve) => {
     child.once('error', (error) => {
@@ -245,6 +268,7 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   clearTimeout(timer);
   if (killTimer) clearTimeout(killTimer);
   options.signal?.removeEventListener('abort', onAbort);
+  options.bail?.removeEventListener('abort', onBail);
   // Tasks the group kill could not reach (they made their own group) must not outlive the gate.
   if (child.pid !== undefined) {
     try {
@@ -253,16 +277,96 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
       // nothing left
     }
   }
+  killTree(tree);
   return {
     exitCode,
     timedOut,
     cancelled,
+    bailed,
     durationMs: Date.now() - startedAt,
     summary: readSummary(options.root, announced, startedAt),
     seen,
     turboLines,
     command: ['turbo', ...args.slice(binArgs.length)],
   };
+}
+
+/** A process, with its start time so a reused pid is never mistaken for it. */
+export interface ProcessRef {
+  pid: number;
+  start: string;
+}
+
+/** `pid`'s parent and start time from /proc (undefined when it is gone or there is no /proc). */
+function procStat(pid: number): { ppid: number; start: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid ... starttime (22nd field): comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), start: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each process's children, from one pass over /proc (empty where there is none). */
+function processTable(): Map<number, ProcessRef[]> {
+  const children = new Map<number, ProcessRef[]>();
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return children;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = procStat(Number(name));
+    if (!stat) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push({ pid: Number(name), start: stat.start });
+    children.set(stat.ppid, list);
+  }
+  return children;
+}
+
+function below(table: Map<number, ProcessRef[]>, pid: number): ProcessRef[] {
+  const found: ProcessRef[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const ref of table.get(queue.shift()!) ?? []) {
+      found.push(ref);
+      queue.push(ref.pid);
+    }
+  }
+  return found;
+}
+
+/** Every live descendant of `pid` (children, their children, ...), from /proc; none elsewhere. */
+export function descendants(pid: number): ProcessRef[] {
+  return below(processTable(), pid);
+}
+
+/**
+ * SIGKILL to each process of `tree` that is still the same process, and to everything it started
+ * since (so a grandchild spawned after the snapshot goes too).
+ */
+export function killTree(tree: readonly ProcessRef[]): void {
+  if (tree.length === 0) return;
+  const table = processTable();
+  const targets = new Map<number, string>();
+  for (const ref of tree) {
+    if (procStat(ref.pid)?.start !== ref.start) continue;
+    targets.set(ref.pid, ref.start);
+    for (const child of below(table, ref.pid)) targets.set(child.pid, child.start);
+  }
+  for (const [pid, start] of targets) {
+    if (procStat(pid)?.start !== start) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
 }
 
 /**

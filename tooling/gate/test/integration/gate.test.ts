@@ -170,41 +170,27 @@ describe('gate test', () => {
     },
   };
 
-  it('names a failed unit test (file > describe > test, error, rerun) as soon as its task fails, while the level still runs; then stops before integration', async () => {
+  it("names a failed unit test (file > describe > test, error, rerun) as soon as its task fails, stops the level's running tasks (bail), then stops before integration", async () => {
     const fx = fixture([failingUnit, heldUnit]);
-    const { child, done } = startGate(
-      fx.root,
-      ['test'],
-      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
-    );
-    let live = '';
-    child.stdout!.on('data', (chunk: Buffer) => (live += chunk.toString()));
+    const result = await runGate(fx.root, ['test'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }));
     const named = '✗ src/claim.test.ts:3 > claim > hands a job out once';
-    try {
-      await waitFor(
-        () => live.includes('rerun: pnpm --filter @fx/a test:unit src/claim.test.ts:3'),
-        {
-          timeoutMs: 40_000,
-          what: `the gate to name the failed test of @fx/a while @fx/b still runs`,
-        },
-      );
-      // @fx/b is held: the unit level has not ended, yet the failure is on screen.
-      expect(live).not.toContain('unit: failed');
-      expect(live).toContain(`  ✗ @fx/a#test:unit: 1 failed test\n    ${named}\n`);
-      expect(live).toContain('AssertionError: expected 2 to be 1');
-    } finally {
-      writeFileSync(join(fx.scratch, 'release'), '1');
-    }
-    const result = await done;
 
     expect(result.code).toBe(1);
+    expect(result.output).toContain(
+      `  ✗ @fx/a#test:unit: 1 failed test\n    ${named}\n        AssertionError: expected 2 to be 1`,
+    );
+    expect(result.output).toContain('rerun: pnpm --filter @fx/a test:unit src/claim.test.ts:3');
+    // @fx/b was held, still running when the failure was named: stopped, not waited for.
+    const stopped =
+      '○ stopped (bail) @fx/b#test:unit after @fx/a#test:unit failed: --keep-going runs everything';
     expect(result.output.indexOf(named)).toBeLessThan(result.output.indexOf('✗ unit: failed'));
+    expect(result.output.indexOf('✗ unit: failed')).toBeLessThan(result.output.indexOf(stopped));
     expect(result.output).toContain(
       '○ skipped integration, e2e after unit failed: --keep-going runs them',
     );
     // The closing list still names it.
     expect(result.output).toContain('✗ @fx/a  src/claim.test.ts:3  claim > hands a job out once');
-    expect(result.lastLine).toBe('gate: 3 passed, 1 failed, 0 warned');
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed, 0 warned');
     expect(lastRun(fx.root).levels.map((level) => [level.name, level.status])).toEqual([
       ['unit', 'failed'],
       ['integration', 'skipped'],
@@ -230,6 +216,151 @@ describe('gate test', () => {
     ]);
     expect(existsSync(join(fx.scratch, 'integration-ran'))).toBe(true);
     expect(result.lastLine).toBe('gate: 2 passed, 1 failed, 0 warned');
+  });
+});
+
+describe('bail', () => {
+  /** Fails once the slow task's test has started, so the slow task is running when it does. */
+  const fastFailing = (name: string) => ({
+    name,
+    files: {
+      'test/integration/claim.test.ts': `import { existsSync } from 'node:fs';
+import { expect, it } from 'vitest';
+it('hands a job out once', async () => {
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(process.env.GATE_FIXTURE_STATE + '/slow-started') && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(2).toBe(1);
+}, 40_000);
+`,
+    },
+  });
+  /**
+   * Starts an app process and a redis-server of its own (each in its own process group, out of
+   * reach of a group kill), then runs until the test lets it go (bounded), leaving a marker when
+   * it finishes.
+   */
+  const slow = {
+    name: 'slow',
+    files: {
+      'test/integration/slow.test.ts': `import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+const state = process.env.GATE_FIXTURE_STATE;
+it('takes its time', async () => {
+  const app = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
+  const redis = spawn('redis-server', ['--port', '0', '--unixsocket', state + '/slow-redis.sock', '--save', '', '--appendonly', 'no'], { detached: true, stdio: 'ignore' });
+  // Started: it listens on its socket.
+  const up = Date.now() + 10_000;
+  while (!existsSync(state + '/slow-redis.sock') && Date.now() < up) await new Promise((resolve) => setTimeout(resolve, 20));
+  writeFileSync(state + '/slow-pids', JSON.stringify([process.pid, process.ppid, app.pid, redis.pid]));
+  expect(existsSync(state + '/slow-redis.sock')).toBe(true);
+  writeFileSync(state + '/slow-started', '1');
+  const deadline = Date.now() + 50_000;
+  while (!existsSync(state + '/release') && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  app.kill();
+  redis.kill();
+  writeFileSync(state + '/slow-finished', '1');
+  expect(existsSync(state + '/release')).toBe(true);
+}, 60_000);
+`,
+    },
+  };
+  /** Gone, or a zombie nobody reaped yet (it runs nothing). */
+  const gone = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    } catch {
+      return !alive(pid);
+    }
+  };
+
+  it('gate test stops the running tasks at the first blocking failure, reports them stopped (not passed, not cached), leaves no process; --keep-going runs them', async () => {
+    const fx = fixture([fastFailing('fast'), slow]);
+    const env = cleanEnv({ GATE_FIXTURE_STATE: fx.scratch });
+    const result = await runGate(fx.root, ['test'], env);
+
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('  ✗ @fx/fast#test:integration: 1 failed test');
+    expect(result.output).toContain(
+      '○ stopped (bail) @fx/slow#test:integration after @fx/fast#test:integration failed: --keep-going runs everything',
+    );
+    expect(result.output).toContain('○ @fx/slow#test:integration stopped (bail) after');
+    // Killed before it finished: the marker it leaves at its end is not there.
+    expect(existsSync(join(fx.scratch, 'slow-started'))).toBe(true);
+    expect(existsSync(join(fx.scratch, 'slow-finished'))).toBe(false);
+    // Neither passed nor failed: 2 unit tests passed, the fast test failed, nothing else counted.
+    expect(result.lastLine).toBe('gate: 2 passed, 1 failed, 0 warned');
+    const record = lastRun(fx.root);
+    expect(record.tasks.find((task) => task.taskId === '@fx/slow#test:integration')).toMatchObject({
+      status: 'stopped',
+      cached: false,
+    });
+    expect(
+      record.tests.filter((test) => test.package === '@fx/slow' && test.level === 'integration'),
+    ).toEqual([]);
+    expect(record.counts).toMatchObject({ failed: 1, flaky: 0 });
+    expect(record.levels.find((level) => level.name === 'integration')).toMatchObject({
+      status: 'failed',
+      bail: { by: '@fx/fast#test:integration', stopped: ['@fx/slow#test:integration'] },
+    });
+    // Its vitest (worker and main), the app and the redis-server it started: none is left.
+    const pids = JSON.parse(readFileSync(join(fx.scratch, 'slow-pids'), 'utf8')) as number[];
+    await waitFor(() => pids.every(gone), {
+      timeoutMs: 5_000,
+      what: `the slow task's processes ${pids.join(', ')} to be gone`,
+    });
+    let listed = '';
+    try {
+      listed = execFileSync('pgrep', ['-af', 'redis-server|vitest|tsx'], { encoding: 'utf8' });
+    } catch {
+      // pgrep exits 1 when nothing matches
+    }
+    const listedPids = listed.split('\n').map((line) => Number(line.split(' ')[0]));
+    expect(pids.filter((pid) => listedPids.includes(pid) && !gone(pid))).toEqual([]);
+
+    // --keep-going: no bail, the slow task runs to its end and passes (a real run, not a cache
+    // hit of the stopped one).
+    writeFileSync(join(fx.scratch, 'release'), '1');
+    const kept = await runGate(fx.root, ['test', '--keep-going'], env);
+    expect(kept.code).toBe(1);
+    expect(kept.output).not.toContain('stopped (bail)');
+    expect(existsSync(join(fx.scratch, 'slow-finished'))).toBe(true);
+    expect(
+      lastRun(fx.root).tasks.find((task) => task.taskId === '@fx/slow#test:integration'),
+    ).toMatchObject({ status: 'passed', cached: false, tests: { passed: 1 } });
+  });
+
+  it('a P1 failure never bails: the level runs to its end', async () => {
+    const fx = fixture([fastFailing('hooks'), slow]);
+    fx.write('tiers.json', JSON.stringify({ packages: { '@fx/hooks': 'P1' } }));
+    fx.commit('tiers');
+    const { child, done } = startGate(
+      fx.root,
+      ['test'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch, GATE_TIERS_FILE: 'tiers.json' }),
+    );
+    let live = '';
+    child.stdout!.on('data', (chunk: Buffer) => (live += chunk.toString()));
+    try {
+      await waitFor(() => live.includes('! @fx/hooks#test:integration: 1 failed test at P1'), {
+        timeoutMs: 40_000,
+        what: 'the gate to report the P1 failure while @fx/slow still runs',
+      });
+    } finally {
+      writeFileSync(join(fx.scratch, 'release'), '1');
+    }
+    const result = await done;
+
+    expect(result.code).toBe(0);
+    expect(result.output).not.toContain('stopped (bail)');
+    expect(existsSync(join(fx.scratch, 'slow-finished'))).toBe(true);
+    expect(
+      lastRun(fx.root).tasks.find((task) => task.taskId === '@fx/slow#test:integration'),
+    ).toMatchObject({ status: 'passed' });
+    expect(result.lastLine).toBe('gate: 3 passed, 0 failed, 1 warned');
   });
 });
 
