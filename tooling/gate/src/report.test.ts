@@ -172,7 +172,7 @@ describe('the bail', () => {
       '○ stopped (bail) @jobgate/release#test:integration, @jobgate/gate#test:integration after @jobgate/core#test:integration failed: --keep-going runs everything',
     );
     expect(bailLine(level({ by: '@jobgate/core#test:integration', stopped: [] }), 'x')).toBe(
-      '○ nothing else was running after @jobgate/core#test:integration failed: x',
+      '○ stopped the level (bail) after @jobgate/core#test:integration failed: x',
     );
   });
 });

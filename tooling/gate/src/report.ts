@@ -195,7 +195,7 @@ export function bailLine(level: LevelRecord, hint: string): string | undefined {
   if (!level.bail) return undefined;
   const { by, stopped } = level.bail;
   const what =
-    stopped.length === 0 ? 'nothing else was running' : `stopped (bail) ${stopped.join(', ')}`;
+    stopped.length === 0 ? 'stopped the level (bail)' : `stopped (bail) ${stopped.join(', ')}`;
   return `○ ${what} after ${by} failed: ${hint}`;
 }
 

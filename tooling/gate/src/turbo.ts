@@ -250,7 +250,8 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
     stop();
   };
   const onBail = (): void => {
-    if (timedOut || cancelled) return;
+    // Turbo already ended (the failure was its last task): nothing to stop.
+    if (timedOut || cancelled || child.exitCode !== null) return;
     bailed = true;
     stop();
   };
