@@ -24,6 +24,27 @@ async function load() {
   return import('../src/cli.ts');
 }
 
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. On a pipe
+ * (`pnpm test | tee`, a CI log) Node writes asynchronously, and process.exit drops what is still
+ * queued: a long closing list lost its end, the last line included.
+ * @param {NodeJS.WriteStream} stream
+ */
+function flushed(stream) {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0 || stream.destroyed) resolve(undefined);
+    else stream.write('', () => resolve(undefined));
+  });
+}
+
 const { main } = await load();
+const code = await main(process.argv.slice(2));
+// Bounded: a reader that stopped reading must not keep the gate alive either.
+let timer;
+await Promise.race([
+  Promise.all([flushed(process.stdout), flushed(process.stderr)]),
+  new Promise((resolve) => (timer = setTimeout(resolve, 10_000))),
+]);
+clearTimeout(timer);
 // exit explicitly: a Redis client stuck on a server that never answers must not keep the gate alive.
-process.exit(await main(process.argv.slice(2)));
+process.exit(code);

@@ -364,6 +364,78 @@ it('takes its time', async () => {
   });
 });
 
+describe('output through a pipe', () => {
+  it('prints all of a long report before it exits, the last line included', async () => {
+    const fx = fixture([{ name: 'a' }]);
+    // 1,500 failed tests: a closing list of about 380 KB, far more than a pipe holds.
+    const tests = Array.from({ length: 1_500 }, (_, i) => ({
+      id: `@fx/a::src/index.test.ts::t${i}`,
+      package: '@fx/a',
+      level: 'unit',
+      taskId: '@fx/a#test:unit',
+      file: 'src/index.test.ts',
+      line: i + 1,
+      name: `test ${i}`,
+      state: 'failed',
+      retries: 0,
+      flaky: false,
+      quarantined: false,
+      durationMs: 1,
+      errors: [`AssertionError: expected ${'x'.repeat(100)}\n    at src/index.test.ts:1:1`],
+      cached: false,
+      rerun: `pnpm --filter @fx/a test:unit src/index.test.ts:${i + 1}`,
+    }));
+    const run = {
+      version: 1,
+      id: 'big',
+      command: 'run test:unit',
+      startedAt: new Date().toISOString(),
+      durationMs: 1_000,
+      totalBudgetMs: 300_000,
+      exitCode: 1,
+      affected: false,
+      notes: [],
+      levels: [
+        {
+          name: 'unit',
+          title: 'unit',
+          tasks: ['test:unit'],
+          status: 'failed',
+          durationMs: 1_000,
+          budgetMs: 300_000,
+          timeoutMs: 600_000,
+          overBudget: false,
+          taskCount: 1,
+          cachedCount: 0,
+        },
+      ],
+      tasks: [
+        {
+          taskId: '@fx/a#test:unit',
+          package: '@fx/a',
+          task: 'test:unit',
+          level: 'unit',
+          cached: false,
+          status: 'failed',
+          exitCode: 1,
+          durationMs: 1_000,
+          tests: { passed: 0, failed: 1_500, flaky: 0, skipped: 0, quarantined: 0 },
+        },
+      ],
+      tests,
+      proposals: [],
+      counts: { passed: 0, failed: 1_500, skipped: 0, flaky: 0, quarantined: 0 },
+    };
+    const file = join(fx.scratch, 'run.json');
+    writeFileSync(file, JSON.stringify(run));
+    const result = await runGate(fx.root, ['merge', file]);
+
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('rerun: pnpm --filter @fx/a test:unit src/index.test.ts:1500');
+    expect(result.lastLine).toBe('gate: 0 passed, 1500 failed, 0 warned');
+  });
+});
+
 describe('affected', () => {
   it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async () => {
     const fx = fixture([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]);
