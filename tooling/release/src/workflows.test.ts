@@ -95,6 +95,7 @@ describe('release.yml', () => {
   const wf = load('release.yml');
   const buildUnit = wf.jobs['build-unit']!;
   const shard = wf.jobs.shard! as Job & { strategy?: { matrix?: { shard?: number[] } } };
+  const chaos = wf.jobs.chaos!;
   const test = wf.jobs.test!;
   const release = wf.jobs.release!;
 
@@ -105,7 +106,7 @@ describe('release.yml', () => {
 
   it('the release job needs the merged gate, which needs every part: nothing ships untested', () => {
     expect(release.needs).toEqual(['test']);
-    expect(test.needs).toEqual(['build-unit', 'shard']);
+    expect(test.needs).toEqual(['build-unit', 'shard', 'chaos']);
   });
 
   it('each shard tests against its own health-checked redis:7-alpine service through REDIS_URL', () => {
@@ -115,7 +116,13 @@ describe('release.yml', () => {
     expect(shard.env?.REDIS_URL).toBe('redis://localhost:6379');
   });
 
-  it('runs build verification and unit once, integration and e2e as 4 time-balanced shards, and merges all 5 parts', () => {
+  it('runs the chaos level on every release, with a redis-server binary it can kill and restart', () => {
+    expect(runs(chaos)).toContain('pnpm gate run test:chaos');
+    expect(runs(chaos).some((r) => r.includes('apt-get install -y -qq redis-server'))).toBe(true);
+    expect(chaos.services).toBeUndefined();
+  });
+
+  it('runs build verification and unit once, integration and e2e as 4 time-balanced shards, chaos once, and merges all 6 parts', () => {
     expect(runs(buildUnit)).toContain('pnpm install --frozen-lockfile');
     expect(runs(buildUnit)).toContain('pnpm gate run typecheck lint build test:unit');
     expect(shard.strategy?.matrix?.shard).toEqual([1, 2, 3, 4]);
@@ -123,9 +130,9 @@ describe('release.yml', () => {
       'pnpm gate run test:integration test:e2e --shard ${{ matrix.shard }}/4',
     );
     const merge = runs(test).find((r) => r.includes('pnpm gate merge'));
-    for (const part of ['build-unit', 'shard-1', 'shard-2', 'shard-3', 'shard-4'])
+    for (const part of ['build-unit', 'shard-1', 'shard-2', 'shard-3', 'shard-4', 'chaos'])
       expect(merge).toContain(`gate-runs/gate-run-${part}`);
-    for (const job of [buildUnit, shard, test]) {
+    for (const job of [buildUnit, shard, chaos, test]) {
       const upload = job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'));
       expect(upload?.if).toBe('always()');
     }
