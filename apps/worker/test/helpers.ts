@@ -175,7 +175,8 @@ export function spawnWorker(h: Harness, env: Record<string, string>): Child {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    // 'close' (after 'exit' and the last output): a test reads the output once the worker exited.
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   return {
     process: child,

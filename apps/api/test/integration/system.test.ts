@@ -182,7 +182,8 @@ describe('keys command', () => {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await within(new Promise<number | null>((resolve) => child.on('exit', resolve)), {
+    // 'close' (after 'exit' and the last output): stdout is read below.
+    const code = await within(new Promise<number | null>((resolve) => child.on('close', resolve)), {
       timeoutMs: 30_000,
       what: 'keys-cli create exiting',
     }).catch((error: unknown) => {

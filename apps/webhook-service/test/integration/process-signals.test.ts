@@ -19,7 +19,8 @@ describe('the webhook service process', () => {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
+      // 'close' (after 'exit' and the last output): the output is read once the service exited.
+      child.once('close', (code, signal) => resolve({ code, signal })),
     );
     await using _child = {
       async [Symbol.asyncDispose]() {

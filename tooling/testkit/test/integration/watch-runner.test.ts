@@ -20,7 +20,9 @@ function runner(dir: string) {
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the app writes straight into the same pipe (stdio inherited), and its
+  // last lines can still be unread when the runner's 'exit' arrives.
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   cleanups.push(() => child.kill('SIGKILL'));
   return { child, output: () => output, exited };
 }
