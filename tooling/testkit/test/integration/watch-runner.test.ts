@@ -30,11 +30,13 @@ function runner(dir: string) {
 function appDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'watch-runner-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  // Prints "up <pid>", and "stopped by SIGTERM" when told to stop.
+  // Prints "up <pid>", and "stopped by SIGTERM" when told to stop. The handler is installed before
+  // the app says it is up: a SIGTERM that arrives right after "up" must not find Node's default
+  // action (exit without a word) still in place.
   writeFileSync(
     join(dir, 'app.mjs'),
-    `console.log('up', process.pid); setInterval(() => {}, 1000);
-     process.on('SIGTERM', () => { console.log('stopped by SIGTERM'); process.exit(0); });`,
+    `process.on('SIGTERM', () => { console.log('stopped by SIGTERM'); process.exit(0); });
+     setInterval(() => {}, 1000); console.log('up', process.pid);`,
   );
   writeFileSync(join(dir, 'other.mjs'), 'export const x = 1;\n');
   return dir;
