@@ -45,11 +45,12 @@ bucket's requirements once and looks only at bucket heads ({ns}:heads, in PK ord
 grows with the number of buckets ahead of the first runnable one, never with the number of jobs
 the worker cannot run. A worker of one or two services (and any worker when there are many
 buckets) reads the buckets and heads of its own services only ({ns}:buckets, {ns}:bucket-heads),
-not the global head list (since version 15; no stored data changed).
+not the global head list (since version 15; no stored data changed). The claims of one
+jobgate_batch call read a service's bucket list and heads once (version 16, a per-call memo).
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 15
+local LIBRARY_VERSION = 16

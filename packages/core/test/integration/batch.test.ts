@@ -97,6 +97,62 @@ describe('coalesced calls (jobgate_batch)', () => {
     }
   });
 
+  it('claims of one call see the buckets and heads the earlier claims of that call changed', async () => {
+    // A one-service worker reads its service's bucket list and heads once per call (library
+    // version 16). In this call, bucket "gpu" empties midway, and with one reap per claim each of
+    // the first two claims requeues a stalled job: the first into bucket m1 (which keeps a job
+    // after the first claim takes it), the second into bucket m2, which had no pending job when
+    // the first claim read the bucket list.
+    await using t = await testQueue({ reapPerClaim: 1 });
+    const gpu = { hardware: { gpu_memory_gb: 8 } };
+    const holder = worker({ worker_id: 'holder', models: { svc: ['m1', 'm2'] } });
+    const stalled = await t.queue.submitMany([
+      { service_required: 'svc', priority: 9, requirements: { models: ['m1'] } },
+      { service_required: 'svc', priority: 8, requirements: { models: ['m2'] } },
+    ]);
+    expect((await t.queue.claim(holder, { leaseMs: 1_000 }))?.id).toBe(stalled[0]!.id);
+    t.clock.advance(100);
+    expect((await t.queue.claim(holder, { leaseMs: 1_000 }))?.id).toBe(stalled[1]!.id);
+    const [m1Last] = await t.queue.submitMany([
+      { service_required: 'svc', priority: 0, requirements: { models: ['m1'] } },
+    ]);
+    const gpuJobs = await t.queue.submitMany(
+      [5, 5].map((priority, i) => ({
+        service_required: 'svc',
+        priority,
+        requirements: gpu,
+        payload: { i },
+      })),
+    );
+    const plain = await t.queue.submitMany(
+      [7, 1, 1, 0, 0].map((priority) => ({ service_required: 'svc', priority })),
+    );
+    t.clock.advance(2_000);
+    const slots = Array.from({ length: 10 }, (_, n) =>
+      worker({
+        worker_id: `slot-${n}`,
+        hardware: { gpu_memory_gb: 16 },
+        models: { svc: ['m1', 'm2'] },
+      }),
+    );
+    const jobs = await Promise.all(slots.map((w) => t.queue.claim(w)));
+    // Exact priority, then submit order, across the four buckets; nothing twice, nothing left.
+    expect(jobs.map((j) => j?.id ?? null)).toEqual([
+      stalled[0]!.id,
+      stalled[1]!.id,
+      plain[0]!.id,
+      gpuJobs[0]!.id,
+      gpuJobs[1]!.id,
+      plain[1]!.id,
+      plain[2]!.id,
+      m1Last!.id,
+      plain[3]!.id,
+      plain[4]!.id,
+    ]);
+    expect(await t.queue.claim(slots[0]!)).toBeNull();
+    expect((await t.queue.counts()).by_service).toEqual({});
+  });
+
   it('refuses a malformed batch before running any of it', async () => {
     await using t = await testQueue();
     const { id } = await t.queue.submit({ service_required: 'svc' });

@@ -1,5 +1,16 @@
 -- Job state transitions and the indexes of pending jobs (pending, buckets, heads, workflows).
 
+-- What this call has read or written of {ns}:buckets (per service) and {ns}:bucket-heads (per
+-- bucket), so the claims of one jobgate_batch call (a worker's slots claiming together) read them
+-- once, not once per claim. Reset at the start of every call (`common`): nothing else writes a key
+-- while a function runs, and every write of these two keys below keeps the memo true.
+local memo = { buckets = {}, heads = {} }
+
+local function reset_memo()
+  memo.buckets = {}
+  memo.heads = {}
+end
+
 local function bucket_of(st)
   return st.service_required .. SEP .. st.sig
 end
@@ -37,6 +48,7 @@ local function set_head(keys, bucket, old, new)
   else
     redis.call('HDEL', keys[K_BUCKET_HEADS], bucket)
   end
+  memo.heads[bucket] = new or false
 end
 
 -- A bucket has pending jobs exactly when it has a field in {ns}:bucket-heads, so the head alone
@@ -48,6 +60,7 @@ local function index_pending(keys, st)
   local current = redis.call('HGET', keys[K_BUCKET_HEADS], bucket)
   if not current then
     redis.call('ZADD', keys[K_BUCKETS], 0, bucket)
+    memo.buckets[st.service_required] = nil
     set_head(keys, bucket, nil, head)
   elseif head < current then
     set_head(keys, bucket, current, head)
@@ -70,6 +83,7 @@ local function unindex_pending(keys, st, current)
       set_head(keys, bucket, current, string.sub(next_member, #bucket + 2))
     else
       redis.call('ZREM', keys[K_BUCKETS], bucket)
+      memo.buckets[st.service_required] = nil
       set_head(keys, bucket, current, nil)
     end
   end

@@ -84,13 +84,17 @@ end
 local function find_in_services(ctx, keys, limit)
   local runnable_buckets = {}
   for _, svc in ipairs(ctx.service_list) do
-    local buckets
-    if limit then
-      buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX',
-        'LIMIT', 0, limit + 1)
-      if #buckets > limit then return false end
-    else
-      buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+    local buckets = memo.buckets[svc]
+    if not buckets then
+      if limit then
+        buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX',
+          'LIMIT', 0, limit + 1)
+        if #buckets > limit then return false end
+        -- Only short lists are kept for the rest of the call (see memo in lib/indexes.lua).
+        memo.buckets[svc] = buckets
+      else
+        buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+      end
     end
     for _, bucket in ipairs(buckets) do
       if bucket_ok(ctx, keys, svc, string.sub(bucket, #svc + 2)) then
@@ -99,10 +103,23 @@ local function find_in_services(ctx, keys, limit)
     end
   end
   local best
-  -- In slices: unpack() has a stack limit of a few thousand values.
-  for from = 1, #runnable_buckets, 1000 do
-    local to = math.min(from + 999, #runnable_buckets)
-    for _, head in ipairs(redis.call('HMGET', keys[K_BUCKET_HEADS], unpack(runnable_buckets, from, to))) do
+  -- Heads this call already read or wrote come from the memo; the others from one HMGET, in
+  -- slices (unpack() has a stack limit of a few thousand values).
+  local unknown = {}
+  for _, bucket in ipairs(runnable_buckets) do
+    local head = memo.heads[bucket]
+    if head == nil then
+      unknown[#unknown + 1] = bucket
+    elseif head and (best == nil or head < best) then
+      best = head
+    end
+  end
+  for from = 1, #unknown, 1000 do
+    local to = math.min(from + 999, #unknown)
+    local heads = redis.call('HMGET', keys[K_BUCKET_HEADS], unpack(unknown, from, to))
+    for k = from, to do
+      local head = heads[k - from + 1]
+      memo.heads[unknown[k]] = head or false
       if head and (best == nil or head < best) then best = head end
     end
   end

@@ -43,6 +43,7 @@ local function common(keys, args, extra_keys)
   local err = check_keys(keys, extra_keys)
   if err then return nil, nil, err end
   migrate(keys)
+  reset_memo()
   local now = tonumber(args[1])
   local maxlen = tonumber(args[2])
   if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
