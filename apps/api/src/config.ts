@@ -1,3 +1,4 @@
+import { ConfigError, presentEnv, problemsOf, wholeNumber } from '@jobgate/core/config';
 import { readTelemetryEnv, type TelemetrySettings } from '@jobgate/telemetry/setup';
 import { z } from 'zod';
 
@@ -28,31 +29,13 @@ export interface ApiConfig {
   telemetry: TelemetrySettings;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
-
-const intIn = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: `must be a whole number between ${min} and ${max}` })
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, { message: `must be at least ${min}` })
-        .max(max, { message: `must be at most ${max}` }),
-    );
+/** Thrown by `loadConfig`: every bad variable at once, never a value. */
+export { ConfigError };
 
 const SERVICE_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 const schema = z.object({
-  PORT: intIn(0, 65_535).default(3000),
+  PORT: wholeNumber(0, 65_535).default(3000),
   HOST: z.string().trim().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
   REDIS_URL: z
     .string({ message: 'is required, e.g. redis://127.0.0.1:6380' })
@@ -67,7 +50,7 @@ const schema = z.object({
       message: 'must be 1-64 characters of letters, digits, _ . -',
     })
     .default('jq'),
-  BODY_LIMIT_BYTES: intIn(1_024, 64 * 1024 * 1024).default(1024 * 1024),
+  BODY_LIMIT_BYTES: wholeNumber(1_024, 64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -90,10 +73,10 @@ const schema = z.object({
     .refine((list) => list.every((s) => SERVICE_NAME.test(s)), {
       message: 'must be a comma-separated list of lower-case service names',
     }),
-  WS_PING_INTERVAL_MS: intIn(100, 600_000).default(30_000),
-  WS_MAX_BUFFERED_BYTES: intIn(1_024, 1024 * 1024 * 1024).default(1024 * 1024),
-  AUTH_CACHE_TTL_MS: intIn(0, 600_000).default(5_000),
-  IDEMPOTENCY_TTL_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
+  WS_PING_INTERVAL_MS: wholeNumber(100, 600_000).default(30_000),
+  WS_MAX_BUFFERED_BYTES: wholeNumber(1_024, 1024 * 1024 * 1024).default(1024 * 1024),
+  AUTH_CACHE_TTL_MS: wholeNumber(0, 600_000).default(5_000),
+  IDEMPOTENCY_TTL_SECONDS: wholeNumber(60, 30 * 24 * 3600).default(24 * 3600),
   WEBHOOK_ALLOW_HTTP: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
     .transform((v) => v === 'true' || v === '1')
@@ -110,10 +93,10 @@ const schema = z.object({
     .refine((list) => list.every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)), {
       message: 'must be comma-separated CIDRs, e.g. 127.0.0.0/8,::1/128',
     }),
-  REAPER_INTERVAL_MS: intIn(0, 60_000).default(1_000),
-  MAX_IN_FLIGHT: intIn(0, 1_000_000).default(1024),
-  MAX_EVENT_LOOP_DELAY_MS: intIn(0, 600_000).default(1000),
-  MAX_PENDING_JOBS: intIn(0, 1_000_000_000).default(0),
+  REAPER_INTERVAL_MS: wholeNumber(0, 60_000).default(1_000),
+  MAX_IN_FLIGHT: wholeNumber(0, 1_000_000).default(1024),
+  MAX_EVENT_LOOP_DELAY_MS: wholeNumber(0, 600_000).default(1000),
+  MAX_PENDING_JOBS: wholeNumber(0, 1_000_000_000).default(0),
 });
 
 /**
@@ -121,17 +104,12 @@ const schema = z.object({
  * one round. Values are never echoed: REDIS_URL may hold a password.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  // An empty variable means "unset" (a common `FOO=` in .env files), not "invalid".
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
+  const present = presentEnv(env);
   const parsed = schema.safeParse(present);
   const telemetry = readTelemetryEnv(present, 'jobgate-api');
   if (!parsed.success || !telemetry.settings) {
     throw new ConfigError([
-      ...(parsed.success
-        ? []
-        : parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`)),
+      ...(parsed.success ? [] : problemsOf(parsed.error)),
       ...telemetry.problems,
     ]);
   }

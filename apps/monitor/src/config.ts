@@ -1,3 +1,4 @@
+import { ConfigError, presentEnv, problemsOf, wholeNumber } from '@jobgate/core/config';
 import { z } from 'zod';
 
 export interface MonitorConfig {
@@ -12,21 +13,10 @@ export interface MonitorConfig {
   stuckAfterMs: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
+/** Thrown by `loadConfig`: every bad variable at once, never a value. */
+export { ConfigError };
 
-const int = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: `must be a whole number between ${min} and ${max}` })
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .default(fallback);
+const int = (min: number, max: number, fallback: number) => wholeNumber(min, max).default(fallback);
 
 const schema = z.object({
   MONITOR_PORT: int(0, 65_535, 3100),
@@ -51,12 +41,8 @@ const schema = z.object({
 
 /** The only reader of the environment. Values are never echoed (REDIS_URL may hold a password). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MonitorConfig {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
-  const parsed = schema.safeParse(present);
-  if (!parsed.success)
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));
+  const parsed = schema.safeParse(presentEnv(env));
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
   const v = parsed.data;
   return {
     port: v.MONITOR_PORT,

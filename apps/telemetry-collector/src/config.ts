@@ -6,6 +6,7 @@ import {
   type EventFilter,
   type OtlpTarget,
 } from '@jobgate/telemetry';
+import { ConfigError, presentEnv, problemsOf, wholeNumber } from '@jobgate/core/config';
 import { z } from 'zod';
 
 /** The collector's whole configuration, read once from the environment by `loadConfig`. */
@@ -39,26 +40,8 @@ export interface CollectorConfig {
   filter: EventFilter;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
-
-const intIn = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: `must be a whole number between ${min} and ${max}` })
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, { message: `must be at least ${min}` })
-        .max(max, { message: `must be at most ${max}` }),
-    );
+/** Thrown by `loadConfig`: every bad variable at once, never a value. */
+export { ConfigError };
 
 const name = z
   .string()
@@ -68,7 +51,7 @@ const name = z
   });
 
 const schema = z.object({
-  PORT: intIn(0, 65_535).default(4319),
+  PORT: wholeNumber(0, 65_535).default(4319),
   HOST: z.string().trim().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
   REDIS_URL: z
     .string({ message: 'is required, e.g. redis://127.0.0.1:6380' })
@@ -89,36 +72,34 @@ const schema = z.object({
   DEPLOYMENT_ENVIRONMENT: z.string().trim().min(1).default('development'),
   TELEMETRY_GROUP: name.default('telemetry-collector'),
   TELEMETRY_CONSUMER: name.optional(),
-  TELEMETRY_BATCH_SIZE: intIn(1, 10_000).default(1_000),
-  TELEMETRY_EXPORT_BATCH_SIZE: intIn(1, 10_000).default(512),
-  TELEMETRY_EXPORT_CONCURRENCY: intIn(1, 64).default(1),
-  TELEMETRY_BLOCK_MS: intIn(10, 60_000).default(1_000),
-  TELEMETRY_CLAIM_IDLE_MS: intIn(1_000, 86_400_000).default(60_000),
-  TELEMETRY_CLAIM_INTERVAL_MS: intIn(100, 3_600_000).default(15_000),
-  TELEMETRY_MAX_OPEN_SPANS: intIn(1, 10_000_000).default(200_000),
-  TELEMETRY_MAX_SPAN_AGE_MS: intIn(1_000, 30 * 86_400_000).default(86_400_000),
-  TELEMETRY_SWEEP_INTERVAL_MS: intIn(50, 600_000).default(1_000),
-  TELEMETRY_SETTLE_MS: intIn(0, 600_000).default(5_000),
-  TELEMETRY_DONE_TTL_SECONDS: intIn(60, 30 * 86_400).default(86_400),
-  TELEMETRY_BACKOFF_BASE_MS: intIn(10, 60_000).default(500),
-  TELEMETRY_BACKOFF_MAX_MS: intIn(100, 600_000).default(30_000),
+  TELEMETRY_BATCH_SIZE: wholeNumber(1, 10_000).default(1_000),
+  TELEMETRY_EXPORT_BATCH_SIZE: wholeNumber(1, 10_000).default(512),
+  TELEMETRY_EXPORT_CONCURRENCY: wholeNumber(1, 64).default(1),
+  TELEMETRY_BLOCK_MS: wholeNumber(10, 60_000).default(1_000),
+  TELEMETRY_CLAIM_IDLE_MS: wholeNumber(1_000, 86_400_000).default(60_000),
+  TELEMETRY_CLAIM_INTERVAL_MS: wholeNumber(100, 3_600_000).default(15_000),
+  TELEMETRY_MAX_OPEN_SPANS: wholeNumber(1, 10_000_000).default(200_000),
+  TELEMETRY_MAX_SPAN_AGE_MS: wholeNumber(1_000, 30 * 86_400_000).default(86_400_000),
+  TELEMETRY_SWEEP_INTERVAL_MS: wholeNumber(50, 600_000).default(1_000),
+  TELEMETRY_SETTLE_MS: wholeNumber(0, 600_000).default(5_000),
+  TELEMETRY_DONE_TTL_SECONDS: wholeNumber(60, 30 * 86_400).default(86_400),
+  TELEMETRY_BACKOFF_BASE_MS: wholeNumber(10, 60_000).default(500),
+  TELEMETRY_BACKOFF_MAX_MS: wholeNumber(100, 600_000).default(30_000),
   TELEMETRY_START_FROM: z.enum(['all', 'new']).default('all'),
-  TELEMETRY_METRIC_INTERVAL_MS: intIn(100, 3_600_000).default(15_000),
+  TELEMETRY_METRIC_INTERVAL_MS: wholeNumber(100, 3_600_000).default(15_000),
   TELEMETRY_EVENT_TYPES: z.string().optional(),
   TELEMETRY_CUSTOMERS: z.string().optional(),
   TELEMETRY_EXCLUDE_CUSTOMERS: z.string().optional(),
 });
 
-const issuesOf = (error: z.ZodError): string[] =>
-  error.issues.map((issue) => `${issue.path.join('.') || '(env)'} ${issue.message}`);
-
 /** Every problem at once, each naming its variable (never a secret's value). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfig {
-  const parsed = schema.safeParse(env);
-  const otlp = otlpEnvSchema.safeParse(env);
+  const present = presentEnv(env);
+  const parsed = schema.safeParse(present);
+  const otlp = otlpEnvSchema.safeParse(present);
   const problems = [
-    ...(parsed.success ? [] : issuesOf(parsed.error)),
-    ...(otlp.success ? [] : issuesOf(otlp.error)),
+    ...(parsed.success ? [] : problemsOf(parsed.error)),
+    ...(otlp.success ? [] : problemsOf(otlp.error)),
   ];
   if (!parsed.success || !otlp.success) throw new ConfigError(problems);
   const c = parsed.data;

@@ -1,3 +1,4 @@
+import { ConfigError, presentEnv, problemsOf, wholeNumber } from '@jobgate/core/config';
 import { readTelemetryEnv, type TelemetrySettings } from '@jobgate/telemetry/setup';
 import { z } from 'zod';
 import { STANDARD_SCHEDULE_MS } from './schedule.js';
@@ -24,26 +25,8 @@ export interface WebhookServiceConfig {
   allowCidrs: string[];
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
-
-const intIn = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: `must be a whole number between ${min} and ${max}` })
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, { message: `must be at least ${min}` })
-        .max(max, { message: `must be at most ${max}` }),
-    );
+/** Thrown by `loadConfig`: every bad variable at once, never a value. */
+export { ConfigError };
 
 const bool = z
   .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
@@ -52,7 +35,7 @@ const bool = z
 const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 
 const schema = z.object({
-  PORT: intIn(0, 65_535).default(3100),
+  PORT: wholeNumber(0, 65_535).default(3100),
   HOST: z.string().trim().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
   REDIS_URL: z
     .string({ message: 'is required, e.g. redis://127.0.0.1:6380' })
@@ -79,9 +62,9 @@ const schema = z.object({
       message: 'must be 1-128 characters of letters, digits, _ . : -',
     })
     .optional(),
-  WEBHOOK_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
-  WEBHOOK_CONCURRENCY_PER_ENDPOINT: intIn(1, 1_000).default(10),
-  WEBHOOK_MAX_IN_FLIGHT: intIn(1, 10_000).default(256),
+  WEBHOOK_TIMEOUT_MS: wholeNumber(100, 60_000).default(10_000),
+  WEBHOOK_CONCURRENCY_PER_ENDPOINT: wholeNumber(1, 1_000).default(10),
+  WEBHOOK_MAX_IN_FLIGHT: wholeNumber(1, 10_000).default(256),
   WEBHOOK_RETRY_SCHEDULE_MS: z
     .string()
     .trim()
@@ -90,10 +73,10 @@ const schema = z.object({
     })
     .transform((v) => v.split(',').map(Number))
     .optional(),
-  WEBHOOK_LEASE_MS: intIn(1_000, 3_600_000).optional(),
-  WEBHOOK_CLAIM_IDLE_MS: intIn(100, 3_600_000).default(30_000),
-  WEBHOOK_DISABLE_AFTER_MS: intIn(60_000, 90 * 24 * 3_600_000).default(5 * 24 * 3_600_000),
-  WEBHOOK_RETENTION_MS: intIn(60_000, 90 * 24 * 3_600_000).default(7 * 24 * 3_600_000),
+  WEBHOOK_LEASE_MS: wholeNumber(1_000, 3_600_000).optional(),
+  WEBHOOK_CLAIM_IDLE_MS: wholeNumber(100, 3_600_000).default(30_000),
+  WEBHOOK_DISABLE_AFTER_MS: wholeNumber(60_000, 90 * 24 * 3_600_000).default(5 * 24 * 3_600_000),
+  WEBHOOK_RETENTION_MS: wholeNumber(60_000, 90 * 24 * 3_600_000).default(7 * 24 * 3_600_000),
   WEBHOOK_ALLOW_HTTP: bool.default(false),
   WEBHOOK_ALLOW_CIDRS: z
     .string()
@@ -114,16 +97,12 @@ const schema = z.object({
  * REDIS_URL may hold a password.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WebhookServiceConfig {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
+  const present = presentEnv(env);
   const parsed = schema.safeParse(present);
   const telemetry = readTelemetryEnv(present, 'jobgate-webhook-service');
   if (!parsed.success || !telemetry.settings) {
     throw new ConfigError([
-      ...(parsed.success
-        ? []
-        : parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`)),
+      ...(parsed.success ? [] : problemsOf(parsed.error)),
       ...telemetry.problems,
     ]);
   }

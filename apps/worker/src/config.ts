@@ -1,15 +1,11 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readTelemetryEnv, type TelemetrySettings } from '@jobgate/telemetry/setup';
+import { ConfigError, presentEnv } from '@jobgate/core/config';
 import { z } from 'zod';
 
 /** Configuration errors name every bad variable at once and never echo a value (keys are secrets). */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly issues: string[]) {
-    super(`Invalid worker configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-  }
-}
+export { ConfigError };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
@@ -162,9 +158,7 @@ function json<T>(
 /** Reads and validates the worker's configuration; the only place that touches the environment. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   // Empty variables count as unset, as in most deployment UIs.
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
+  const cleaned = presentEnv(env);
   const parsed = schema.safeParse(cleaned);
   // Every problem in one report: the JSON and cross-variable checks run even when a plain
   // variable is already wrong, on the raw text where the parse failed.
@@ -213,7 +207,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     issues.push('WORKER_LEASE_MS: too short for heartbeats (needs >= 300)');
   const telemetry = readTelemetryEnv(cleaned, 'jobgate-worker');
   issues.push(...telemetry.problems.map((problem) => problem.replace(' ', ': ')));
-  if (!parsed.success || !telemetry.settings || issues.length > 0) throw new ConfigError(issues);
+  if (!parsed.success || !telemetry.settings || issues.length > 0)
+    throw new ConfigError(issues, 'worker configuration');
   const c = parsed.data;
 
   const host = hostname();
@@ -308,14 +303,11 @@ export function loadOpsConfig(env: Record<string, string | undefined> = process.
   redisUrl: string;
   namespace: string;
 } {
-  const parsed = schema
-    .pick({ REDIS_URL: true, QUEUE_NAMESPACE: true })
-    .safeParse(
-      Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
-    );
+  const parsed = schema.pick({ REDIS_URL: true, QUEUE_NAMESPACE: true }).safeParse(presentEnv(env));
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join('.')}: ${issueText(i.message)}`),
+      'worker configuration',
     );
   }
   return { redisUrl: parsed.data.REDIS_URL, namespace: parsed.data.QUEUE_NAMESPACE };
