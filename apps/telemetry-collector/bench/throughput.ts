@@ -1,30 +1,40 @@
 /**
  * `pnpm --filter @jobgate/telemetry-collector bench` (run it under the heavy lock):
- * 1. events/s turned into exported spans by one in-process collector against the loopback OTLP
- *    receiver, from a stream pre-filled by the real Lua library (received, claimed, completed);
+ * 1. events/s turned into exported spans by one collector against the loopback OTLP receiver,
+ *    from a stream pre-filled by the real Lua library (received, claimed, completed);
  * 2. memory with 100,000 open spans (jobs received, never claimed).
- * BENCH_JOBS / BENCH_OPEN change the sizes. The receiver runs in a process of its own
- * (`bench/receiver-process.ts`), as a backend would; BENCH_RECEIVER=inline puts it in this process
- * (its protobuf decoding then shares the collector's event loop, as in the first recorded run).
- * BENCH_VARIANTS='default;TELEMETRY_EXPORT_CONCURRENCY=4' runs variants side by side on the same
- * stream; a variant's `SRC=<folder>` (or SRC for all) runs the collector from another copy of
- * `src/` (before/after: copy the old `src/` somewhere under this package, e.g.
- * `node_modules/.bench/before`, so its imports resolve).
+ *
+ * The collector runs as users run it: the esbuild bundle (`dist/main.js`, built by
+ * `scripts/build.mjs` first) in a `node` process of its own, configured through its environment.
+ * Its events/s are timed from its "listening" log line (the read loop has started) to the last
+ * span at the receiver; its CPU is read from `/proc/<pid>/stat` over the same interval (every
+ * thread of the process, nothing of this harness). The receiver runs in a process of its own
+ * (`bench/receiver-process.ts`), as a backend would; BENCH_RECEIVER=inline puts it in this
+ * harness process instead.
+ *
+ * BENCH_JOBS / BENCH_OPEN change the sizes. BENCH_VARIANTS='default;TELEMETRY_EXPORT_CONCURRENCY=4'
+ * runs variants side by side on the same stream (each through a consumer group of its own);
+ * `SRC=<folder>` in a variant (or SRC for all) bundles and runs another copy of `src/` (for
+ * before/after: copy the old `src/` under this package, e.g. `node_modules/.bench/before`, so its
+ * imports resolve); `NODE=<flag>` adds a node flag; `TSX=1` runs the source through tsx instead
+ * of the bundle (as `dev` and the tests do). BENCH_ROUNDS=n runs the list n times
+ * (rounds). BENCH_PROFILE=<dir> writes a CPU profile of each collector process (`--cpu-prof`).
  */
-import { execSync, fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Session } from 'node:inspector';
+import { execFileSync, execSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { createQueue } from '@jobgate/core';
 import { startOtlpReceiver, startRedis, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
-import * as ownSrc from '../src/index.js';
 
+const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const OPEN = Number(process.env.BENCH_OPEN ?? 100_000);
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+const TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
 const redisHandle = await startRedis({ own: true });
 interface Receiver {
@@ -82,38 +92,112 @@ async function startReceiver(): Promise<Receiver> {
 const receiver = await startReceiver();
 const redis = new Redis(redisHandle.url);
 
-type Src = typeof ownSrc;
-const sources = new Map<string, Promise<Src>>();
-function source(folder: string | undefined): Promise<Src> {
-  if (!folder) return Promise.resolve(ownSrc);
-  const path = resolve(folder);
-  let loaded = sources.get(path);
-  if (!loaded) {
-    loaded = import(pathToFileURL(`${path}/index.ts`).href) as Promise<Src>;
-    sources.set(path, loaded);
-  }
-  return loaded;
+/** The bundle of a copy of `src/` (this package's own `src/` -> `dist/main.js`), built once. */
+const bundles = new Map<string, string>();
+function bundle(folder: string | undefined): string {
+  const src = resolve(APP_DIR, folder ?? 'src');
+  let out = bundles.get(src);
+  if (out) return out;
+  out =
+    folder === undefined
+      ? join(APP_DIR, 'dist/main.js')
+      : join(
+          APP_DIR,
+          'node_modules/.bench/bundles',
+          createHash('sha256').update(src).digest('hex').slice(0, 12),
+          'main.js',
+        );
+  execFileSync(process.execPath, ['scripts/build.mjs'], {
+    cwd: APP_DIR,
+    env: {
+      ...process.env,
+      COLLECTOR_BUNDLE_ENTRY: join(src, 'main.ts'),
+      COLLECTOR_BUNDLE_OUTFILE: out,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  bundles.set(src, out);
+  return out;
 }
 
+/** CPU seconds (user + system, all threads) and RSS of a process, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+interface CollectorProcess {
+  child: ChildProcess;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The bundle in a process of its own; resolves once it logged that it is listening (reading). */
 async function collector(
   namespace: string,
-  extra: Record<string, string> = {},
-  folder = process.env.SRC,
-) {
-  const { createApp, loadConfig } = await source(folder);
-  const config = loadConfig({
-    REDIS_URL: redisHandle.url,
-    QUEUE_NAMESPACE: namespace,
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    TELEMETRY_CONSUMER: 'bench',
-    TELEMETRY_METRIC_INTERVAL_MS: '60000',
-    TELEMETRY_SETTLE_MS: '0',
-    LOG_LEVEL: 'silent',
-    ...extra,
+  extra: Record<string, string>,
+  options: { folder?: string; nodeFlags?: string[]; profile?: string; tsx?: boolean } = {},
+): Promise<CollectorProcess> {
+  // TSX=1: the source through tsx, as `dev` and the tests run it (for comparison only).
+  const main = options.tsx
+    ? join(resolve(APP_DIR, options.folder ?? 'src'), 'main.ts')
+    : bundle(options.folder);
+  const flags = [...(options.tsx ? ['--import', 'tsx'] : []), ...(options.nodeFlags ?? [])];
+  if (options.profile) {
+    mkdirSync(dirname(options.profile), { recursive: true });
+    flags.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${dirname(options.profile)}`,
+      `--cpu-prof-name=${relative(dirname(options.profile), options.profile)}`,
+    );
+  }
+  const child = spawn(process.execPath, [...flags, main], {
+    cwd: APP_DIR,
+    env: {
+      ...process.env,
+      REDIS_URL: redisHandle.url,
+      QUEUE_NAMESPACE: namespace,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      TELEMETRY_CONSUMER: 'bench',
+      TELEMETRY_METRIC_INTERVAL_MS: '60000',
+      TELEMETRY_SETTLE_MS: '0',
+      LOG_LEVEL: 'info',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ...extra,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const client = new Redis(redisHandle.url);
-  const app = await createApp({ redis: client, config, logger: silent });
-  return { app, client };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      if (buffered.includes('jobgate telemetry collector listening')) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`collector exited (${String(code)}) before listening:\n${buffered}`)),
+    );
+  });
+  return {
+    child,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 try {
@@ -139,61 +223,59 @@ try {
     .filter(Boolean);
   const results: {
     variant: string;
+    round: number;
     eventsPerSecond: number;
     seconds: number;
     cpuSeconds: number;
+    load: number;
   }[] = [];
-  for (const [index, variant] of variants.entries()) {
-    const extra: Record<string, string> = { TELEMETRY_GROUP: `bench-${String(index)}` };
-    let folder = process.env.SRC;
-    if (variant !== 'default') {
-      for (const pair of variant.split(',')) {
-        const [k, v] = pair.split('=');
-        if (k?.trim() === 'SRC') folder = v?.trim();
-        else if (k && v !== undefined) extra[k.trim()] = v.trim();
+  const loadBefore = execSync('uptime').toString().trim();
+  let run = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const variant of variants) {
+      run++;
+      const extra: Record<string, string> = { TELEMETRY_GROUP: `bench-${String(run)}` };
+      let folder = process.env.SRC;
+      const nodeFlags: string[] = [];
+      let tsx = false;
+      if (variant !== 'default') {
+        for (const pair of variant.split(',')) {
+          const at = pair.indexOf('=');
+          const k = pair.slice(0, at).trim();
+          const v = pair.slice(at + 1).trim();
+          if (at < 0) continue;
+          if (k === 'SRC') folder = v;
+          else if (k === 'NODE') nodeFlags.push(v);
+          else if (k === 'TSX') tsx = v === '1';
+          else extra[k] = v;
+        }
       }
+      await receiver.reset();
+      const profile = process.env.BENCH_PROFILE
+        ? resolve(process.env.BENCH_PROFILE, `run-${String(run)}.cpuprofile`)
+        : undefined;
+      const proc = await collector(ns, extra, { folder, nodeFlags, profile, tsx });
+      const started = performance.now();
+      const cpuBefore = cpuSeconds(proc.pid);
+      await waitFor(async () => (await receiver.count()) >= JOBS * 2, {
+        timeoutMs: 600_000,
+        intervalMs: 20,
+        what: `${JOBS * 2} spans`,
+      });
+      const seconds = (performance.now() - started) / 1_000;
+      const cpu = cpuSeconds(proc.pid) - cpuBefore;
+      await proc.stop();
+      results.push({
+        variant,
+        round,
+        seconds,
+        eventsPerSecond: Math.round(events / seconds),
+        cpuSeconds: cpu,
+        load: loadavg()[0]!,
+      });
     }
-    await receiver.reset();
-    const { app, client } = await collector(ns, extra, folder);
-    // BENCH_PROFILE=<dir>: a CPU profile of this process during each variant's run only.
-    const session = process.env.BENCH_PROFILE ? new Session() : undefined;
-    const post = (method: string): Promise<unknown> =>
-      new Promise((resolve, reject) =>
-        session!.post(method, (error, result) => (error ? reject(error) : resolve(result))),
-      );
-    if (session) {
-      session.connect();
-      await post('Profiler.enable');
-      await post('Profiler.start');
-    }
-    const started = performance.now();
-    const cpuBefore = process.cpuUsage();
-    await app.start();
-    await waitFor(async () => (await receiver.count()) >= JOBS * 2, {
-      timeoutMs: 600_000,
-      intervalMs: 20,
-      what: `${JOBS * 2} spans`,
-    });
-    const seconds = (performance.now() - started) / 1_000;
-    const cpu = process.cpuUsage(cpuBefore);
-    if (session) {
-      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-      mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });
-      writeFileSync(
-        `${process.env.BENCH_PROFILE!}/variant-${String(index)}.cpuprofile`,
-        JSON.stringify(profile),
-      );
-      session.disconnect();
-    }
-    await app.close();
-    client.disconnect();
-    results.push({
-      variant,
-      seconds,
-      eventsPerSecond: Math.round(events / seconds),
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    });
   }
+  const loadAfter = execSync('uptime').toString().trim();
   await queue.close();
 
   // 2. Memory with OPEN open spans.
@@ -204,34 +286,31 @@ try {
     await queue2.submitMany(
       Array.from({ length: Math.min(1_000, OPEN - i) }, () => ({ service_required: 'svc' })),
     );
-  global.gc?.();
-  const rssBefore = process.memoryUsage().rss;
   const redisBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-  const second = await collector(ns2, { TELEMETRY_MAX_OPEN_SPANS: String(Math.max(OPEN * 2, 1)) });
-  await second.app.start();
-  await waitFor(async () => (await second.app.collector!.openSpans()) >= OPEN, {
+  const second = await collector(
+    ns2,
+    { TELEMETRY_GROUP: 'bench-open', TELEMETRY_MAX_OPEN_SPANS: String(Math.max(OPEN * 2, 1)) },
+    { folder: process.env.SRC },
+  );
+  const rssBefore = rssBytes(second.pid);
+  await waitFor(async () => (await redis.zcard(`{${ns2}}:otel:bench-open:open`)) >= OPEN, {
     timeoutMs: 600_000,
     what: `${OPEN} open spans`,
   });
-  global.gc?.();
-  const rssAfter = process.memoryUsage().rss;
+  const rssAfter = rssBytes(second.pid);
   const redisAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-  await second.app.close();
-  second.client.disconnect();
+  await second.stop();
   await queue2.close();
 
   const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
   console.log(
-    `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}, redis ${redisHandle.version}; receiver ${INLINE ? 'in this process' : 'in its own process'}`,
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}, redis ${redisHandle.version}; collector: the bundle in its own process; receiver ${INLINE ? 'in the harness process' : 'in its own process'}`,
   );
-  console.log(
-    `load before/after: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')} (${execSync('uptime').toString().trim()})`,
-  );
+  console.log(`load before: ${loadBefore}`);
+  console.log(`load after:  ${loadAfter}`);
   for (const r of results)
     console.log(
-      `throughput [${r.variant}]: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); this process used ${r.cpuSeconds.toFixed(2)} CPU-s = ${Math.round(events / r.cpuSeconds)} events per CPU-second`,
+      `throughput [${r.variant}] round ${String(r.round)}: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); collector CPU ${r.cpuSeconds.toFixed(2)} s = ${Math.round((r.cpuSeconds / events) * 1e6)} µs per event; load ${r.load.toFixed(2)}`,
     );
   console.log(
     `open spans: ${OPEN}: collector RSS +${mb(rssAfter - rssBefore)} MB (${mb(rssAfter)} MB total), Redis used_memory +${mb(redisAfter - redisBefore)} MB`,

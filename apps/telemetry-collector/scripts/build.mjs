@@ -4,7 +4,8 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['src/main.ts'],
+  // The benchmark bundles other copies of src/ (before/after) the same way.
+  entryPoints: [process.env.COLLECTOR_BUNDLE_ENTRY ?? 'src/main.ts'],
   bundle: true,
   platform: 'node',
   format: 'esm',
