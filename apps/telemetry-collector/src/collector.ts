@@ -9,6 +9,7 @@ import {
   type QueueEvent,
 } from '@jobgate/telemetry';
 import type { Redis } from 'ioredis';
+import { readNewEntries, type Entry } from './read.js';
 import { decodeEvent, encodeEvent } from './record.js';
 import { buildJob, compareEntryIds, type BuiltJob, type RecordedEvent } from './spans.js';
 
@@ -91,8 +92,6 @@ export interface Collector {
 class ExportFailed extends Error {
   override name = 'ExportFailed';
 }
-
-type Entry = [id: string, fields: string[]];
 
 /** A batch being committed, and what it was prepared from. */
 interface InFlight {
@@ -699,28 +698,39 @@ export function createCollector(deps: CollectorDeps): Collector {
             });
           }
           if (stopped) return;
-          // With a batch in flight, only what is there already: an empty stream must not hold
-          // up settling that batch.
-          const block = inFlight
-            ? []
-            : ['BLOCK', Math.min(options.blockMs, options.sweepIntervalMs)];
-          const read = (reader!.xreadgroup as (...args: unknown[]) => Promise<unknown>)(
-            'GROUP',
+          // What is there already, in one string (`src/read.ts`); only when there is nothing and
+          // no batch is in flight, a blocking read waits for the next entries (an empty stream
+          // must not hold up settling a batch in flight).
+          const ready = readNewEntries(
+            reader!,
+            stream,
             options.group,
             options.consumer,
-            'COUNT',
             options.batchSize,
-            ...block,
-            'STREAMS',
-            stream,
-            '>',
-          ) as Promise<[string, Entry[]][] | null>;
-          read.catch(() => undefined);
-          const reply = await Promise.race([read, stopSignal.then(() => null)]);
+          );
+          ready.catch(() => undefined);
+          let entries = (await Promise.race([ready, stopSignal.then(() => null)])) ?? [];
           if (stopped) return;
+          if (entries.length === 0 && !inFlight) {
+            const read = (reader!.xreadgroup as (...args: unknown[]) => Promise<unknown>)(
+              'GROUP',
+              options.group,
+              options.consumer,
+              'COUNT',
+              options.batchSize,
+              'BLOCK',
+              Math.min(options.blockMs, options.sweepIntervalMs),
+              'STREAMS',
+              stream,
+              '>',
+            ) as Promise<[string, Entry[]][] | null>;
+            read.catch(() => undefined);
+            const reply = await Promise.race([read, stopSignal.then(() => null)]);
+            if (stopped) return;
+            entries = reply?.[0]?.[1] ?? [];
+          }
           redisFailures = 0;
           stats.lastCycleAt = clock();
-          const entries = reply?.[0]?.[1] ?? [];
           if (entries.length === 0) {
             await drain();
             continue;
