@@ -122,8 +122,13 @@ describe('incrementalTypecheck', () => {
     expect(incrementalTypecheck('tsc --noEmit -p tsconfig.json', "/s/it's.tsbuildinfo")).toBe(
       `tsc --noEmit -p tsconfig.json --incremental --tsBuildInfoFile '/s/it'\\''s.tsbuildinfo'`,
     );
+    expect(incrementalTypecheck('tsc7 --noEmit -p tsconfig.json', '/s/x.tsbuildinfo')).toBe(
+      `tsc7 --noEmit -p tsconfig.json --incremental --tsBuildInfoFile '/s/x.tsbuildinfo'`,
+    );
     for (const script of [
       'tsc -b',
+      'tsc7 -b',
+      'tsc8 --noEmit',
       'tsc --noEmit --incremental',
       'tsc --noEmit && node check.js',
       'vue-tsc --noEmit',

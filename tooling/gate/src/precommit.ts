@@ -86,12 +86,13 @@ function quote(text: string): string {
 }
 
 /**
- * A plain `tsc` typecheck script made incremental, its state kept in `buildInfo` (outside the
- * checkout) for the next run. Anything else (a build mode, a chain of commands) runs as written.
+ * A plain `tsc` or `tsc7` (TypeScript 7, from @jobgate/tsconfig) typecheck script made incremental,
+ * its state kept in `buildInfo` (outside the checkout) for the next run. Anything else (a build
+ * mode, a chain of commands) runs as written.
  */
 export function incrementalTypecheck(script: string, buildInfo: string): string {
   const command = script.trim();
-  if (!/^tsc(\s[^&|;<>`$()\n]*)?$/.test(command)) return script;
+  if (!/^tsc7?(\s[^&|;<>`$()\n]*)?$/.test(command)) return script;
   if (/(^|\s)(-b|--build|--incremental|--tsBuildInfoFile|--composite)(\s|=|$)/.test(command))
     return script;
   return `${command} --incremental --tsBuildInfoFile ${quote(buildInfo)}`;
