@@ -4,6 +4,9 @@
  * 8) and BullMQ's (its Worker at concurrency 8) on a throwaway redis-server and prints `INFO
  * commandstats` for each phase, divided by the number of jobs. Commands run inside the Redis
  * Functions are counted by Redis itself, so this shows what each transition costs.
+ * Each phase also prints Redis's CPU time per job (`INFO cpu`, getrusage): unlike the commands'
+ * usec (wall time inside a command, which grows whenever a shared machine preempts Redis
+ * mid-script), it counts only what Redis ran, so it is the steadier figure on a loaded machine.
  *
  *   pnpm --filter @jobgate/core bench:commandstats      (JOBS, SERVICES, WORKERS override;
  *                                                        CONCURRENCY: both Workers' slots, default 8)
@@ -39,7 +42,33 @@ async function commandstats(redis: Redis): Promise<Map<string, Stat>> {
   return out;
 }
 
-function print(phase: string, stats: Map<string, Stat>, wallMs: number, cpuMs?: number): void {
+/** Redis's own CPU time so far (getrusage: user + sys, all threads), in microseconds. */
+async function redisCpu(redis: Redis): Promise<number> {
+  const text = await redis.info('cpu');
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(text)?.[1] ?? NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+}
+
+let cpuMark = 0;
+
+/**
+ * Marks the start of a phase: resets the command stats and notes Redis's CPU time. That CPU time is
+ * what the process really ran (getrusage), so unlike the commands' usec, which count wall time
+ * inside a command, it does not grow when the shared machine preempts Redis mid-script.
+ */
+async function startPhase(redis: Redis): Promise<void> {
+  await redis.config('RESETSTAT');
+  cpuMark = await redisCpu(redis);
+}
+
+function print(
+  phase: string,
+  stats: Map<string, Stat>,
+  wallMs: number,
+  cpuMs?: number,
+  redisCpuUs?: number,
+): void {
   const rows = [...stats.entries()]
     .filter(([name]) => !['info', 'config|resetstat', 'config'].includes(name))
     .sort((a, b) => b[1].usec - a[1].usec);
@@ -61,6 +90,16 @@ function print(phase: string, stats: Map<string, Stat>, wallMs: number, cpuMs?: 
   console.log(
     `Redis usec per job in scripts (FCALL/EVALSHA, with the commands they run): ${(scripts / JOBS).toFixed(2)}`,
   );
+  if (redisCpuUs !== undefined)
+    console.log(
+      `Redis CPU per job (getrusage user + sys, the whole server): ${(redisCpuUs / JOBS).toFixed(2)} usec`,
+    );
+}
+
+/** Prints the phase since startPhase: its command stats, Redis CPU and Node CPU per job. */
+async function report(redis: Redis, phase: string, wallMs: number, cpuMs?: number): Promise<void> {
+  const stats = await commandstats(redis);
+  print(phase, stats, wallMs, cpuMs, (await redisCpu(redis)) - cpuMark);
 }
 
 const server = await startRedis({ own: true });
@@ -69,27 +108,22 @@ try {
   const namespace = 'profile';
   const submitter = await createQueue({ redis: admin, namespace });
   const inputs = jobgateInputs(JOBS, services);
-  await admin.config('RESETSTAT');
+  await startPhase(admin);
   let t = performance.now();
   for (let i = 0; i < inputs.length; i += 5_000)
     await submitter.submitMany(inputs.slice(i, i + 5_000));
-  print('submit', await commandstats(admin), performance.now() - t);
+  await report(admin, 'submit', performance.now() - t);
 
   const connection = new Redis(server.url);
   const queues = await Promise.all(
     Array.from({ length: WORKERS }, () => createQueue({ redis: connection, namespace })),
   );
-  await admin.config('RESETSTAT');
+  await startPhase(admin);
   t = performance.now();
   let cpu = process.cpuUsage();
   const processed = await drain(queues, services);
   cpu = process.cpuUsage(cpu);
-  print(
-    'claim + complete',
-    await commandstats(admin),
-    performance.now() - t,
-    (cpu.user + cpu.system) / 1000,
-  );
+  await report(admin, 'claim + complete', performance.now() - t, (cpu.user + cpu.system) / 1000);
   if (processed !== JOBS) throw new Error(`processed ${processed} of ${JOBS}`);
   await Promise.all(queues.map((q) => q.close()));
   connection.disconnect();
@@ -100,14 +134,14 @@ try {
   const workerSubmitter = await createQueue({ redis: admin, namespace: workerNs });
   for (let i = 0; i < inputs.length; i += 5_000)
     await workerSubmitter.submitMany(inputs.slice(i, i + 5_000));
-  await admin.config('RESETSTAT');
+  await startPhase(admin);
   t = performance.now();
   cpu = process.cpuUsage();
   await jobgateWorkerDrain(server.url, workerNs, services, CONCURRENCY, JOBS);
   cpu = process.cpuUsage(cpu);
-  print(
+  await report(
+    admin,
     `createWorker (concurrency ${CONCURRENCY}) claim + complete`,
-    await commandstats(admin),
     performance.now() - t,
     (cpu.user + cpu.system) / 1000,
   );
@@ -116,18 +150,18 @@ try {
   // BullMQ, the same workload: one queue and one Worker (CONCURRENCY) per service.
   const bullConnection = bullmqConnection(server.url);
   const bullQueues = await bullmqQueues(services, bullConnection, 'profile-bull');
-  await admin.config('RESETSTAT');
+  await startPhase(admin);
   t = performance.now();
   await bullmqSubmit(bullQueues, JOBS);
-  print('BullMQ submit', await commandstats(admin), performance.now() - t);
-  await admin.config('RESETSTAT');
+  await report(admin, 'BullMQ submit', performance.now() - t);
+  await startPhase(admin);
   t = performance.now();
   cpu = process.cpuUsage();
   await bullmqDrain(services, bullConnection, 'profile-bull', CONCURRENCY, JOBS);
   cpu = process.cpuUsage(cpu);
-  print(
+  await report(
+    admin,
     `BullMQ Worker (concurrency ${CONCURRENCY}) claim + complete`,
-    await commandstats(admin),
     performance.now() - t,
     (cpu.user + cpu.system) / 1000,
   );
