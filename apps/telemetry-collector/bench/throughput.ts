@@ -120,9 +120,15 @@ function bundle(folder: string | undefined): string {
   return out;
 }
 
-/** CPU seconds (user + system, all threads) and RSS of a process, from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU seconds (user + system) of a process, all threads, from /proc; with `thread`, of that
+ * thread only (the main thread's id is the process id).
+ */
+function cpuSeconds(pid: number, thread?: number): number {
+  const stat = readFileSync(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+    'utf8',
+  );
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the command: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
@@ -227,6 +233,7 @@ try {
     eventsPerSecond: number;
     seconds: number;
     cpuSeconds: number;
+    mainThreadCpuSeconds: number;
     load: number;
   }[] = [];
   const loadBefore = execSync('uptime').toString().trim();
@@ -257,6 +264,7 @@ try {
       const proc = await collector(ns, extra, { folder, nodeFlags, profile, tsx });
       const started = performance.now();
       const cpuBefore = cpuSeconds(proc.pid);
+      const mainBefore = cpuSeconds(proc.pid, proc.pid);
       await waitFor(async () => (await receiver.count()) >= JOBS * 2, {
         timeoutMs: 600_000,
         intervalMs: 20,
@@ -264,6 +272,7 @@ try {
       });
       const seconds = (performance.now() - started) / 1_000;
       const cpu = cpuSeconds(proc.pid) - cpuBefore;
+      const mainThread = cpuSeconds(proc.pid, proc.pid) - mainBefore;
       await proc.stop();
       results.push({
         variant,
@@ -271,6 +280,7 @@ try {
         seconds,
         eventsPerSecond: Math.round(events / seconds),
         cpuSeconds: cpu,
+        mainThreadCpuSeconds: mainThread,
         load: loadavg()[0]!,
       });
     }
@@ -310,7 +320,7 @@ try {
   console.log(`load after:  ${loadAfter}`);
   for (const r of results)
     console.log(
-      `throughput [${r.variant}] round ${String(r.round)}: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); collector CPU ${r.cpuSeconds.toFixed(2)} s = ${Math.round((r.cpuSeconds / events) * 1e6)} µs per event; load ${r.load.toFixed(2)}`,
+      `throughput [${r.variant}] round ${String(r.round)}: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); collector CPU ${r.cpuSeconds.toFixed(2)} s = ${Math.round((r.cpuSeconds / events) * 1e6)} µs per event (main thread ${Math.round((r.mainThreadCpuSeconds / events) * 1e6)} µs); load ${r.load.toFixed(2)}`,
     );
   console.log(
     `open spans: ${OPEN}: collector RSS +${mb(rssAfter - rssBefore)} MB (${mb(rssAfter)} MB total), Redis used_memory +${mb(redisAfter - redisBefore)} MB`,
