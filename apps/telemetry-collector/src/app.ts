@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { createCollector, type Collector, type CollectorLogger } from './collector.js';
 import type { CollectorConfig } from './config.js';
+import { ThreadSpanExporter } from './export-thread.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 
 export const SERVICE_NAME = 'jobgate-telemetry-collector';
@@ -44,6 +45,7 @@ export async function createApp(deps: AppDeps): Promise<CollectorApp> {
   let collector: Collector | undefined;
   let meterProvider: MeterProvider | undefined;
   let queue: Queue | undefined;
+  let threadExporter: ThreadSpanExporter | undefined;
   if (config.otlp) {
     queue = await createQueue({ redis, namespace: config.namespace });
     meterProvider = new MeterProvider({
@@ -62,9 +64,11 @@ export async function createApp(deps: AppDeps): Promise<CollectorApp> {
       clock: deps.clock,
       openSpans: () => collector?.openSpans() ?? Promise.resolve(0),
     });
+    if (!deps.spanExporter && config.exportThread)
+      threadExporter = new ThreadSpanExporter(config.otlp, resource);
     collector = createCollector({
       redis,
-      exporter: deps.spanExporter ?? traceExporter(config.otlp),
+      exporter: deps.spanExporter ?? threadExporter ?? traceExporter(config.otlp),
       resource,
       logger: deps.logger,
       clock: deps.clock,
@@ -174,6 +178,7 @@ export async function createApp(deps: AppDeps): Promise<CollectorApp> {
     },
     async close() {
       await collector?.stop();
+      await threadExporter?.shutdown().catch(() => undefined);
       await meterProvider?.shutdown().catch(() => undefined);
       await queue?.close();
       await server.close();

@@ -25,6 +25,8 @@ export interface CollectorConfig {
   batchSize: number;
   exportBatchSize: number;
   exportConcurrency: number;
+  /** The OTLP exporter (protobuf serialization and HTTP) on a thread of its own. */
+  exportThread: boolean;
   blockMs: number;
   claimIdleMs: number;
   claimIntervalMs: number;
@@ -75,6 +77,7 @@ const schema = z.object({
   TELEMETRY_BATCH_SIZE: wholeNumber(1, 10_000).default(1_000),
   TELEMETRY_EXPORT_BATCH_SIZE: wholeNumber(1, 10_000).default(512),
   TELEMETRY_EXPORT_CONCURRENCY: wholeNumber(1, 64).default(1),
+  TELEMETRY_EXPORT_THREAD: z.enum(['0', '1', 'true', 'false']).default('1'),
   TELEMETRY_BLOCK_MS: wholeNumber(10, 60_000).default(1_000),
   TELEMETRY_CLAIM_IDLE_MS: wholeNumber(1_000, 86_400_000).default(60_000),
   TELEMETRY_CLAIM_INTERVAL_MS: wholeNumber(100, 3_600_000).default(15_000),
@@ -142,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     batchSize: c.TELEMETRY_BATCH_SIZE,
     exportBatchSize: c.TELEMETRY_EXPORT_BATCH_SIZE,
     exportConcurrency: c.TELEMETRY_EXPORT_CONCURRENCY,
+    exportThread: c.TELEMETRY_EXPORT_THREAD === '1' || c.TELEMETRY_EXPORT_THREAD === 'true',
     blockMs: c.TELEMETRY_BLOCK_MS,
     claimIdleMs: c.TELEMETRY_CLAIM_IDLE_MS,
     claimIntervalMs: c.TELEMETRY_CLAIM_INTERVAL_MS,
