@@ -39,6 +39,8 @@ const TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const redisHandle = await startRedis({ own: true });
 interface Receiver {
   url: string;
+  /** Its process, when it has one of its own. */
+  pid?: number;
   count(): Promise<number>;
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -72,6 +74,7 @@ async function startReceiver(): Promise<Receiver> {
   const { url } = await next<{ url: string }>('url');
   return {
     url,
+    pid: child.pid,
     count: async () => {
       const reply = next<{ spans: number }>('spans');
       child.send('count');
@@ -234,6 +237,9 @@ try {
     seconds: number;
     cpuSeconds: number;
     mainThreadCpuSeconds: number;
+    /** Of the receiver's process and of redis-server, over the same interval (same machine). */
+    receiverCpuSeconds: number | undefined;
+    redisCpuSeconds: number | undefined;
     load: number;
   }[] = [];
   const loadBefore = execSync('uptime').toString().trim();
@@ -265,6 +271,8 @@ try {
       const started = performance.now();
       const cpuBefore = cpuSeconds(proc.pid);
       const mainBefore = cpuSeconds(proc.pid, proc.pid);
+      const receiverBefore = receiver.pid ? cpuSeconds(receiver.pid) : undefined;
+      const redisBefore = redisHandle.pid ? cpuSeconds(redisHandle.pid) : undefined;
       await waitFor(async () => (await receiver.count()) >= JOBS * 2, {
         timeoutMs: 600_000,
         intervalMs: 20,
@@ -273,6 +281,10 @@ try {
       const seconds = (performance.now() - started) / 1_000;
       const cpu = cpuSeconds(proc.pid) - cpuBefore;
       const mainThread = cpuSeconds(proc.pid, proc.pid) - mainBefore;
+      const receiverCpu =
+        receiverBefore === undefined ? undefined : cpuSeconds(receiver.pid!) - receiverBefore;
+      const redisCpu =
+        redisBefore === undefined ? undefined : cpuSeconds(redisHandle.pid!) - redisBefore;
       await proc.stop();
       results.push({
         variant,
@@ -281,6 +293,8 @@ try {
         eventsPerSecond: Math.round(events / seconds),
         cpuSeconds: cpu,
         mainThreadCpuSeconds: mainThread,
+        receiverCpuSeconds: receiverCpu,
+        redisCpuSeconds: redisCpu,
         load: loadavg()[0]!,
       });
     }
@@ -318,9 +332,11 @@ try {
   );
   console.log(`load before: ${loadBefore}`);
   console.log(`load after:  ${loadAfter}`);
+  const perEvent = (seconds: number | undefined): string =>
+    seconds === undefined ? '?' : `${String(Math.round((seconds / events) * 1e6))} µs`;
   for (const r of results)
     console.log(
-      `throughput [${r.variant}] round ${String(r.round)}: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); collector CPU ${r.cpuSeconds.toFixed(2)} s = ${Math.round((r.cpuSeconds / events) * 1e6)} µs per event (main thread ${Math.round((r.mainThreadCpuSeconds / events) * 1e6)} µs); load ${r.load.toFixed(2)}`,
+      `throughput [${r.variant}] round ${String(r.round)}: ${events} events (${JOBS} jobs) -> ${JOBS * 2} spans in ${r.seconds.toFixed(2)} s = ${r.eventsPerSecond} events/s (target 20,000: ${(r.eventsPerSecond / 20_000).toFixed(2)}x); collector CPU ${r.cpuSeconds.toFixed(2)} s = ${Math.round((r.cpuSeconds / events) * 1e6)} µs per event (main thread ${perEvent(r.mainThreadCpuSeconds)}); receiver ${perEvent(r.receiverCpuSeconds)}, redis-server ${perEvent(r.redisCpuSeconds)} per event; load ${r.load.toFixed(2)}`,
     );
   console.log(
     `open spans: ${OPEN}: collector RSS +${mb(rssAfter - rssBefore)} MB (${mb(rssAfter)} MB total), Redis used_memory +${mb(redisAfter - redisBefore)} MB`,
