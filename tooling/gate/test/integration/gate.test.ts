@@ -3,18 +3,22 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from '@jobgate/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { cleanEnv, createFixture, lastRun, runGate, startGate, type Fixture } from '../fixture.js';
 
-const fixtures: Fixture[] = [];
-function fixture(...args: Parameters<typeof createFixture>): Fixture {
+/**
+ * A fixture removed when its test ends. The tests of this file run concurrently (each in its own
+ * temp directories, with its own gate, turbo and Redis), so each test disposes of its own fixture
+ * through its context's `onTestFinished`.
+ */
+function fixture(
+  onTestFinished: TestContext['onTestFinished'],
+  ...args: Parameters<typeof createFixture>
+): Fixture {
   const created = createFixture(...args);
-  fixtures.push(created);
+  onTestFinished(() => created[Symbol.dispose]());
   return created;
 }
-afterEach(() => {
-  for (const created of fixtures.splice(0)) created[Symbol.dispose]();
-});
 
 /** Fails on its first attempt only, with an error that looks like network trouble. */
 function failsOnce(kind: string): string {
@@ -51,9 +55,11 @@ function portRefuses(port: number): Promise<boolean> {
   });
 }
 
-describe('gate run', () => {
-  it('blocks on a failing unit test, never retries it, names it with a rerun command; quarantined failures do not block', async () => {
-    const fx = fixture([
+describe.concurrent('gate run', () => {
+  it('blocks on a failing unit test, never retries it, names it with a rerun command; quarantined failures do not block', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
       {
         name: 'a',
         files: {
@@ -103,8 +109,10 @@ describe('gate run', () => {
     expect(summary).toContain('rerun: pnpm --filter @fx/a test:unit src/net.test.ts:3');
   });
 
-  it('passes a run whose integration test fails once on a network error, reports it flaky, and a warm rerun is fully cached with the same counts', async () => {
-    const fx = fixture([
+  it('passes a run whose integration test fails once on a network error, reports it flaky, and a warm rerun is fully cached with the same counts', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
       { name: 'a', files: { 'test/integration/flaky.test.ts': failsOnce('integration') } },
     ]);
     const env = cleanEnv({ GATE_FIXTURE_STATE: fx.scratch });
@@ -128,8 +136,10 @@ describe('gate run', () => {
     expect(record.counts).toMatchObject({ passed: 2, failed: 0, flaky: 1 });
   });
 
-  it('kills a task that hangs past its level timeout and shows its last output', async () => {
-    const fx = fixture([
+  it('kills a task that hangs past its level timeout and shows its last output', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
       {
         name: 'stuck',
         scripts: { 'test:unit': 'node hang.mjs' },
@@ -153,7 +163,7 @@ describe('gate run', () => {
   });
 });
 
-describe('gate test', () => {
+describe.concurrent('gate test', () => {
   /** Package `a`: a unit test that fails and an integration test that leaves a marker if it runs. */
   const failingUnit = {
     name: 'a',
@@ -170,8 +180,10 @@ describe('gate test', () => {
     },
   };
 
-  it("names a failed unit test (file > describe > test, error, rerun) as soon as its task fails, stops the level's running tasks (bail), then stops before integration", async () => {
-    const fx = fixture([failingUnit, heldUnit]);
+  it("names a failed unit test (file > describe > test, error, rerun) as soon as its task fails, stops the level's running tasks (bail), then stops before integration", async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [failingUnit, heldUnit]);
     const result = await runGate(fx.root, ['test'], cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }));
     const named = '✗ src/claim.test.ts:3 > claim > hands a job out once';
 
@@ -199,8 +211,8 @@ describe('gate test', () => {
     expect(existsSync(join(fx.scratch, 'integration-ran'))).toBe(false);
   });
 
-  it('--keep-going runs the later levels after a failed unit level', async () => {
-    const fx = fixture([failingUnit]);
+  it('--keep-going runs the later levels after a failed unit level', async ({ onTestFinished }) => {
+    const fx = fixture(onTestFinished, [failingUnit]);
     const result = await runGate(
       fx.root,
       ['test', '--keep-going'],
@@ -219,7 +231,7 @@ describe('gate test', () => {
   });
 });
 
-describe('bail', () => {
+describe.concurrent('bail', () => {
   /** Fails once the slow task's test has started, so the slow task is running when it does. */
   const fastFailing = (name: string) => ({
     name,
@@ -277,8 +289,10 @@ it('takes its time', async () => {
     }
   };
 
-  it('gate test stops the running tasks at the first blocking failure, reports them stopped (not passed, not cached), leaves no process; --keep-going runs them', async () => {
-    const fx = fixture([fastFailing('fast'), slow]);
+  it('gate test stops the running tasks at the first blocking failure, reports them stopped (not passed, not cached), leaves no process; --keep-going runs them', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [fastFailing('fast'), slow]);
     const env = cleanEnv({ GATE_FIXTURE_STATE: fx.scratch });
     const result = await runGate(fx.root, ['test'], env);
 
@@ -333,8 +347,8 @@ it('takes its time', async () => {
     ).toMatchObject({ status: 'passed', cached: false, tests: { passed: 1 } });
   });
 
-  it('a P1 failure never bails: the level runs to its end', async () => {
-    const fx = fixture([fastFailing('hooks'), slow]);
+  it('a P1 failure never bails: the level runs to its end', async ({ onTestFinished }) => {
+    const fx = fixture(onTestFinished, [fastFailing('hooks'), slow]);
     fx.write('tiers.json', JSON.stringify({ packages: { '@fx/hooks': 'P1' } }));
     fx.commit('tiers');
     const { child, done } = startGate(
@@ -364,9 +378,11 @@ it('takes its time', async () => {
   });
 });
 
-describe('output through a pipe', () => {
-  it('prints all of a long report before it exits, the last line included', async () => {
-    const fx = fixture([{ name: 'a' }]);
+describe.concurrent('output through a pipe', () => {
+  it('prints all of a long report before it exits, the last line included', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [{ name: 'a' }]);
     // 1,500 failed tests: a closing list of about 380 KB, far more than a pipe holds.
     const tests = Array.from({ length: 1_500 }, (_, i) => ({
       id: `@fx/a::src/index.test.ts::t${i}`,
@@ -436,9 +452,15 @@ describe('output through a pipe', () => {
   });
 });
 
-describe('affected', () => {
-  it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async () => {
-    const fx = fixture([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]);
+describe.concurrent('affected', () => {
+  it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
+      { name: 'a' },
+      { name: 'b', dependsOn: ['a'] },
+      { name: 'c' },
+    ]);
     fx.git('checkout', '-q', '-b', 'feature');
     fx.write(
       'packages/a/src/extra.test.ts',
@@ -465,9 +487,11 @@ describe('affected', () => {
   });
 });
 
-describe('gate precommit', () => {
-  it('tests the staged content, not the working tree, and only what the staged files touch', async () => {
-    const fx = fixture([
+describe.concurrent('gate precommit', () => {
+  it('tests the staged content, not the working tree, and only what the staged files touch', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
       {
         name: 'a',
         files: {
@@ -501,9 +525,11 @@ describe('gate precommit', () => {
   });
 });
 
-describe('gate precommit, reused checkout', () => {
-  it('typechecks incrementally in the reused checkout, nothing from an earlier run lingers there, and vitest starts only if the package has tests', async () => {
-    const fx = fixture([
+describe.concurrent('gate precommit, reused checkout', () => {
+  it('typechecks incrementally in the reused checkout, nothing from an earlier run lingers there, and vitest starts only if the package has tests', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
       {
         name: 'a',
         scripts: { typecheck: 'tsc --noEmit -p tsconfig.json' },
@@ -567,14 +593,16 @@ describe('gate precommit, reused checkout', () => {
   });
 });
 
-describe('services', () => {
-  it('reports a Redis that accepts connections but never answers as infra, not as failing tests', async () => {
+describe.concurrent('services', () => {
+  it('reports a Redis that accepts connections but never answers as infra, not as failing tests', async ({
+    onTestFinished,
+  }) => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => void sockets.push(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const fx = fixture([
+      const fx = fixture(onTestFinished, [
         {
           name: 'a',
           files: {
@@ -602,8 +630,12 @@ describe('services', () => {
     }
   });
 
-  it('stops the Redis it started ahead of the integration level when an earlier level fails', async () => {
-    const fx = fixture([{ name: 'a', scripts: { typecheck: `node -e "process.exit(3)"` } }]);
+  it('stops the Redis it started ahead of the integration level when an earlier level fails', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
+      { name: 'a', scripts: { typecheck: `node -e "process.exit(3)"` } },
+    ]);
     // The throwaway server's --dir is made under TMPDIR: a private one shows whether it is left.
     const tmp = join(fx.scratch, 'tmp');
     mkdirSync(tmp);
@@ -621,8 +653,8 @@ describe('services', () => {
     expect(readdirSync(tmp).filter((name) => name.startsWith('jobgate-redis-'))).toEqual([]);
   });
 
-  it('on Ctrl-C stops the tasks and leaves no redis-server running', async () => {
-    const fx = fixture([
+  it('on Ctrl-C stops the tasks and leaves no redis-server running', async ({ onTestFinished }) => {
+    const fx = fixture(onTestFinished, [
       {
         name: 'a',
         files: {

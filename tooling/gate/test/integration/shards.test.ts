@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanEnv, createFixture, lastRun, runGate, type Fixture } from '../fixture.js';
@@ -34,25 +34,28 @@ describe('gate run --shard', () => {
     ].sort();
     expect(allFiles.length).toBe(6);
 
-    // On CI the shards are parallel runners that all start from the same cached history. Run one
-    // after another here, each would otherwise plan from the durations the previous shard recorded.
-    const history = join(fx.root, '.gate/history');
-    const savedHistory = join(fx.scratch, 'history-before-shards');
-    cpSync(history, savedHistory, { recursive: true });
+    // On CI the shards are parallel runners that all start from the same cached history: here each
+    // shard runs at once in its own copy of the fixture as the unsharded run left it (history
+    // included), so none plans from the durations another shard recorded.
+    const shards = await Promise.all(
+      [1, 2, 3, 4].map(async (index) => {
+        const copy = join(fx.scratch, `copy-${index}`);
+        cpSync(fx.root, copy, { recursive: true, verbatimSymlinks: true });
+        const result = await runGate(
+          copy,
+          ['run', 'test:integration', '--shard', `${index}/4`],
+          env,
+        );
+        return { index, copy, result };
+      }),
+    );
 
     const shardDirs: string[] = [];
     const shardFiles: string[] = [];
-    for (let index = 1; index <= 4; index++) {
-      rmSync(history, { recursive: true, force: true });
-      cpSync(savedHistory, history, { recursive: true });
-      const result = await runGate(
-        fx.root,
-        ['run', 'test:integration', '--shard', `${index}/4`],
-        env,
-      );
+    for (const { index, copy, result } of shards) {
       expect(result.code).toBe(0);
       expect(result.output).toContain(`shard ${index}/4`);
-      const record = lastRun(fx.root);
+      const record = lastRun(copy);
       expect(record.shard).toEqual({ index, total: 4 });
       const planned = record.levels[0]!.shardFiles ?? [];
       // What ran is what was planned: no file of another package slipped in.
@@ -62,7 +65,7 @@ describe('gate run --shard', () => {
       shardFiles.push(...planned);
       const dir = join(fx.scratch, `shard-${index}`);
       mkdirSync(dir);
-      cpSync(join(fx.root, '.gate/last/run.json'), join(dir, 'run.json'));
+      cpSync(join(copy, '.gate/last/run.json'), join(dir, 'run.json'));
       shardDirs.push(dir);
     }
     expect([...shardFiles].sort()).toEqual(allFiles);
