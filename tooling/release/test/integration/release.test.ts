@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 
 const repoRoot = join(import.meta.dirname, '../../../..');
 const releaseScript = join(repoRoot, 'tooling/release/src/release.mjs');
@@ -21,9 +21,10 @@ const git = (cwd: string, ...args: string[]): string =>
 
 /**
  * A small monorepo with one pending changeset, cloned from a local bare remote. Its "gate" is a
- * real test run (node's test runner) that fails when the file `BROKEN` exists.
+ * real test run (node's test runner) that fails when the file `BROKEN` exists. Removed when the
+ * test ends (the test's own `onTestFinished`: the tests run concurrently).
  */
-function fixture(): { work: string; remote: string } {
+function fixture(onTestFinished: TestContext['onTestFinished']): { work: string; remote: string } {
   const base = mkdtempSync(join(tmpdir(), 'release-'));
   onTestFinished(() => rmSync(base, { recursive: true, force: true }));
   const remote = join(base, 'remote.git');
@@ -69,13 +70,27 @@ function fixture(): { work: string; remote: string } {
   return { work, remote };
 }
 
-function release(work: string, args: string[] = [], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [releaseScript, ...args], {
-    cwd: work,
-    encoding: 'utf8',
-    env: { ...process.env, JOBGATE_RELEASE_GATE: 'node --test gate.test.mjs', ...env },
+/** Runs `pnpm release` in `work` without blocking, so the cases of a file overlap. */
+function release(
+  work: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [releaseScript, ...args],
+      {
+        cwd: work,
+        encoding: 'utf8',
+        env: { ...process.env, JOBGATE_RELEASE_GATE: 'node --test gate.test.mjs', ...env },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, out: `${stdout}\n${stderr}` });
+      },
+    );
   });
-  return { code: result.status, out: `${result.stdout}\n${result.stderr}` };
 }
 
 const remoteTags = (remote: string): string[] =>
@@ -83,10 +98,13 @@ const remoteTags = (remote: string): string[] =>
 
 // Each case spawns git a dozen times, node's test runner and changesets; while the integration
 // level runs every package's suite at once on two cores, one case took over 30 s (the preset's
-// default), so these get a budget that fits their real cost under load.
-describe('pnpm release', { timeout: 180_000 }, () => {
-  it('a failing gate leaves no version commit and no tag, locally or on the remote', () => {
-    const { work, remote } = fixture();
+// default), so these get a budget that fits their real cost under load. Each case has its own
+// fixture and remote, so they run concurrently (up to the preset's maxConcurrency).
+describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
+  it('a failing gate leaves no version commit and no tag, locally or on the remote', async ({
+    onTestFinished,
+  }) => {
+    const { work, remote } = fixture(onTestFinished);
     writeFileSync(join(work, 'BROKEN'), '');
     git(work, 'add', 'BROKEN');
     git(work, 'commit', '-qm', 'break it');
@@ -94,7 +112,7 @@ describe('pnpm release', { timeout: 180_000 }, () => {
     const remoteHead = git(remote, 'rev-parse', 'main');
     const localHead = git(work, 'rev-parse', 'HEAD');
 
-    const { code, out } = release(work);
+    const { code, out } = await release(work);
     expect(code).toBe(1);
     expect(out).toContain('the gate failed');
     expect(remoteTags(remote)).toEqual([]);
@@ -104,11 +122,13 @@ describe('pnpm release', { timeout: 180_000 }, () => {
     expect(existsSync(join(work, '.changeset/add-feature.md'))).toBe(true);
   });
 
-  it('a passing run pushes exactly one version commit and one v tag', () => {
-    const { work, remote } = fixture();
+  it('a passing run pushes exactly one version commit and one v tag', async ({
+    onTestFinished,
+  }) => {
+    const { work, remote } = fixture(onTestFinished);
     const before = git(remote, 'rev-parse', 'main');
 
-    const { code, out } = release(work);
+    const { code, out } = await release(work);
     expect(out).toContain('1.0.0 -> 1.1.0 (minor), tag v1.1.0');
     expect(code).toBe(0);
     expect(remoteTags(remote)).toEqual(['v1.1.0']);
@@ -123,17 +143,17 @@ describe('pnpm release', { timeout: 180_000 }, () => {
     );
   });
 
-  it('--staging cuts a -staging tag', () => {
-    const { work, remote } = fixture();
-    const { code } = release(work, ['--staging']);
+  it('--staging cuts a -staging tag', async ({ onTestFinished }) => {
+    const { work, remote } = fixture(onTestFinished);
+    const { code } = await release(work, ['--staging']);
     expect(code).toBe(0);
     expect(remoteTags(remote)).toEqual(['v1.1.0-staging']);
   });
 
-  it('--dry-run prints every step and changes nothing', () => {
-    const { work, remote } = fixture();
+  it('--dry-run prints every step and changes nothing', async ({ onTestFinished }) => {
+    const { work, remote } = fixture(onTestFinished);
     const head = git(work, 'rev-parse', 'HEAD');
-    const { code, out } = release(work, ['--dry-run']);
+    const { code, out } = await release(work, ['--dry-run']);
     expect(code).toBe(0);
     for (const stepText of [
       'running the gate',
@@ -151,10 +171,12 @@ describe('pnpm release', { timeout: 180_000 }, () => {
     expect(readFileSync(join(work, 'package.json'), 'utf8')).toContain('"version": "1.0.0"');
   });
 
-  it('refuses a dirty tree and a wrong branch before running anything', () => {
-    const { work, remote } = fixture();
+  it('refuses a dirty tree and a wrong branch before running anything', async ({
+    onTestFinished,
+  }) => {
+    const { work, remote } = fixture(onTestFinished);
     writeFileSync(join(work, 'scratch.txt'), 'wip');
-    const dirty = release(work);
+    const dirty = await release(work);
     expect(dirty.code).toBe(1);
     expect(dirty.out).toContain('refused: the working tree is not clean');
     expect(dirty.out).not.toContain('running the gate');
@@ -162,17 +184,17 @@ describe('pnpm release', { timeout: 180_000 }, () => {
     git(work, 'checkout', '-q', '-b', 'feature');
     git(work, 'add', 'scratch.txt');
     git(work, 'commit', '-qm', 'wip');
-    const wrong = release(work);
+    const wrong = await release(work);
     expect(wrong.code).toBe(1);
     expect(wrong.out).toContain("refused: releases are cut from 'main', this is 'feature'");
     expect(remoteTags(remote)).toEqual([]);
   });
 
-  it('refuses when there is nothing to release', () => {
-    const { work } = fixture();
+  it('refuses when there is nothing to release', async ({ onTestFinished }) => {
+    const { work } = fixture(onTestFinished);
     git(work, 'rm', '-q', '.changeset/add-feature.md');
     git(work, 'commit', '-qm', 'no changesets');
-    const { code, out } = release(work);
+    const { code, out } = await release(work);
     expect(code).toBe(1);
     expect(out).toContain('no pending changesets');
   });
