@@ -125,24 +125,39 @@ const DONE_CHECK_LIMIT = 10_000;
  * this call (the batch's own events are in hand already) and the attempts already exported. A job
  * the batch finishes (`2`) is exported and finalized right after, so its events are not written
  * (the commit writes them if it has to wait for missing events). KEYS: open, then per job done,
- * record, exported. ARGV: per job first timestamp, job id, 0 / 1 (ends an attempt) / 2
- * (finishes the job), field count, fields. Returns per job 0 (done), 1 (recorded) or
- * { record before, exported }.
+ * record, exported. ARGV: the length of the done keys' prefix (the job id is the rest of its done
+ * key), then everything else packed in one string (writing thousands of arguments per batch was
+ * the client's largest cost after the reads), each item ended by a newline: per job first
+ * timestamp, 0 / 1 (ends an attempt) / 2 (finishes the job), field count, fields. No item holds a
+ * newline: timestamps and counts are digits, fields are `e:<entry id>` and JSON, which escapes
+ * it. Returns per job 0 (done), 1 (recorded) or { record before, exported }.
  */
 const RECORD_LUA = `
 local out = {}
-local a = 1
+local skip = tonumber(ARGV[1])
+local s = ARGV[2]
+local pos = 1
+local find, sub = string.find, string.sub
+local function item()
+  local e = find(s, '\\n', pos, true)
+  local v = sub(s, pos, e - 1)
+  pos = e + 1
+  return v
+end
 for i = 0, (#KEYS - 1) / 3 - 1 do
   local done, record, exported = KEYS[2 + i * 3], KEYS[3 + i * 3], KEYS[4 + i * 3]
-  local ts, job, ends, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local job = sub(done, skip + 1)
+  local ts, ends, n = item(), item(), tonumber(item())
+  local fields = {}
+  for j = 1, n do fields[j] = item() end
   if redis.call('EXISTS', done) == 1 then
     out[#out + 1] = 0
   else
     local before = nil
     if ends ~= '0' then before = redis.call('HGETALL', record) end
     -- In slices: unpack() is limited by Lua's stack (a job with thousands of progress events).
-    for j = a + 4, a + 3 + n, 1000 do
-      redis.call('HSET', record, unpack(ARGV, j, math.min(j + 999, a + 3 + n)))
+    for j = 1, n, 1000 do
+      redis.call('HSET', record, unpack(fields, j, math.min(j + 999, n)))
     end
     if ends ~= '2' then redis.call('ZADD', KEYS[1], 'NX', ts, job) end
     if ends ~= '0' then
@@ -151,7 +166,6 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
       out[#out + 1] = 1
     end
   end
-  a = a + 4 + n
 end
 return out
 `;
@@ -376,7 +390,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     }
 
     const scriptKeys: string[] = [keys.open];
-    const scriptArgs: string[] = [];
+    const packed: string[] = [];
     const jobs: { job: string; events: RecordedEvent[] }[] = [];
     for (const [job, { events, ends, finishes }] of byJob) {
       scriptKeys.push(keys.done(job), keys.record(job), keys.exported(job));
@@ -388,16 +402,21 @@ export function createCollector(deps: CollectorDeps): Collector {
       }
       const ts = String(events[0]!.timestamp);
       if (finishes) {
-        scriptArgs.push(ts, job, '2', '0');
+        packed.push(ts, '2', '0');
       } else {
-        scriptArgs.push(ts, job, ends ? '1' : '0', String(events.length * 2));
-        for (const event of recorded) scriptArgs.push(`e:${event.event_id}`, encodeEvent(event));
+        packed.push(ts, ends ? '1' : '0', String(events.length * 2));
+        for (const event of recorded) packed.push(`e:${event.event_id}`, encodeEvent(event));
       }
       jobs.push({ job, events: recorded });
     }
     const replies =
       jobs.length > 0
-        ? await scripted.otelRecord(scriptKeys.length, ...scriptKeys, ...scriptArgs)
+        ? await scripted.otelRecord(
+            scriptKeys.length,
+            ...scriptKeys,
+            String(Buffer.byteLength(keys.done(''))),
+            packed.join('\n') + '\n',
+          )
         : [];
 
     const prepared: Prepared = {

@@ -228,6 +228,54 @@ describe('delivery', () => {
     });
   });
 
+  it('records events whose job id and progress message hold newlines and non-ASCII, split over batches', async () => {
+    await using t = await startStack();
+    const stream = `{${t.namespace}}:events`;
+    // The record script's arguments are one packed string, its items ended by newlines: the job
+    // id is read from its key, a message's newline is escaped by JSON. One entry per batch, so
+    // every event is written to the record and read back from it.
+    const job = 'job\nwith a newline ü';
+    const add = (type: string, ts: number, data: object) =>
+      t.redis.xadd(
+        stream,
+        '*',
+        'type',
+        type,
+        'job_id',
+        job,
+        'workflow_id',
+        '',
+        'customer_id',
+        '',
+        'attempt',
+        type === 'job.received' ? '0' : '1',
+        'timestamp',
+        String(ts),
+        'data',
+        JSON.stringify(data),
+      );
+    await add('job.received', 1_000, { service_required: 'svc', priority: 0 });
+    await add('job.claimed', 1_100, { worker_id: 'w1', lease_expires_at: 9_000 });
+    await add('job.progress', 1_200, {
+      worker_id: 'w1',
+      percent: 50,
+      message: 'line one\nline two \u2713',
+    });
+    await add('job.completed', 1_300, { worker_id: 'w1', duration_ms: 200 });
+    await t.collector({ TELEMETRY_BATCH_SIZE: '1' });
+    await waitFor(() => t.receiver.spansById().size === 2, { timeoutMs: 10_000, what: '2 spans' });
+    const spans = t.receiver.spans.filter((s) => s.attributes['job.id'] === job);
+    expect(spans).toHaveLength(2);
+    const attempt = spans.find((s) => s.name.startsWith('attempt'))!;
+    expect(attempt.events.map((e) => e.attributes['progress.message'])).toEqual([
+      'line one\nline two \u2713',
+    ]);
+    await waitFor(async () => (await pendingIn(t)) === 0, {
+      timeoutMs: 5_000,
+      what: 'every entry acknowledged',
+    });
+  });
+
   it('drops and counts malformed entries (missing fields, wrong types, unknown type) and keeps going', async () => {
     await using t = await startStack();
     const stream = `{${t.namespace}}:events`;
