@@ -15,7 +15,6 @@ export default defineConfig({
       'src/tiers.test.ts',
       'src/tiers-file.test.ts',
       'src/counts.test.ts',
-      'src/counts-edges.test.ts',
       'src/shards.test.ts',
       'src/shards-files.test.ts',
       'src/slow.test.ts',

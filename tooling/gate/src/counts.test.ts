@@ -93,3 +93,42 @@ describe('countRun (the last line)', () => {
     expect(ranBudget([level({ status: 'skipped' })])).toBe(TOTAL_BUDGET_MS);
   });
 });
+
+describe('countRun, one outcome at a time', () => {
+  it('counts a passed test task by its tests, not as a pass of its own', () => {
+    const tasks = [task({ level: 'unit', tests: { passed: 2 } as TaskRecord['tests'] })];
+    expect(countRun([level()], tasks, [test(), test()]).passed).toBe(2);
+  });
+
+  it('counts a turbo failure of a level only when no task of that level failed', () => {
+    const e2e = level({ name: 'e2e', status: 'failed', message: 'turbo exited 1' });
+    expect(countRun([e2e], [task({ level: 'build', status: 'failed' })], []).failed).toBe(1 + 1);
+    expect(countRun([e2e], [task({ level: 'e2e', status: 'passed' })], []).failed).toBe(1);
+    expect(countRun([e2e], [task({ level: 'e2e', status: 'failed' })], []).failed).toBe(1);
+    const mixed = [task({ level: 'e2e', status: 'failed' }), task({ level: 'build' })];
+    expect(countRun([e2e], mixed, []).failed).toBe(1);
+  });
+
+  it('counts quarantined failures, not quarantined passes', () => {
+    const tests = [test({ quarantined: true }), test({ quarantined: true, state: 'failed' })];
+    expect(countRun([], [], tests)).toMatchObject({ quarantined: 1, failed: 0, passed: 1 });
+  });
+
+  it('counts a warned task without warned tests, and not one whose tests warned', () => {
+    expect(countRun([], [task({ status: 'warned' })], []).warned).toBe(1);
+    const withTests = task({ status: 'warned', tests: { warned: 1 } as TaskRecord['tests'] });
+    expect(countRun([], [withTests], []).warned).toBe(0);
+  });
+});
+
+describe('ranBudget', () => {
+  it('counts a level that ran in no time (all cached), not one cancelled before it started', () => {
+    expect(ranBudget([level({ durationMs: 0, budgetMs: 7 }), level({ budgetMs: 5 })])).toBe(12);
+    expect(
+      ranBudget([
+        level({ budgetMs: 5 }),
+        level({ status: 'cancelled', durationMs: 0, budgetMs: 9 }),
+      ]),
+    ).toBe(5);
+  });
+});

@@ -270,21 +270,30 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
       const summaryTasks = result.summary?.tasks ?? [];
       const inSummary = new Set(summaryTasks.map((task) => task.taskId));
       const stopped: string[] = [];
-      /** A task the bail killed unfinished: not judged, its results (if any) not read. */
-      const stoppedByBail = (taskId: string, durationMs: number): void => {
+      /** A task that never finished: no exit code, its output so far. */
+      const unfinished = (
+        taskId: string,
+        status: 'stopped' | 'timed-out' | 'cancelled',
+        durationMs: number,
+        output: string[],
+      ): void => {
         const [pkg = taskId, task = ''] = taskId.split('#');
-        stopped.push(taskId);
         tasks.push({
           taskId,
           package: pkg,
           task,
           level: level.name,
           cached: false,
-          status: 'stopped',
+          status,
           exitCode: null,
           durationMs,
-          output: result.seen.get(taskId) ?? [],
+          output,
         });
+      };
+      /** A task the bail killed unfinished: not judged, its results (if any) not read. */
+      const stoppedByBail = (taskId: string, durationMs: number): void => {
+        stopped.push(taskId);
+        unfinished(taskId, 'stopped', durationMs, result.seen.get(taskId) ?? []);
       };
       const stoppedFor = (taskId: string): number => {
         const started = progress.taskStartedAt(taskId);
@@ -371,18 +380,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
           stoppedByBail(taskId, stoppedFor(taskId));
           continue;
         }
-        const [pkg = taskId, task = ''] = taskId.split('#');
-        tasks.push({
-          taskId,
-          package: pkg,
-          task,
-          level: level.name,
-          cached: false,
-          status: result.timedOut ? 'timed-out' : 'cancelled',
-          exitCode: null,
-          durationMs: result.durationMs,
-          output: tail,
-        });
+        unfinished(taskId, result.timedOut ? 'timed-out' : 'cancelled', result.durationMs, tail);
       }
       const levelTasksRecords = tasks.filter((task) => task.level === level.name);
       record.taskCount = levelTasksRecords.length;

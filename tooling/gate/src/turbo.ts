@@ -378,18 +378,7 @@ export async function packageDirectories(
   root: string,
   env: NodeJS.ProcessEnv,
 ): Promise<Map<string, string>> {
-  const [bin, ...binArgs] = findTurbo(root);
-  const child = spawn(bin!, [...binArgs, 'ls', '--output=json'], {
-    cwd: root,
-    env: { TURBO_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let text = '';
-  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => {
-    child.once('error', () => resolve(null));
-    child.once('close', resolve);
-  });
+  const { code, text } = await turboOutput(root, ['ls', '--output=json'], env);
   const directories = new Map<string, string>();
   if (code !== 0) return directories;
   try {
@@ -401,6 +390,27 @@ export async function packageDirectories(
   return directories;
 }
 
+/** A quick turbo command's standard output and exit code (`null`: it could not be started). */
+async function turboOutput(
+  root: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; text: string }> {
+  const [bin, ...binArgs] = findTurbo(root);
+  const child = spawn(bin!, [...binArgs, ...args], {
+    cwd: root,
+    env: { TURBO_TELEMETRY_DISABLED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let text = '';
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', resolve);
+  });
+  return { code, text };
+}
+
 /** How many tasks of a run execute a command (`--dry=json`), for the heartbeat's `n/total`. */
 export async function countTasks(options: {
   root: string;
@@ -408,22 +418,11 @@ export async function countTasks(options: {
   extraArgs: string[];
   env: NodeJS.ProcessEnv;
 }): Promise<number | undefined> {
-  const [bin, ...binArgs] = findTurbo(options.root);
-  const child = spawn(
-    bin!,
-    [...binArgs, 'run', ...options.tasks, '--dry=json', ...options.extraArgs],
-    {
-      cwd: options.root,
-      env: { TURBO_TELEMETRY_DISABLED: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
+  const { code, text } = await turboOutput(
+    options.root,
+    ['run', ...options.tasks, '--dry=json', ...options.extraArgs],
+    options.env,
   );
-  let text = '';
-  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => {
-    child.once('error', () => resolve(null));
-    child.once('close', resolve);
-  });
   if (code !== 0) return undefined;
   try {
     const dry = JSON.parse(text) as { tasks?: { command?: string }[] };
