@@ -174,9 +174,9 @@ describe('delivery', () => {
     await service.pump();
     const accepted = h.receiver.accepted();
     // Every job arrived. Not "exactly once": delivery is at least once. An attempt the sender gave
-    // up on (its 500 ms timeout, easily passed on a loaded machine) may still be read by the
-    // receiver afterwards, after the mode changed to 200, and then the retry arrives as well;
-    // that duplicate carries the same webhook-id, which is what receivers deduplicate on.
+    // up on (its timeout, passed on a starved machine) may still be read by the receiver
+    // afterwards, after the mode changed to 200, and then the retry arrives as well; that
+    // duplicate carries the same webhook-id, which is what receivers deduplicate on.
     expect([...new Set(accepted.map((r) => r.body?.data.job_id))].sort()).toEqual([...jobs].sort());
     // Each job's id is the same on every attempt.
     const idsPerJob = new Map<unknown, Set<string | undefined>>();

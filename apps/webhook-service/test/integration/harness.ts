@@ -71,7 +71,11 @@ export async function startHarness(): Promise<Harness> {
         policy: LOOPBACK,
         now: clock.now,
         random: () => 0.5,
-        timeoutMs: 500,
+        // Generous: the receiver answers in the same process, and on a starved machine a delayed
+        // event loop runs an expired 500 ms timer before the request reaches the receiver; the
+        // attempt then "times out" and its retry waits on a clock the test never moves. Tests
+        // of the timeout itself set their own.
+        timeoutMs: 5_000,
         claimIdleMs: 0,
         defaultMetrics: false,
         consumerName: `test-${++n}`,

@@ -55,7 +55,10 @@ describe('durability', () => {
 
   it('two instances share the stream and the due set without sending anything twice', async () => {
     await using h = await startHarness();
-    await h.store.create('acme', { url: h.receiver.url(), events: ['job.completed'] });
+    const { endpoint } = await h.store.create('acme', {
+      url: h.receiver.url(),
+      events: ['job.completed'],
+    });
     const a = h.service();
     const b = h.service();
     const jobs = [];
@@ -70,8 +73,17 @@ describe('durability', () => {
     }
     await Promise.all([a.pump(), b.pump()]);
     const ids = h.receiver.requests.map((r) => r.id);
-    expect(new Set(ids).size).toBe(20);
-    expect(ids).toHaveLength(20);
+    // On a mismatch, say where the missing deliveries are (a retry waiting on the test's clock
+    // shows as "failing" with its error).
+    const where = (await h.store.deliveries('acme', endpoint.id, { limit: 100 }))
+      .filter((d) => d.status !== 'succeeded')
+      .map(
+        (d) =>
+          `${d.id}: ${d.status} after ${d.attempts} attempt(s) (${d.last_error ?? 'no error'})`,
+      )
+      .join('; ');
+    expect(new Set(ids).size, where).toBe(20);
+    expect(ids, where).toHaveLength(20);
   });
 });
 
