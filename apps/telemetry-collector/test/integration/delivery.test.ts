@@ -254,14 +254,17 @@ describe('delivery', () => {
         'data',
         JSON.stringify(data),
       );
-    await add('job.received', 1_000, { service_required: 'svc', priority: 0 });
-    await add('job.claimed', 1_100, { worker_id: 'w1', lease_expires_at: 9_000 });
-    await add('job.progress', 1_200, {
+    // Times near now: the sweep closes a span open past TELEMETRY_MAX_SPAN_AGE_MS (by its event
+    // time) as incomplete, and one landing between these one-entry batches would cut the job.
+    const at = Date.now();
+    await add('job.received', at, { service_required: 'svc', priority: 0 });
+    await add('job.claimed', at + 100, { worker_id: 'w1', lease_expires_at: at + 9_000 });
+    await add('job.progress', at + 200, {
       worker_id: 'w1',
       percent: 50,
       message: 'line one\nline two \u2713',
     });
-    await add('job.completed', 1_300, { worker_id: 'w1', duration_ms: 200 });
+    await add('job.completed', at + 300, { worker_id: 'w1', duration_ms: 200 });
     await t.collector({ TELEMETRY_BATCH_SIZE: '1' });
     await waitFor(() => t.receiver.spansById().size === 2, { timeoutMs: 10_000, what: '2 spans' });
     const spans = t.receiver.spans.filter((s) => s.attributes['job.id'] === job);
