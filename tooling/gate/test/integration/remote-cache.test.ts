@@ -63,14 +63,36 @@ beforeAll(async () => {
       STORAGE_PATH_USE_TMP_FOLDER: 'false',
       LOG_LEVEL: 'warn',
     },
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  await waitFor(
-    async () =>
-      (await fetch(`${api}/v8/artifacts/status`, { headers: { authorization: `Bearer ${TOKEN}` } }))
-        .ok,
-    { timeoutMs: 20_000, intervalMs: 50, what: 'remote cache server answering' },
+  // A server that dies (its port taken, a bad setting) fails the wait at once, with its output.
+  const output: string[] = [];
+  for (const stream of [cache.stdout, cache.stderr])
+    stream?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<never>((_resolve, reject) =>
+    cache.once('exit', (code, signal) =>
+      reject(
+        new Error(
+          `the remote cache server exited (${code ?? signal}) on port ${port}: ${output.join('').slice(-2_000)}`,
+        ),
+      ),
+    ),
   );
+  exited.catch(() => undefined); // killed on purpose in afterAll
+  // About 1.6 s to answer at load 5-10; in a soak's integration level (ten packages' tests at
+  // once on two cores) it passed 20 s once.
+  await Promise.race([
+    waitFor(
+      async () =>
+        (
+          await fetch(`${api}/v8/artifacts/status`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          })
+        ).ok,
+      { timeoutMs: 45_000, intervalMs: 50, what: 'remote cache server answering' },
+    ),
+    exited,
+  ]);
   fx = createFixture([
     {
       name: 'lib',
@@ -81,7 +103,7 @@ beforeAll(async () => {
     },
     { name: 'app', dependsOn: ['lib'] },
   ]);
-}, 60_000);
+}, 90_000);
 
 afterAll(() => {
   cache?.kill('SIGKILL');
