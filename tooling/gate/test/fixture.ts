@@ -18,6 +18,12 @@ export interface FixturePackage {
   scripts?: Record<string, string>;
   /** Files relative to the package directory. */
   files?: Record<string, string>;
+  /**
+   * `false`: no default unit test and no `test:unit` script, so turbo has no unit task for the
+   * package and no vitest starts for it (about 1 CPU-s per run: npm, vitest). For cases about
+   * another level.
+   */
+  unit?: false;
 }
 
 export interface Fixture {
@@ -82,7 +88,7 @@ export function createFixture(packages: FixturePackage[]): Fixture {
         scripts: {
           typecheck: 'node -e ""',
           lint: 'node -e ""',
-          'test:unit': 'vitest run -c vitest.unit.config.ts',
+          ...(pkg.unit === false ? {} : { 'test:unit': 'vitest run -c vitest.unit.config.ts' }),
           'test:integration': 'vitest run -c vitest.integration.config.ts',
           ...pkg.scripts,
         },
@@ -99,7 +105,10 @@ export function createFixture(packages: FixturePackage[]): Fixture {
       `${dir}/vitest.integration.config.ts`,
       `export { integrationConfig as default } from '${PRESETS}/integration.js';\n`,
     );
-    const files = { 'src/index.test.ts': PASSING_UNIT, ...pkg.files };
+    const files = {
+      ...(pkg.unit === false ? {} : { 'src/index.test.ts': PASSING_UNIT }),
+      ...pkg.files,
+    };
     for (const [file, content] of Object.entries(files)) write(`${dir}/${file}`, content);
   }
   git('init', '-q', '-b', 'main');
