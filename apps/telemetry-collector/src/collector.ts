@@ -97,6 +97,9 @@ class ExportFailed extends Error {
 interface InFlight {
   entries: Entry[];
   prepared: Prepared;
+  /** Its spans are exported: the next batch's export may start. */
+  exported: Promise<void>;
+  /** Exported, then (after the batch before it) acknowledged: see `commit`. */
   done: Promise<void>;
 }
 
@@ -170,14 +173,18 @@ end
 return out
 `;
 
-/** Finished jobs: done marker, record and exported set gone, out of the open and ready sets. */
+/**
+ * Finished jobs: out of the open and ready sets, record and exported set gone, done marker. The
+ * marker last: a call that fails part-way leaves the job not done, so handling its batch again
+ * finalizes it again.
+ */
 const FINALIZE_LUA = `
 for i = 0, (#KEYS - 2) / 3 - 1 do
   local job = ARGV[2 + i]
-  redis.call('SET', KEYS[3 + i * 3], '1', 'EX', ARGV[1])
-  redis.call('DEL', KEYS[4 + i * 3], KEYS[5 + i * 3])
   redis.call('ZREM', KEYS[1], job)
   redis.call('ZREM', KEYS[2], job)
+  redis.call('DEL', KEYS[4 + i * 3], KEYS[5 + i * 3])
+  redis.call('SET', KEYS[3 + i * 3], '1', 'EX', ARGV[1])
 end
 return 1
 `;
@@ -343,19 +350,19 @@ export function createCollector(deps: CollectorDeps): Collector {
    * One batch, first half: record every valid event in its job's record and build the spans the
    * batch completes. Nothing is exported or acknowledged yet (`commit` does that), so a failure
    * anywhere leaves the entries pending and handling them again gives the same records and the
-   * same span ids. `inFlight`, a batch still being committed, counts as committed: its finished
-   * jobs are skipped and its attempts are not exported again (if its commit fails, this batch is
-   * prepared again after it succeeded).
+   * same span ids. `inFlight`, the batches still being committed, count as committed: their
+   * finished jobs are skipped and their attempts are not exported again (if a commit fails, this
+   * batch is prepared again after it succeeded).
    */
-  async function prepare(entries: Entry[], inFlight?: Prepared): Promise<Prepared> {
+  async function prepare(entries: Entry[], inFlight: readonly Prepared[] = []): Promise<Prepared> {
     const ack: string[] = [];
     const byJob = new Map<string, { events: RecordedEvent[]; ends: boolean; finishes: boolean }>();
     for (const [id, fields] of entries) {
       ack.push(id);
       const event = decoder.decode(id, fields ?? []);
       if (!event) continue;
-      // Finished by the batch in flight: what the record script would say once it is committed.
-      if (inFlight?.finalized.has(event.job_id)) continue;
+      // Finished by a batch in flight: what the record script would say once it is committed.
+      if (inFlight.some((batch) => batch.finalized.has(event.job_id))) continue;
       let job = byJob.get(event.job_id);
       if (!job) {
         job = { events: [], ends: false, finishes: false };
@@ -432,7 +439,8 @@ export function createCollector(deps: CollectorDeps): Collector {
       if (!Array.isArray(reply)) return;
       const [before, exportedList] = reply as [string[], string[]];
       const exported = new Set(exportedList);
-      for (const attempt of inFlight?.exportedAttempts.get(job) ?? []) exported.add(attempt);
+      for (const batch of inFlight)
+        for (const attempt of batch.exportedAttempts.get(job) ?? []) exported.add(attempt);
       const built = buildJob(parseRecord(job, before, events), spanOptions);
       if (!built) return;
       const settled = clock() - built.endMs >= options.settleMs;
@@ -455,33 +463,46 @@ export function createCollector(deps: CollectorDeps): Collector {
 
   /**
    * One batch, second half: export its spans, then in one round trip remember the exported
-   * attempts, finalize the finished jobs and acknowledge the entries. Throws before the
-   * acknowledgement on any failure.
+   * attempts, finalize the finished jobs and acknowledge the entries. `before` is the commit of the
+   * batch before it, still under way: the export does not wait for it (the caller starts this one
+   * only once that batch's spans are exported), the acknowledgement does, so entries are
+   * acknowledged in stream order and, when that batch fails, this one fails too without writing
+   * anything (it is handled again from its entries). A failed export acknowledges nothing.
    */
-  async function commit(prepared: Prepared): Promise<void> {
+  function commit(
+    prepared: Prepared,
+    before?: Promise<void>,
+  ): { exported: Promise<void>; done: Promise<void> } {
     const { spans, ack } = prepared;
-    await exportSpans(spans);
-    count(spans);
-    const after = redis.pipeline() as ScriptedPipeline;
-    for (const { job, fields, ts } of prepared.deferred) {
-      after.hset(keys.record(job), ...fields);
-      after.zadd(keys.open, 'NX', String(ts), job);
-      after.zadd(keys.ready, String(clock() + options.settleMs), job);
-    }
-    for (const [job, attempts] of prepared.exportedAttempts) {
-      after.sadd(keys.exported(job), ...attempts);
-      after.expire(keys.exported(job), options.doneTtlSeconds);
-    }
-    finalizeAll(after, [...prepared.finalized]);
-    if (ack.length > 0) after.xack(stream, options.group, ...ack);
-    const results = (await after.exec()) ?? [];
-    for (const [error] of results) if (error) throw error;
-    stats.entriesAcked += ack.length;
-    for (const job of prepared.finished) deps.onJobExported?.(job);
+    const exported = exportSpans(spans);
+    const done = (async () => {
+      await exported;
+      count(spans);
+      await before;
+      const after = redis.pipeline() as ScriptedPipeline;
+      for (const { job, fields, ts } of prepared.deferred) {
+        after.hset(keys.record(job), ...fields);
+        after.zadd(keys.open, 'NX', String(ts), job);
+        after.zadd(keys.ready, String(clock() + options.settleMs), job);
+      }
+      for (const [job, attempts] of prepared.exportedAttempts) {
+        after.sadd(keys.exported(job), ...attempts);
+        after.expire(keys.exported(job), options.doneTtlSeconds);
+      }
+      finalizeAll(after, [...prepared.finalized]);
+      if (ack.length > 0) after.xack(stream, options.group, ...ack);
+      const results = (await after.exec()) ?? [];
+      for (const [error] of results) if (error) throw error;
+      stats.entriesAcked += ack.length;
+      for (const job of prepared.finished) deps.onJobExported?.(job);
+    })();
+    exported.catch(() => undefined);
+    done.catch(() => undefined);
+    return { exported, done };
   }
 
   async function processEntries(entries: Entry[]): Promise<void> {
-    await commit(await prepare(entries));
+    await commit(await prepare(entries)).done;
   }
 
   function finalizeAll(pipeline: ScriptedPipeline, jobs: string[]): void {
@@ -684,26 +705,83 @@ export function createCollector(deps: CollectorDeps): Collector {
   }
 
   /**
-   * Reads the stream with two batches in flight: while one batch is exported, the next is read,
-   * recorded and built; it is committed (exported, then acknowledged) only after the one before
-   * it succeeded, so entries are acknowledged in order and only after their spans are exported.
+   * Reads the stream with batches in flight: while one batch is exported, the next is read,
+   * recorded and built; its export starts once the one before it is exported (that one's
+   * acknowledgement may still be on its way: the exports follow each other, the round trip to
+   * Redis overlaps the next export), and it is acknowledged only after the one before it was, so
+   * entries are acknowledged in order and only after their spans are exported. A batch whose
+   * commit fails is handled again, and so is every batch prepared after it.
    */
   async function run(): Promise<void> {
     let lastClaim = 0;
     let lastSweep = 0;
     let redisFailures = 0;
-    let inFlight: InFlight | undefined;
+    const readNew = (): Promise<Entry[]> => {
+      const read = readNewEntries(
+        reader!,
+        stream,
+        options.group,
+        options.consumer,
+        options.batchSize,
+      );
+      read.catch(() => undefined);
+      return read;
+    };
+    /** The next batch's read, sent before this one is prepared. */
+    let ahead: Promise<Entry[]> | undefined;
+    /** Being committed, in stream order: at most one being acknowledged and one being exported. */
+    let flight: InFlight[] = [];
+    /** Batches prepared after one that failed: handled again once their own commit is over. */
+    const redo = async (batches: InFlight[]): Promise<void> => {
+      for (const batch of batches) {
+        await batch.done.catch(() => undefined);
+        if (!stopped) await handle(batch.entries);
+      }
+    };
+    /** Settles every batch in flight, in order; false when one failed. */
     const drain = async (): Promise<boolean> => {
-      const previous = inFlight;
-      inFlight = undefined;
-      return previous ? settle(previous) : true;
+      const batches = flight;
+      flight = [];
+      for (let i = 0; i < batches.length; i++) {
+        if (!(await settle(batches[i]!))) {
+          await redo(batches.slice(i + 1));
+          return false;
+        }
+      }
+      return true;
+    };
+    /**
+     * Before the next batch's export: every batch but the last settled, the last one's spans
+     * exported. False when one failed (then every batch in flight is settled or handled again).
+     */
+    const makeRoom = async (): Promise<boolean> => {
+      while (flight.length > 1) {
+        if (!(await settle(flight.shift()!))) {
+          const rest = flight;
+          flight = [];
+          await redo(rest);
+          return false;
+        }
+      }
+      const last = flight[0];
+      if (!last) return true;
+      try {
+        await last.exported;
+        return true;
+      } catch {
+        return drain();
+      }
     };
     try {
       while (!stopped) {
         try {
           const now = clock();
           // Taking over and sweeping export spans of their own: never beside a batch in flight.
-          if (now - lastClaim >= options.claimIntervalMs) {
+          // Taking over also never beside entries read ahead and not handled yet (it would take
+          // this consumer's own entries if they waited that long, e.g. behind an outage): when
+          // it is due, those are handled first and nothing more is read ahead.
+          const claimDue = now - lastClaim >= options.claimIntervalMs;
+          if (claimDue && !ahead) {
             await drain();
             lastClaim = now;
             await autoclaim();
@@ -720,17 +798,11 @@ export function createCollector(deps: CollectorDeps): Collector {
           // What is there already, in one string (`src/read.ts`); only when there is nothing and
           // no batch is in flight, a blocking read waits for the next entries (an empty stream
           // must not hold up settling a batch in flight).
-          const ready = readNewEntries(
-            reader!,
-            stream,
-            options.group,
-            options.consumer,
-            options.batchSize,
-          );
-          ready.catch(() => undefined);
+          const ready = ahead ?? readNew();
+          ahead = undefined;
           let entries = (await Promise.race([ready, stopSignal.then(() => null)])) ?? [];
           if (stopped) return;
-          if (entries.length === 0 && !inFlight) {
+          if (entries.length === 0 && flight.length === 0) {
             const read = (reader!.xreadgroup as (...args: unknown[]) => Promise<unknown>)(
               'GROUP',
               options.group,
@@ -754,23 +826,27 @@ export function createCollector(deps: CollectorDeps): Collector {
             await drain();
             continue;
           }
+          // The next batch's read is on its way while this one is prepared (its entries join the
+          // pending list now: if the process dies, they are handled again like any pending entry).
+          if (!claimDue) ahead = readNew();
           let prepared: Prepared | undefined;
           let prepareError: unknown;
           try {
-            prepared = await prepare(entries, inFlight?.prepared);
+            prepared = await prepare(
+              entries,
+              flight.map((batch) => batch.prepared),
+            );
           } catch (error) {
             prepareError = error;
           }
-          if (!(await drain())) prepared = undefined;
+          if (!(await (prepared ? makeRoom() : drain()))) prepared = undefined;
           if (stopped) return;
           if (!prepared) {
             if (prepareError !== undefined) await failed(prepareError);
             if (!stopped) await handle(entries);
             continue;
           }
-          const done = commit(prepared);
-          done.catch(() => undefined);
-          inFlight = { entries, prepared, done };
+          flight.push({ entries, prepared, ...commit(prepared, flight.at(-1)?.done) });
         } catch (error) {
           if (stopped) return;
           redisFailures++;
@@ -793,9 +869,9 @@ export function createCollector(deps: CollectorDeps): Collector {
         }
       }
     } finally {
-      // Stopping: the batch in flight finishes its export (bounded by the OTLP timeout) or stays
+      // Stopping: the batches in flight finish their export (bounded by the OTLP timeout) or stay
       // pending, as after a crash.
-      await inFlight?.done.catch(() => undefined);
+      for (const batch of flight) await batch.done.catch(() => undefined);
     }
   }
 

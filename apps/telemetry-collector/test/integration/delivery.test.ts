@@ -45,6 +45,18 @@ async function retriedJobs(t: Stack, n: number): Promise<string[]> {
 const pendingIn = async (t: Stack, group = 'telemetry-collector'): Promise<number> =>
   Number((await t.redis.xpending(`{${t.namespace}}:events`, group))[0]);
 
+/** Until the receiver holds `spans` distinct spans and every entry is acknowledged. */
+async function delivered(t: Stack, spans: number): Promise<void> {
+  await waitFor(() => t.receiver.spansById().size === spans, {
+    timeoutMs: 15_000,
+    what: `${spans} spans`,
+  });
+  await waitFor(async () => (await pendingIn(t)) === 0, {
+    timeoutMs: 5_000,
+    what: 'every entry acknowledged',
+  });
+}
+
 describe('delivery', () => {
   it('receiver down for a while, then back: every span arrives, each exactly once, and nothing is acknowledged before', async () => {
     await using t = await startStack();
@@ -116,6 +128,96 @@ describe('delivery', () => {
     expect([...copies.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     const attempts = t.receiver.spans.filter((s) => s.name.startsWith('attempt'));
     expect(attempts).toHaveLength(ids.length * 2);
+  });
+
+  it('overlapped commits: while a batch fails after its export, nothing after it is acknowledged; all of it goes through once Redis accepts', async () => {
+    await using t = await startStack();
+    // Written before the collector starts, so the batches (two entries each) are known:
+    // [r1 r2] [r3 r4] [c1 d1] [c2 p2] [p2 d2] [c3 p3] [p3 d3] [c4 p4] [p4 d4].
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await t.queue.submit({ service_required: 'svc' })).id);
+    for (const [i, id] of ids.entries()) {
+      await t.queue.claim(worker('w1'));
+      t.clock.now += 5;
+      if (i > 0) {
+        await t.queue.progress(id, 'w1', { percent: 25 });
+        await t.queue.progress(id, 'w1', { percent: 75 });
+      }
+      t.clock.now += 5;
+      await t.queue.complete(id, 'w1', {});
+    }
+    const stream = `{${t.namespace}}:events`;
+    const all = (await t.redis.xrange(stream, '-', '+')).map(([id]) => id);
+    expect(all).toHaveLength(4 + 2 + 3 * 4);
+    // A batch that finishes a job fails after its export, every time it is handled: finalizing
+    // removes the job from the `ready` set, a string here (WRONGTYPE). [c2 p2] finishes nothing:
+    // alone its commit (just the XACK) would succeed, and it is exported while [c1 d1] fails.
+    const ready = `{${t.namespace}}:otel:telemetry-collector:ready`;
+    await t.redis.set(ready, 'not a sorted set');
+    const app = await t.collector({ TELEMETRY_BATCH_SIZE: '2' });
+
+    const acknowledged = async (): Promise<{ acked: string[]; pending: string[] }> => {
+      const groups = (await t.redis.xinfo('GROUPS', stream)) as unknown[][];
+      const group = groups[0]!;
+      const last = String(group[group.indexOf('last-delivered-id') + 1]);
+      const pending = (
+        (await t.redis.xpending(stream, 'telemetry-collector', '-', '+', 1000)) as [string][]
+      ).map(([id]) => id);
+      const read = all.slice(0, all.indexOf(last) + 1);
+      return { acked: read.filter((id) => !pending.includes(id)), pending };
+    };
+    for (const failures of [2, 4]) {
+      await waitFor(() => (app.collector?.stats.redisErrors ?? 0) >= failures, {
+        timeoutMs: 10_000,
+        what: `${failures} failed commits`,
+      });
+      const { acked, pending } = await acknowledged();
+      // Nothing after the failing [c1 d1] is acknowledged, not even [c2 p2] exported beside it.
+      // ([c1 d1] itself may be: the XACK in its pipeline runs beside the failing command.)
+      expect(acked.filter((id) => all.indexOf(id) >= 6)).toEqual([]);
+      expect(pending).toEqual(expect.arrayContaining(all.slice(6, 8)));
+    }
+
+    await t.redis.del(ready);
+    await delivered(t, ids.length * 2);
+    const jobs = new Set(t.receiver.spans.map((s) => s.attributes['job.id']));
+    expect([...jobs].sort()).toEqual([...ids].sort());
+  });
+
+  it('entries read ahead wait out an outage without being taken over by the collector itself: each handled once', async () => {
+    await using t = await startStack();
+    await t.receiver.down();
+    // Taking over is due on every loop and takes entries idle for a second: the entries read
+    // ahead of the failing batch are this consumer's own and idle that long before it recovers.
+    const app = await t.collector({
+      TELEMETRY_BATCH_SIZE: '2',
+      TELEMETRY_CLAIM_IDLE_MS: '1000',
+      TELEMETRY_CLAIM_INTERVAL_MS: '100',
+    });
+    const ids = await completeJobs(t, 10);
+    await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
+      timeoutMs: 10_000,
+      what: 'failed exports',
+    });
+    const stream = `{${t.namespace}}:events`;
+    await waitFor(
+      async () => {
+        const pending = (await t.redis.xpending(stream, 'telemetry-collector', '-', '+', 100)) as [
+          string,
+          string,
+          number,
+        ][];
+        return pending.length > 2 && pending.every(([, , idle]) => idle > 1_500);
+      },
+      { timeoutMs: 10_000, what: 'entries read beyond the failing batch, idle past the takeover' },
+    );
+    await t.receiver.up();
+    await delivered(t, ids.length * 2);
+    await waitFor(() => app.collector?.stats.entriesAcked === ids.length * 3, {
+      timeoutMs: 5_000,
+      what: `${ids.length * 3} entries counted as acknowledged`,
+    });
+    expect([...t.receiver.copies().values()].every((n) => n === 1)).toBe(true);
   });
 
   it('a backend answering 503 is retried with backoff until it accepts', async () => {
