@@ -153,6 +153,71 @@ describe('coalesced calls (jobgate_batch)', () => {
     expect((await t.queue.counts()).by_service).toEqual({});
   });
 
+  it("one call's later operations see its earlier writes to the same job and bucket", async () => {
+    // Guards any layout of a call's writes (a write-behind per call was measured in Round 6 of
+    // BENCHMARKS.md and kept on a branch). In this one tick the same job is heartbeaten (lease zset), failed to an immediate retry (out of the lease zset,
+    // into the retry zset and the status index) and claimed again through the reap (out of the
+    // retry zset, into the pending indexes and out again), while the other slot completes its job
+    // and claims the last one, the head of the bucket the reap has just changed.
+    await using t = await testQueue();
+    const [a, b, c] = (
+      await t.queue.submitMany(
+        [3, 2, 1].map((priority) => ({ service_required: 'svc', priority, payload: { priority } })),
+      )
+    ).map((r) => r.id);
+    const one = worker({ worker_id: 'one' });
+    const two = worker({ worker_id: 'two' });
+    expect((await t.queue.claim(one))?.id).toBe(a);
+    expect((await t.queue.claim(two))?.id).toBe(b);
+    t.clock.advance(10);
+    const [beat, failed, again, next] = await Promise.all([
+      t.queue.heartbeat(a!, 'one', 5_000),
+      t.queue.fail(a!, 'one', {
+        retryable: true,
+        failure_type: 'network_error',
+        failure_reason: 'timeout',
+        message: 'try again',
+        retry_after_ms: 0,
+      }),
+      t.queue.claim(one, { leaseMs: 7_000 }),
+      t.queue.completeAndClaim(b!, 'two', { done: true }, two),
+    ]);
+    expect(beat).toBe(t.clock.now + 5_000);
+    expect(failed).toMatchObject({ id: a, status: 'pending', attempts: 1 });
+    expect(again).toMatchObject({ id: a, status: 'active', attempts: 2, payload: { priority: 3 } });
+    expect(next).toMatchObject({
+      id: c,
+      status: 'active',
+      worker_id: 'two',
+      payload: { priority: 1 },
+    });
+
+    const { keys } = t.queue;
+    expect(await t.redis.zrange(keys.active, '0', '-1', 'WITHSCORES')).toEqual([
+      a,
+      String(t.clock.now + 7_000),
+      c,
+      String(t.clock.now + 30_000),
+    ]);
+    expect(await t.redis.zcard(keys.delayed)).toBe(0);
+    expect(await t.redis.zcard(keys.pending)).toBe(0);
+    expect(await t.redis.zcard(keys.heads)).toBe(0);
+    expect(await t.redis.hlen(keys['bucket-heads'])).toBe(0);
+    expect(await t.redis.zcard(keys.buckets)).toBe(0);
+    const byStatus = await t.redis.zrange(keys['by-status'], '0', '-1');
+    expect(byStatus.map((m) => `${m.split('\0')[0]} ${m.split('\0')[2]}`)).toEqual([
+      `completed ${b}`,
+    ]);
+    expect((await t.queue.get(b!))?.result).toEqual({ done: true });
+    expect((await t.queue.get(a!))?.status).toBe('active');
+    expect((await t.queue.readEvents()).map((e) => `${e.type} ${e.job_id}`).slice(5)).toEqual([
+      `job.retry_scheduled ${a}`,
+      `job.claimed ${a}`,
+      `job.completed ${b}`,
+      `job.claimed ${c}`,
+    ]);
+  });
+
   it('refuses a malformed batch before running any of it', async () => {
     await using t = await testQueue();
     const { id } = await t.queue.submit({ service_required: 'svc' });

@@ -4,6 +4,7 @@ import {
   JobNotFoundError,
   JobNotHeldError,
   type EventType,
+  type WorkerSpec,
 } from '../../src/index.js';
 import { testQueue, worker } from './helpers.js';
 
@@ -52,6 +53,37 @@ describe('leases', () => {
       attempts: 2,
       worker_id: 'b',
     });
+  });
+
+  it('a state written behind the library between claim and completion is the one the completion sees', async () => {
+    // Guards any memory of decoded states between calls (one was measured in Round 6 of
+    // BENCHMARKS.md): here the JSON changes between claim and completion (a failover to a replica
+    // that missed a write would do the same), and the completion must see the change.
+    await using t = await testQueue();
+    const [a, b] = (
+      await t.queue.submitMany([{ service_required: 'svc' }, { service_required: 'svc' }])
+    ).map((r) => r.id);
+    const w = worker({ worker_id: 'w' });
+    await t.queue.claim(w);
+    await t.queue.claim(w);
+    // Job a: handed to worker "other"; job b: its JSON rewritten unchanged but for the key order.
+    const stateA = JSON.parse((await t.redis.hget(t.queue.keys.jobs, a!))!) as Record<
+      string,
+      unknown
+    >;
+    await t.redis.hset(t.queue.keys.jobs, a!, JSON.stringify({ ...stateA, worker_id: 'other' }));
+    const stateB = JSON.parse((await t.redis.hget(t.queue.keys.jobs, b!))!) as Record<
+      string,
+      unknown
+    >;
+    const reordered = Object.fromEntries(Object.entries(stateB).reverse());
+    await t.redis.hset(t.queue.keys.jobs, b!, JSON.stringify(reordered));
+    await expect(t.queue.complete(a!, 'w', {})).rejects.toMatchObject({ reason: 'other_worker' });
+    expect(await t.queue.complete(a!, 'other', { by: 'other' })).toMatchObject({
+      status: 'completed',
+      worker_id: 'other',
+    });
+    expect(await t.queue.complete(b!, 'w', {})).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
   it('heartbeats keep the lease; without them the holder loses it', async () => {
@@ -281,6 +313,204 @@ describe('events', () => {
     const length = await t.redis.xlen(t.queue.keys.events);
     expect(length).toBeLessThan(500);
     expect(length).toBeGreaterThanOrEqual(100);
+  });
+
+  it('completes every shape of job to exactly the expected state, event and indexes', async () => {
+    // Shapes a completion meets: a customer and workflow, escapes, an earlier failed attempt,
+    // progress recorded (removed on completion).
+    await using t = await testQueue();
+    const shapes = [
+      { name: 'plain', input: {}, worker: 'w-plain' },
+      {
+        name: 'customer and workflow',
+        input: { customer_id: 'acme', workflow_id: 'wf-1', step: 3 },
+        worker: 'w-2',
+      },
+      { name: 'escaped worker id', input: {}, worker: 'w/"x" é\\' },
+      {
+        name: 'after a retry',
+        input: { max_attempts: 3 },
+        worker: 'w-retry',
+        retry: true,
+      },
+      { name: 'progress recorded', input: {}, worker: 'w-progress', progress: true },
+      { name: 'escaped customer id', input: { customer_id: 'a"b/c' }, worker: 'w-3' },
+    ];
+    for (const shape of shapes) {
+      const { id } = await t.queue.submit({ service_required: shape.name, ...shape.input });
+      const w = worker({ worker_id: shape.worker, services: [shape.name] });
+      await t.queue.claim(w);
+      if (shape.retry) {
+        await t.queue.fail(id, shape.worker, failure(true, { retry_after_ms: 0 }));
+        await t.queue.claim(w);
+      }
+      if (shape.progress) await t.queue.progress(id, shape.worker, { percent: 50 });
+      const before = JSON.parse((await t.redis.hget(t.queue.keys.jobs, id))!) as Record<
+        string,
+        unknown
+      >;
+      t.clock.advance(25);
+      await t.queue.complete(id, shape.worker, { shape: shape.name });
+      const after = JSON.parse((await t.redis.hget(t.queue.keys.jobs, id))!) as Record<
+        string,
+        unknown
+      >;
+      const expected: Record<string, unknown> = {
+        ...before,
+        status: 'completed',
+        finished_at: t.clock.now,
+      };
+      delete expected.lease_expires_at;
+      delete expected.progress;
+      expect(after, shape.name).toEqual(expected);
+      const event = (await t.queue.readEvents()).at(-1)!;
+      expect(event, shape.name).toMatchObject({
+        type: 'job.completed',
+        job_id: id,
+        attempt: shape.retry ? 2 : 1,
+        customer_id: shape.input.customer_id ?? null,
+        workflow_id: shape.input.workflow_id ?? null,
+        data: { worker_id: shape.worker, duration_ms: 25 },
+      });
+      expect((await t.queue.get(id))?.result, shape.name).toEqual({ shape: shape.name });
+    }
+    const completed = await t.redis.zrange(
+      t.queue.keys['by-status'],
+      '[completed\0',
+      '(completed\u0001',
+      'BYLEX',
+    );
+    expect(completed).toHaveLength(shapes.length);
+    expect(await t.redis.zcard(t.queue.keys.active)).toBe(0);
+  });
+
+  it('claims every shape of job to exactly the expected state, event and indexes', async () => {
+    // Shapes a claim meets: a customer and workflow, a workflow-pinned worker, a job back from a
+    // retry, a stall or a release, escapes in the service or customer.
+    await using t = await testQueue({ reapPerClaim: 10 });
+    type Shape = {
+      name: string;
+      input?: Record<string, unknown>;
+      before?: (id: string, w: WorkerSpec) => Promise<void>;
+      pinned?: boolean;
+      attempt: number;
+    };
+    const shapes: Shape[] = [
+      { name: 'plain', attempt: 1 },
+      {
+        name: 'customer-and-workflow',
+        input: { customer_id: 'acme', workflow_id: 'wf-2', step: 1, priority: 3 },
+        attempt: 1,
+      },
+      {
+        name: 'workflow-pinned',
+        input: { workflow_id: 'wf-pin' },
+        pinned: true,
+        attempt: 1,
+      },
+      {
+        name: 'after-a-retry',
+        input: { max_attempts: 3 },
+        before: async (id, w) => {
+          await t.queue.claim(w);
+          await t.queue.fail(id, w.worker_id, failure(true, { retry_after_ms: 0 }));
+          // Back to pending now, so the state read below is the one the claim starts from.
+          await t.queue.reapExpired();
+        },
+        attempt: 2,
+      },
+      {
+        name: 'after-a-stall',
+        input: { max_attempts: 3 },
+        before: async (id, w) => {
+          await t.queue.claim(w, { leaseMs: 5 });
+          t.clock.advance(10);
+          await t.queue.reapExpired();
+        },
+        attempt: 2,
+      },
+      {
+        name: 'after-a-release',
+        before: async (id, w) => {
+          await t.queue.claim(w);
+          await t.queue.release(id, w.worker_id);
+        },
+        attempt: 1,
+      },
+      { name: 'escaped/service', attempt: 1 },
+      { name: 'escaped-customer', input: { customer_id: 'a"b' }, attempt: 1 },
+    ];
+    for (const shape of shapes) {
+      const { id } = await t.queue.submit({ service_required: shape.name, ...shape.input });
+      const w = worker({
+        worker_id: `w-${shape.name}`,
+        services: [shape.name],
+        ...(shape.pinned ? { workflow_id: shape.input?.workflow_id as string } : {}),
+      });
+      await shape.before?.(id, w);
+      const before = JSON.parse((await t.redis.hget(t.queue.keys.jobs, id))!) as Record<
+        string,
+        unknown
+      >;
+      t.clock.advance(5);
+      const job = await t.queue.claim(w, { leaseMs: 4_000 });
+      expect(job?.id, shape.name).toBe(id);
+      const after = JSON.parse((await t.redis.hget(t.queue.keys.jobs, id))!) as Record<
+        string,
+        unknown
+      >;
+      expect(after, shape.name).toEqual({
+        ...before,
+        status: 'active',
+        attempts: shape.attempt,
+        worker_id: w.worker_id,
+        claimed_at: t.clock.now,
+        lease_expires_at: t.clock.now + 4_000,
+      });
+      const event = (await t.queue.readEvents()).at(-1)!;
+      expect(event, shape.name).toMatchObject({
+        type: 'job.claimed',
+        job_id: id,
+        attempt: shape.attempt,
+        customer_id: (shape.input?.customer_id as string | undefined) ?? null,
+        workflow_id: (shape.input?.workflow_id as string | undefined) ?? null,
+        data: { worker_id: w.worker_id, lease_expires_at: t.clock.now + 4_000 },
+      });
+      // Out of every pending index, into the lease zset, nothing left to claim.
+      expect(await t.queue.claim(w), shape.name).toBeNull();
+      expect(await t.redis.zscore(t.queue.keys.active, id), shape.name).toBe(
+        String(t.clock.now + 4_000),
+      );
+      await t.queue.complete(id, w.worker_id, null);
+    }
+    expect(await t.redis.zcard(t.queue.keys.pending)).toBe(0);
+    expect(await t.redis.zcard(t.queue.keys['wf-pending'])).toBe(0);
+    expect(await t.redis.hlen(t.queue.keys['bucket-heads'])).toBe(0);
+    expect(await t.redis.zcard(t.queue.keys.heads)).toBe(0);
+    expect(await t.redis.zcard(t.queue.keys.buckets)).toBe(0);
+    const statuses = (await t.redis.zrange(t.queue.keys['by-status'], '0', '-1')).map(
+      (m) => m.split('\0')[0],
+    );
+    expect(statuses).toEqual(shapes.map(() => 'completed'));
+  });
+
+  it('writes the claimed and completed events of any worker id as valid JSON (quotes, backslashes, non-ASCII)', async () => {
+    await using t = await testQueue();
+    const ids = ['w "quoted" \\ back\\slash / é 漢字 🎉', "it's </script>\u007f"];
+    await t.queue.submitMany(ids.map(() => ({ service_required: 'svc' })));
+    for (const workerId of ids) {
+      const w = worker({ worker_id: workerId });
+      const job = await t.queue.claim(w, { leaseMs: 1_234 });
+      t.clock.advance(7);
+      await t.queue.complete(job!.id, workerId, {});
+    }
+    const events = (await t.queue.readEvents()).filter((e) => e.type !== 'job.received');
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ['job.claimed', { worker_id: ids[0], lease_expires_at: 1_700_000_000_000 + 1_234 }],
+      ['job.completed', { worker_id: ids[0], duration_ms: 7 }],
+      ['job.claimed', { worker_id: ids[1], lease_expires_at: 1_700_000_000_007 + 1_234 }],
+      ['job.completed', { worker_id: ids[1], duration_ms: 7 }],
+    ]);
   });
 });
 
