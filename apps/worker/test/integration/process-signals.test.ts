@@ -4,8 +4,20 @@ import { createSimulationConnector } from '../../src/connectors/simulation.js';
 import { listWorkers } from '../../src/registry.js';
 import { harness, spawnWorker, type Child, type Harness } from '../helpers.js';
 
+/**
+ * The job active on the spawned worker, with progress. Started from source (tsx), the process
+ * printed nothing for 20 s once in a soak's integration level (ten packages' tests at once on two
+ * cores): its start-up gets a bound of its own, as in drain.test.ts, and the job its 20 s after.
+ */
 async function activeOn(h: Harness, id: string, workerId: string, child: Child): Promise<void> {
   try {
+    await waitFor(
+      () =>
+        child.output().includes('worker started') ||
+        child.process.exitCode !== null ||
+        child.process.signalCode !== null,
+      { timeoutMs: 40_000, what: `${workerId} started` },
+    );
     await h.waitForJob(
       id,
       (j) => j.status === 'active' && j.worker_id === workerId && (j.progress?.percent ?? 0) > 0,
@@ -18,7 +30,8 @@ async function activeOn(h: Harness, id: string, workerId: string, child: Child):
   }
 }
 
-describe('the worker process', () => {
+// Each test starts one or two worker processes (start-up bounded at 40 s, see activeOn).
+describe('the worker process', { timeout: 120_000 }, () => {
   it('killed with SIGKILL mid-job: the lease expires and another worker completes the job exactly once', async () => {
     await using h = await harness();
     await using a = spawnWorker(h, { WORKER_ID: 'worker-a' });
