@@ -64,7 +64,8 @@ describe('scheduled reaper', () => {
 
   it('only one of several processes leads; another takes over when the leader stops', async () => {
     await using t = await testQueue();
-    const options = { redis: t.redis, queue: t.queue, intervalMs: 50, lockTtlMs: 500 };
+    // A lock that outlives any stall between the steps: hand-over here is by stop, not expiry.
+    const options = { redis: t.redis, queue: t.queue, intervalMs: 50, lockTtlMs: 5_000 };
     const a = createReaper({ ...options, owner: 'a' });
     const b = createReaper({ ...options, owner: 'b' });
     expect(await a.runOnce()).toBe(true);
@@ -80,9 +81,10 @@ describe('scheduled reaper', () => {
 
   it('a leader whose lock expired (paused past its TTL) yields to the new one', async () => {
     await using t = await testQueue();
-    const options = { redis: t.redis, queue: t.queue, intervalMs: 10, lockTtlMs: 50 };
-    const a = createReaper({ ...options, owner: 'a' });
-    const b = createReaper({ ...options, owner: 'b' });
+    const options = { redis: t.redis, queue: t.queue, intervalMs: 10 };
+    const a = createReaper({ ...options, lockTtlMs: 50, owner: 'a' });
+    // The new leader's lock lasts: with 50 ms it too expired before the check in a loaded soak.
+    const b = createReaper({ ...options, lockTtlMs: 60_000, owner: 'b' });
     expect(await a.runOnce()).toBe(true);
     await waitFor(async () => (await reaperLeader(t.redis, t.namespace)) === null, {
       timeoutMs: 2_000,
