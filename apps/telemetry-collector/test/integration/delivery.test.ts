@@ -187,14 +187,18 @@ describe('delivery', () => {
   it('entries read ahead wait out an outage without being taken over by the collector itself: each handled once', async () => {
     await using t = await startStack();
     await t.receiver.down();
-    // Taking over is due on every loop and takes entries idle for a second: the entries read
-    // ahead of the failing batch are this consumer's own and idle that long before it recovers.
+    // The entries are there before the collector starts, so every read finds a batch. A read
+    // ahead is sent only while taking over is not due: due every second, taking entries idle for
+    // a second, the loop's second batch (well within that second, even when slow) reads ahead,
+    // and by recovery, entries read ahead of the failing batch (this consumer's own) are idle
+    // past the takeover while it is due. (Due every 100 ms, a loaded machine's loop often never
+    // read ahead and the wait below timed out.)
+    const ids = await completeJobs(t, 10);
     const app = await t.collector({
       TELEMETRY_BATCH_SIZE: '2',
       TELEMETRY_CLAIM_IDLE_MS: '1000',
-      TELEMETRY_CLAIM_INTERVAL_MS: '100',
+      TELEMETRY_CLAIM_INTERVAL_MS: '1000',
     });
-    const ids = await completeJobs(t, 10);
     await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
       timeoutMs: 10_000,
       what: 'failed exports',
