@@ -738,24 +738,12 @@ export function createCollector(deps: CollectorDeps): Collector {
         if (!stopped) await handle(batch.entries);
       }
     };
-    /** Settles every batch in flight, in order; false when one failed. */
-    const drain = async (): Promise<boolean> => {
-      const batches = flight;
-      flight = [];
-      for (let i = 0; i < batches.length; i++) {
-        if (!(await settle(batches[i]!))) {
-          await redo(batches.slice(i + 1));
-          return false;
-        }
-      }
-      return true;
-    };
     /**
-     * Before the next batch's export: every batch but the last settled, the last one's spans
-     * exported. False when one failed (then every batch in flight is settled or handled again).
+     * Settles the batches in flight, oldest first, until `keep` are left; false when one failed
+     * (then every batch in flight is settled or handled again).
      */
-    const makeRoom = async (): Promise<boolean> => {
-      while (flight.length > 1) {
+    const settleUntil = async (keep: number): Promise<boolean> => {
+      while (flight.length > keep) {
         if (!(await settle(flight.shift()!))) {
           const rest = flight;
           flight = [];
@@ -763,6 +751,16 @@ export function createCollector(deps: CollectorDeps): Collector {
           return false;
         }
       }
+      return true;
+    };
+    /** Settles every batch in flight, in order; false when one failed. */
+    const drain = (): Promise<boolean> => settleUntil(0);
+    /**
+     * Before the next batch's export: every batch but the last settled, the last one's spans
+     * exported. False when one failed (then every batch in flight is settled or handled again).
+     */
+    const makeRoom = async (): Promise<boolean> => {
+      if (!(await settleUntil(1))) return false;
       const last = flight[0];
       if (!last) return true;
       try {
