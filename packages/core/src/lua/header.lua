@@ -46,11 +46,14 @@ grows with the number of buckets ahead of the first runnable one, never with the
 the worker cannot run. A worker of one or two services (and any worker when there are many
 buckets) reads the buckets and heads of its own services only ({ns}:buckets, {ns}:bucket-heads),
 not the global head list (since version 15; no stored data changed). The claims of one
-jobgate_batch call read a service's bucket list and heads once (version 16, a per-call memo).
+jobgate_batch call read a service's bucket list and heads once (version 16, a per-call memo), and
+write each bucket's changed head once, at the end of the call (version 17; a read of {ns}:heads
+in the call writes them first). Version 17 also keeps the decoded state of a job it claimed (per
+Lua state, bounded) for the job's next transition when the stored JSON is still that string.
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 16
+local LIBRARY_VERSION = 17

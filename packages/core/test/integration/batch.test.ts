@@ -1,7 +1,23 @@
 import { startRedis, waitFor } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
-import { JobNotHeldError, ValidationError } from '../../src/index.js';
-import { testQueue, worker } from './helpers.js';
+import { JobNotHeldError, ValidationError, type WorkerSpec } from '../../src/index.js';
+import { testQueue, worker, type TestQueue } from './helpers.js';
+
+/** {ns}:heads and {ns}:bucket-heads hold exactly each bucket's first pending member. */
+async function expectHeadsOfPending(t: TestQueue): Promise<void> {
+  const { keys } = t.queue;
+  const firsts = new Map<string, string>();
+  for (const member of await t.redis.zrange(keys.pending, '0', '-1')) {
+    const parts = member.split('\0');
+    const bucket = `${parts[0]}\0${parts[1]}`;
+    if (!firsts.has(bucket)) firsts.set(bucket, `${parts[2]}\0${parts[3]}`);
+  }
+  expect(await t.redis.hgetall(keys['bucket-heads'])).toEqual(Object.fromEntries(firsts));
+  expect((await t.redis.zrange(keys.heads, '0', '-1')).sort()).toEqual(
+    [...firsts].map(([bucket, head]) => `${head}\0${bucket}`).sort(),
+  );
+  expect((await t.redis.zrange(keys.buckets, '0', '-1')).sort()).toEqual([...firsts.keys()].sort());
+}
 
 describe('coalesced calls (jobgate_batch)', () => {
   it('answers each call of one tick with its own result; one call failing fails no other', async () => {
@@ -216,6 +232,96 @@ describe('coalesced calls (jobgate_batch)', () => {
       `job.completed ${b}`,
       `job.claimed ${c}`,
     ]);
+  });
+
+  it("holds a call's head writes to its end; a claim reading the global head list in between sees them", async () => {
+    // Since library version 17 a call of many operations writes each bucket's head once, at its
+    // end. Here one-service slots take bucket a's head after head, a three-service worker (which
+    // walks the global head list {ns}:heads) claims between them, then the one-service slots go on.
+    await using t = await testQueue();
+    const submitted = await t.queue.submitMany([
+      ...[4, 4, 3, 2].map((priority) => ({ service_required: 'a', priority })),
+      ...[5, 1].map((priority) => ({ service_required: 'b', priority })),
+      { service_required: 'c', priority: 4 },
+    ]);
+    const [a1, a2, a3, a4, b1, b2, c1] = submitted.map((r) => r.id);
+    const slot = (n: number): WorkerSpec => worker({ worker_id: `a-${n}`, services: ['a'] });
+    const wide = (n: number): WorkerSpec =>
+      worker({ worker_id: `wide-${n}`, services: ['a', 'b', 'c'] });
+    const jobs = await Promise.all([
+      t.queue.claim(slot(1)),
+      t.queue.claim(slot(2)),
+      t.queue.claim(wide(1)),
+      t.queue.claim(wide(2)),
+      t.queue.claim(slot(3)),
+      t.queue.claim(wide(3)),
+      t.queue.claim(slot(4)),
+    ]);
+    expect(jobs.map((j) => j?.id ?? null)).toEqual([a1, a2, b1, c1, a3, a4, null]);
+    await expectHeadsOfPending(t);
+    expect(Object.entries(await t.redis.hgetall(t.queue.keys['bucket-heads']))).toEqual([
+      [expect.stringMatching(/^b\0/), expect.stringMatching(new RegExp(`\0${b2}$`))],
+    ]);
+    expect((await t.queue.claim(wide(4)))?.id).toBe(b2);
+    await expectHeadsOfPending(t);
+    expect(await t.redis.zcard(t.queue.keys.heads)).toBe(0);
+  });
+
+  it('keeps the head indexes true when an operation of the call fails between claims', async () => {
+    await using t = await testQueue();
+    const ids = (
+      await t.queue.submitMany(
+        [3, 2, 1, 0].map((priority) => ({ service_required: 'svc', priority })),
+      )
+    ).map((r) => r.id);
+    const [first, notHeld, second] = await Promise.allSettled([
+      t.queue.claim(worker({ worker_id: 'one' })),
+      t.queue.complete(ids[3]!, 'one', {}),
+      t.queue.claim(worker({ worker_id: 'two' })),
+    ]);
+    expect(first).toMatchObject({ status: 'fulfilled', value: { id: ids[0] } });
+    expect((notHeld as PromiseRejectedResult).reason).toMatchObject({ reason: 'status:pending' });
+    expect(second).toMatchObject({ status: 'fulfilled', value: { id: ids[1] } });
+    await expectHeadsOfPending(t);
+    const pending = await t.redis.zrange(t.queue.keys.pending, '0', '-1');
+    expect(pending.map((m) => m.split('\0').at(-1))).toEqual([ids[2], ids[3]]);
+    expect(Object.values(await t.redis.hgetall(t.queue.keys['bucket-heads']))).toEqual([
+      expect.stringMatching(new RegExp(`\0${ids[2]}$`)),
+    ]);
+  });
+
+  it('an operation given fewer arguments than it reads never reads the next operation', async () => {
+    await using t = await testQueue();
+    const ids = (
+      await t.queue.submitMany([{ service_required: 'svc' }, { service_required: 'svc' }])
+    ).map((r) => r.id);
+    const w = worker({ worker_id: 'w' });
+    expect((await t.queue.claim(w))?.id).toBe(ids[0]);
+    // complete_and_claim without its worker, lease and reap arguments: the completion is done and
+    // the claim fails on the missing worker, as if the arguments were nil; the claim after it
+    // (whose arguments a careless reader would take as the missing ones) runs on its own.
+    const reply = (await t.redis.fcall(
+      'jobgate_batch',
+      t.queue.keys.list.length,
+      ...t.queue.keys.list,
+      String(t.clock.now),
+      '1000',
+      '2',
+      'complete_and_claim',
+      '3',
+      ids[0]!,
+      'w',
+      '{}',
+      'claim',
+      '3',
+      JSON.stringify(w),
+      '30000',
+      '0',
+    )) as unknown[];
+    expect(reply[0]).toBe(0);
+    expect(reply[2]).toBe(1);
+    expect(JSON.parse((reply[3] as string[])[0]!)).toMatchObject({ id: ids[1], worker_id: 'w' });
+    expect((await t.queue.get(ids[0]!))?.status).toBe('completed');
   });
 
   it('refuses a malformed batch before running any of it', async () => {

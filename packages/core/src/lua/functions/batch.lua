@@ -21,26 +21,30 @@ local function error_text(e)
   return tostring(e)
 end
 
+-- Each takes the call's ARGV and `b`, the index before its first argument (a[b + 1] ...), so an
+-- operation costs no table of its own; one with fewer arguments than it reads (BATCH_ARGC) gets
+-- a table of its own arguments, so it reads nil past them, never the next operation's.
+local BATCH_ARGC = { claim = 3, complete = 3, complete_and_claim = 6, fail = 8, heartbeat = 3 }
 local BATCH_OPS = {
-  claim = function(keys, now, maxlen, a)
-    return claim(keys, now, maxlen, a[1], tonumber(a[2]), tonumber(a[3]) or 0)
+  claim = function(keys, now, maxlen, a, b)
+    return claim(keys, now, maxlen, a[b + 1], tonumber(a[b + 2]), tonumber(a[b + 3]) or 0)
   end,
-  complete = function(keys, now, maxlen, a)
-    local st, failure, raw = complete(keys, now, maxlen, a[1], a[2], a[3])
+  complete = function(keys, now, maxlen, a, b)
+    local st, failure, raw = complete(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3])
     if not st then return nil, failure end
     return raw
   end,
-  complete_and_claim = function(keys, now, maxlen, a)
-    local st, failure = complete(keys, now, maxlen, a[1], a[2], a[3])
+  complete_and_claim = function(keys, now, maxlen, a, b)
+    local st, failure = complete(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3])
     if not st then return nil, failure end
-    return claim(keys, now, maxlen, a[4], tonumber(a[5]), tonumber(a[6]) or 0)
+    return claim(keys, now, maxlen, a[b + 4], tonumber(a[b + 5]), tonumber(a[b + 6]) or 0)
   end,
-  fail = function(keys, now, maxlen, a)
-    return fail_job(keys, now, maxlen, a[1], a[2], a[3], a[4] == '1', tonumber(a[5]), tonumber(a[6]),
-      tonumber(a[7]), tonumber(a[8]))
+  fail = function(keys, now, maxlen, a, b)
+    return fail_job(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3], a[b + 4] == '1', tonumber(a[b + 5]),
+      tonumber(a[b + 6]), tonumber(a[b + 7]), tonumber(a[b + 8]))
   end,
-  heartbeat = function(keys, now, _, a)
-    return heartbeat_job(keys, now, a[1], a[2], tonumber(a[3]))
+  heartbeat = function(keys, now, _, a, b)
+    return heartbeat_job(keys, now, a[b + 1], a[b + 2], tonumber(a[b + 3]))
   end,
 }
 
@@ -50,19 +54,26 @@ redis.register_function('jobgate_batch', function(keys, args)
   local n = tonumber(args[3])
   if not n or n < 1 then return invalid('n must be a positive number') end
   -- Check the whole shape first, so a malformed call runs no operation.
-  local ops = {}
+  local ops, argvs, bases = {}, {}, {}
   local i = 4
   for k = 1, n do
     local name, argc = args[i], tonumber(args[i + 1])
     if not BATCH_OPS[name] then return invalid('operation ' .. k .. ': unknown name ' .. tostring(name)) end
     if not argc or argc < 0 or i + 1 + argc > #args then return invalid('operation ' .. k .. ': bad argument count') end
-    ops[k] = { BATCH_OPS[name], { unpack(args, i + 2, i + 1 + argc) } }
+    ops[k] = BATCH_OPS[name]
+    if argc >= BATCH_ARGC[name] then
+      argvs[k], bases[k] = args, i + 1
+    else
+      argvs[k], bases[k] = { unpack(args, i + 2, i + 1 + argc) }, 0
+    end
     i = i + 2 + argc
   end
   if i ~= #args + 1 then return invalid('arguments left after ' .. n .. ' operations') end
   local out = {}
+  -- The slots of a worker claim one bucket's head after another: its head is written once.
+  if n > 1 then hold_heads() end
   for k = 1, n do
-    local ok, reply, failure = pcall(ops[k][1], keys, now, maxlen, ops[k][2])
+    local ok, reply, failure = pcall(ops[k], keys, now, maxlen, argvs[k], bases[k])
     if not ok then
       out[2 * k - 1], out[2 * k] = 0, error_text(reply)
     elseif failure then
@@ -73,5 +84,6 @@ redis.register_function('jobgate_batch', function(keys, args)
       if reply == nil then out[2 * k] = false else out[2 * k] = reply end
     end
   end
+  flush_heads(keys, true)
   return out
 end)

@@ -12,6 +12,7 @@ redis.register_function('jobgate_progress', function(keys, args)
   if not st then return failure end
   st.progress = { percent = tonumber(args[5]), message = args[6] ~= '' and args[6] or nil }
   local raw = save_job(keys, st)
+  keep_state(st, raw)
   emit(keys, maxlen, 'job.progress', st, now,
     { worker_id = st.worker_id, percent = st.progress.percent, message = st.progress.message })
   return raw

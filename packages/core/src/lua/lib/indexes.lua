@@ -4,11 +4,19 @@
 -- bucket), so the claims of one jobgate_batch call (a worker's slots claiming together) read them
 -- once, not once per claim. Reset at the start of every call (`common`): nothing else writes a key
 -- while a function runs, and every write of these two keys below keeps the memo true.
-local memo = { buckets = {}, heads = {} }
+--
+-- A call of many operations (jobgate_batch) also holds its head writes: `memo.held` maps each
+-- bucket whose head changed in the call to the head stored before the call's first change (false:
+-- none), and memo.heads has its current head; flush_heads writes each such bucket once
+-- ({ns}:heads, {ns}:bucket-heads) instead of once per claim (the claims of a worker's slots take
+-- one bucket's head after another). Every read of those keys goes through memo.heads or runs after
+-- flush_heads (see find_in_buckets), and every call that holds flushes before it returns.
+local memo = { buckets = {}, heads = {}, held = nil }
 
 local function reset_memo()
   memo.buckets = {}
   memo.heads = {}
+  memo.held = nil
 end
 
 local function bucket_of(st)
@@ -39,16 +47,71 @@ local function head_of(st)
   return st.pk .. SEP .. st.id
 end
 
--- Moves a bucket's entry in {ns}:heads from head `old` to head `new` (either may be nil).
-local function set_head(keys, bucket, old, new)
+local function write_head(keys, bucket, old, new)
   if old then redis.call('ZREM', keys[K_HEADS], old .. SEP .. bucket) end
   if new then
-    redis.call('ZADD', keys[K_HEADS], 0, new .. SEP .. bucket)
+    redis.call('ZADD', keys[K_HEADS], '0', new .. SEP .. bucket)
     redis.call('HSET', keys[K_BUCKET_HEADS], bucket, new)
   else
     redis.call('HDEL', keys[K_BUCKET_HEADS], bucket)
   end
+end
+
+-- Moves a bucket's entry in {ns}:heads from head `old` to head `new` (either may be nil); `old`
+-- is the bucket's current head (from memo.heads or Redis).
+local function set_head(keys, bucket, old, new)
+  local held = memo.held
+  if held then
+    if held[bucket] == nil then held[bucket] = old or false end
+  else
+    write_head(keys, bucket, old, new)
+  end
   memo.heads[bucket] = new or false
+end
+
+-- From here on the call holds its head writes (until flush_heads with `done`).
+local function hold_heads()
+  memo.held = memo.held or {}
+end
+
+-- Writes the held heads: each bucket from its stored head to its current one, once.
+local function flush_heads(keys, done)
+  local held = memo.held
+  if not held then return end
+  for bucket, stored in pairs(held) do
+    local current = memo.heads[bucket]
+    if current ~= stored then write_head(keys, bucket, stored or nil, current or nil) end
+  end
+  if done then memo.held = nil else memo.held = {} end
+end
+
+-- The bucket's current head (nil: the bucket has no pending job), read once per call.
+local function current_head(keys, bucket)
+  local head = memo.heads[bucket]
+  if head == nil then
+    head = redis.call('HGET', keys[K_BUCKET_HEADS], bucket) or false
+    memo.heads[bucket] = head
+  end
+  return head or nil
+end
+
+-- The ZRANGE BYLEX bounds of a bucket's members in {ns}:pending, kept between calls (a few
+-- strings per bucket; bounded by BOUNDS_MAX).
+local bounds_lo, bounds_hi = {}, {}
+local bounds_count = 0
+local BOUNDS_MAX = 10000
+
+local function bucket_bounds(bucket)
+  local lo = bounds_lo[bucket]
+  if lo then return lo, bounds_hi[bucket] end
+  if bounds_count >= BOUNDS_MAX then
+    bounds_lo, bounds_hi, bounds_count = {}, {}, 0
+  end
+  lo = '[' .. bucket .. SEP
+  local hi = '(' .. bucket .. SEP_NEXT
+  bounds_lo[bucket], bounds_hi[bucket] = lo, hi
+  bounds_count = bounds_count + 1
+  return lo, hi
 end
 
 -- A bucket has pending jobs exactly when it has a field in {ns}:bucket-heads, so the head alone
@@ -57,7 +120,7 @@ local function index_pending(keys, st)
   redis.call('ZADD', keys[K_PENDING], 0, pending_member(st))
   local bucket = bucket_of(st)
   local head = head_of(st)
-  local current = redis.call('HGET', keys[K_BUCKET_HEADS], bucket)
+  local current = current_head(keys, bucket)
   if not current then
     redis.call('ZADD', keys[K_BUCKETS], 0, bucket)
     memo.buckets[st.service_required] = nil
@@ -74,11 +137,11 @@ end
 local function unindex_pending(keys, st, current)
   if redis.call('ZREM', keys[K_PENDING], pending_member(st)) == 0 then return end
   local bucket = bucket_of(st)
-  current = current or redis.call('HGET', keys[K_BUCKET_HEADS], bucket) or nil
+  current = current or current_head(keys, bucket)
   -- A job that is not its bucket's head leaves the head, and so the bucket, as it was.
   if current == head_of(st) then
-    local next_member = redis.call('ZRANGE', keys[K_PENDING], '[' .. bucket .. SEP, '(' .. bucket .. SEP_NEXT,
-      'BYLEX', 'LIMIT', 0, 1)[1]
+    local lo, hi = bucket_bounds(bucket)
+    local next_member = redis.call('ZRANGE', keys[K_PENDING], lo, hi, 'BYLEX', 'LIMIT', '0', '1')[1]
     if next_member then
       set_head(keys, bucket, current, string.sub(next_member, #bucket + 2))
     else

@@ -20,13 +20,14 @@ local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   set_status(keys, st, 'active')
   add_due(keys, K_ACTIVE, st.lease_expires_at, id)
   local raw = save_job(keys, st)
+  keep_state(st, raw)
   emit(keys, maxlen, 'job.claimed', st, now, { worker_id = ctx.id, lease_expires_at = st.lease_expires_at })
   return { raw, redis.call('HGET', keys[K_PAYLOADS], id) }
 end
 
 -- Returns the job when worker_id holds its lease, else nil and the error reply to return.
 local function held(keys, id, worker_id, now)
-  local st = load_job(keys, id)
+  local st = load_kept(keys, id)
   if not st then return nil, redis.error_reply('JG_NOT_FOUND ' .. id) end
   if st.status ~= 'active' then return nil, redis.error_reply('JG_NOT_HELD status:' .. st.status .. ' ' .. id) end
   if st.worker_id ~= worker_id then return nil, redis.error_reply('JG_NOT_HELD other_worker ' .. id) end
@@ -87,6 +88,6 @@ local function heartbeat_job(keys, now, id, worker_id, lease_ms)
   if not lease_ms or lease_ms <= 0 then return nil, invalid('lease_ms must be a positive number') end
   st.lease_expires_at = now + lease_ms
   add_due(keys, K_ACTIVE, st.lease_expires_at, st.id)
-  save_job(keys, st)
+  keep_state(st, save_job(keys, st))
   return st.lease_expires_at
 end

@@ -28,12 +28,17 @@ end
 
 -- One verdict per (worker, bucket); a spec that is missing, fails to decode or fails to evaluate
 -- counts as "no" (only a verdict on a readable spec is remembered: a missing or damaged spec
--- may be written or repaired later).
-local function bucket_ok(ctx, keys, svc, sig)
-  local key = keys[K_SPECS] .. SEP .. svc .. SEP .. sig
-  local verdict = ctx.verdicts[key]
+-- may be written or repaired later). `bucket` is svc \0 sig; verdicts are kept per namespace (by
+-- its specs key) and bucket, so a claim that finds its bucket known builds no string.
+local function bucket_ok(ctx, keys, svc, bucket)
+  local verdicts = ctx.verdicts[keys[K_SPECS]]
+  if verdicts == nil then
+    verdicts = {}
+    ctx.verdicts[keys[K_SPECS]] = verdicts
+  end
+  local verdict = verdicts[bucket]
   if verdict == nil then
-    local spec = load_spec(keys, sig)
+    local spec = load_spec(keys, string.sub(bucket, #svc + 2))
     if not spec then return false end
     local ok, result = pcall(runnable, ctx, svc, spec)
     if not ok then return false end
@@ -41,8 +46,10 @@ local function bucket_ok(ctx, keys, svc, sig)
     if ctx.verdict_count >= VERDICTS_MAX then
       ctx.verdicts = {}
       ctx.verdict_count = 0
+      verdicts = {}
+      ctx.verdicts[keys[K_SPECS]] = verdicts
     end
-    ctx.verdicts[key] = verdict
+    verdicts[bucket] = verdict
     ctx.verdict_count = ctx.verdict_count + 1
   end
   return verdict
@@ -58,7 +65,7 @@ local function runnable_head(ctx, keys, batch)
     local a = string.find(member, SEP, PKLEN + 2, true)
     local b = string.find(member, SEP, a + 1, true)
     local svc = string.sub(member, a + 1, b - 1)
-    if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, b + 1)) then
+    if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, a + 1)) then
       return string.sub(member, PKLEN + 2, a - 1), string.sub(member, 1, a - 1)
     end
   end
@@ -97,7 +104,7 @@ local function find_in_services(ctx, keys, limit)
       end
     end
     for _, bucket in ipairs(buckets) do
-      if bucket_ok(ctx, keys, svc, string.sub(bucket, #svc + 2)) then
+      if bucket_ok(ctx, keys, svc, bucket) then
         runnable_buckets[#runnable_buckets + 1] = bucket
       end
     end
@@ -140,6 +147,8 @@ local function find_in_buckets(ctx, keys)
     -- false: a service of the worker has more than HEADS_BATCH buckets; the head list is cheaper.
     if id ~= false then return id, head end
   end
+  -- The reads of {ns}:heads below see this call's held head writes.
+  flush_heads(keys)
   -- Usually the first head or one of the next few is runnable: one short read answers the claim.
   local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', 0, FIRST_HEADS)
   local id, head = runnable_head(ctx, keys, first)
@@ -165,8 +174,7 @@ local function find_in_workflow(ctx, keys)
       local a = string.find(rest, SEP, 1, true)
       local b = string.find(rest, SEP, a + 1, true)
       local svc = string.sub(rest, 1, a - 1)
-      local sig = string.sub(rest, a + 1, b - 1)
-      if ctx.services[svc] and bucket_ok(ctx, keys, svc, sig) then
+      if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(rest, 1, b - 1)) then
         return string.sub(rest, b + 1)
       end
     end

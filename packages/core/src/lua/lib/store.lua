@@ -6,6 +6,45 @@ local function load_job(keys, id)
   return cjson.decode(raw)
 end
 
+-- The states of active jobs as the claim, heartbeat or progress that wrote them left them, decoded,
+-- kept between calls in this Lua state, so the job's next transition (mostly its completion) does
+-- not decode the JSON again. A kept state is used only when the stored JSON is exactly the string
+-- it was written as (Lua interns strings: the HGET's reply is the same string or it is not), so
+-- a state written by anything else is decoded afresh. Taking an entry removes it: the caller
+-- changes the table and keeps it again, or not. Bounded by KEPT_MAX (any entry may go: it is only
+-- ever a saving).
+local kept_raw, kept_st = {}, {}
+local kept_count = 0
+local KEPT_MAX = 4096
+
+local function keep_state(st, raw)
+  local id = st.id
+  if kept_raw[id] == nil then
+    if kept_count >= KEPT_MAX then
+      kept_raw, kept_st, kept_count = {}, {}, 0
+    end
+    kept_count = kept_count + 1
+  end
+  kept_raw[id] = raw
+  kept_st[id] = st
+end
+
+-- load_job for a transition of a held job: the kept state when the stored JSON is still the one
+-- it was kept with.
+local function load_kept(keys, id)
+  local raw = redis.call('HGET', keys[K_JOBS], id)
+  if not raw then return nil end
+  local kept = kept_raw[id]
+  if kept ~= nil then
+    local st = kept_st[id]
+    kept_raw[id] = nil
+    kept_st[id] = nil
+    kept_count = kept_count - 1
+    if kept == raw then return st end
+  end
+  return cjson.decode(raw)
+end
+
 -- Returns the stored JSON, so a call that answers with the job does not encode it twice.
 local function save_job(keys, st)
   local raw = cjson.encode(st)
