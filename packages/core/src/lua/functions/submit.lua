@@ -72,14 +72,14 @@ redis.register_function('jobgate_submit', function(keys, args)
       set_status(keys, st, 'pending')
       if problem then
         st.unrunnable_reason = problem
-        redis.call('ZADD', keys[K_UNRUNNABLE], tonumber(seq), id)
+        redis.call('ZADD', keys[K_UNRUNNABLE], seq, id)
       else
         index_pending(keys, st)
         woken[st.service_required] = (woken[st.service_required] or 0) + 1
       end
-      redis.call('ZADD', keys[K_ALL], tonumber(seq), id)
-      if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], 0, customer .. SEP .. seq .. SEP .. id) end
-      if st.workflow_id then redis.call('ZADD', keys[K_BY_WORKFLOW], 0, st.workflow_id .. SEP .. seq .. SEP .. id) end
+      redis.call('ZADD', keys[K_ALL], seq, id)
+      if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], '0', customer .. SEP .. seq .. SEP .. id) end
+      if st.workflow_id then redis.call('ZADD', keys[K_BY_WORKFLOW], '0', st.workflow_id .. SEP .. seq .. SEP .. id) end
       save_job(keys, st)
       emit(keys, maxlen, 'job.received', st, now, {
         service_required = st.service_required, priority = st.priority, step = st.step,

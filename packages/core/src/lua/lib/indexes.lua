@@ -38,7 +38,7 @@ local function set_status(keys, st, status)
     redis.call('ZREM', keys[K_BY_STATUS], st.status .. SEP .. st.seq .. SEP .. st.id)
   end
   if status ~= 'active' then
-    redis.call('ZADD', keys[K_BY_STATUS], 0, status .. SEP .. st.seq .. SEP .. st.id)
+    redis.call('ZADD', keys[K_BY_STATUS], '0', status .. SEP .. st.seq .. SEP .. st.id)
   end
   st.status = status
 end
@@ -117,19 +117,19 @@ end
 -- A bucket has pending jobs exactly when it has a field in {ns}:bucket-heads, so the head alone
 -- tells an empty bucket: no per-bucket counter to keep in step.
 local function index_pending(keys, st)
-  redis.call('ZADD', keys[K_PENDING], 0, pending_member(st))
+  redis.call('ZADD', keys[K_PENDING], '0', pending_member(st))
   local bucket = bucket_of(st)
   local head = head_of(st)
   local current = current_head(keys, bucket)
   if not current then
-    redis.call('ZADD', keys[K_BUCKETS], 0, bucket)
+    redis.call('ZADD', keys[K_BUCKETS], '0', bucket)
     memo.buckets[st.service_required] = nil
     set_head(keys, bucket, nil, head)
   elseif head < current then
     set_head(keys, bucket, current, head)
   end
   if st.workflow_id then
-    redis.call('ZADD', keys[K_WF_PENDING], 0, wf_member(st))
+    redis.call('ZADD', keys[K_WF_PENDING], '0', wf_member(st))
   end
 end
 

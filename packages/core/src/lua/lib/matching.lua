@@ -58,6 +58,7 @@ end
 local HEADS_BATCH = 64
 
 local FIRST_HEADS = 4
+local HEADS_BATCH_TEXT, FIRST_HEADS_TEXT = '' .. HEADS_BATCH, '' .. FIRST_HEADS
 
 -- The first runnable head of a batch of {ns}:heads members: job id and head, or nil.
 local function runnable_head(ctx, keys, batch)
@@ -76,7 +77,7 @@ end
 -- the answer. Used when the whole namespace has few buckets compared with the worker's services.
 local function find_in_heads(ctx, keys, start)
   while true do
-    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, HEADS_BATCH)
+    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', '0', HEADS_BATCH_TEXT)
     local id, head = runnable_head(ctx, keys, batch)
     if id then return id, head end
     if #batch < HEADS_BATCH then return nil end
@@ -150,7 +151,7 @@ local function find_in_buckets(ctx, keys)
   -- The reads of {ns}:heads below see this call's held head writes.
   flush_heads(keys)
   -- Usually the first head or one of the next few is runnable: one short read answers the claim.
-  local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', 0, FIRST_HEADS)
+  local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', '0', FIRST_HEADS_TEXT)
   local id, head = runnable_head(ctx, keys, first)
   if id then return id, head end
   if #first < FIRST_HEADS then return nil end

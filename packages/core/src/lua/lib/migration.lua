@@ -47,5 +47,8 @@ local function common(keys, args, extra_keys)
   local now = tonumber(args[1])
   local maxlen = tonumber(args[2])
   if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
+  -- As text only when Redis would make the number the same text (%.17g of an integer).
+  now_text = string.find(args[1], '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$') and args[1] or nil
+  maxlen_text = string.find(args[2], '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$') and args[2] or nil
   return now, maxlen, nil
 end

@@ -53,13 +53,15 @@ local function save_job(keys, st)
 end
 
 local function emit(keys, maxlen, kind, st, now, data)
-  redis.call('XADD', keys[K_EVENTS], 'MAXLEN', '~', maxlen, '*',
+  local attempt = st.attempts or 0
+  -- `maxlen` and `now` are the call's own (every caller passes what `common` returned).
+  redis.call('XADD', keys[K_EVENTS], 'MAXLEN', '~', maxlen_text or maxlen, '*',
     'type', kind,
     'job_id', st.id,
     'workflow_id', st.workflow_id or '',
     'customer_id', st.customer_id or '',
-    'attempt', st.attempts or 0,
-    'timestamp', now,
+    'attempt', ATTEMPT_TEXT[attempt] or attempt,
+    'timestamp', now_text or now,
     'data', cjson.encode(data or {}))
 end
 
