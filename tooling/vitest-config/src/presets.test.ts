@@ -34,4 +34,10 @@ describe('per-level limits', () => {
     }
     expect(unitConfig.test?.retry).toBe(0);
   });
+
+  it('runs unit files in a shared worker (no module reset per file); the other levels isolate', () => {
+    expect(unitConfig.test?.isolate).toBe(false);
+    for (const test of [integrationConfig.test, e2eConfig.test])
+      expect(test?.isolate).toBeUndefined();
+  });
 });
