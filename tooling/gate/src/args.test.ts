@@ -139,3 +139,31 @@ describe('a mistyped option', () => {
     expect(() => parseArgs(['release', '--frobnicate'])).not.toThrow(/Did you mean/);
   });
 });
+
+describe('--overlap', () => {
+  it('is off unless asked for; --no-overlap turns it off again', () => {
+    expect(parseArgs(['test']).overlap).toBe(false);
+    expect(parseArgs(['run', 'test:e2e', '--overlap']).overlap).toBe(true);
+    expect(parseArgs(['release', '--overlap', '--no-overlap']).overlap).toBe(false);
+  });
+
+  it('groups integration, e2e and chaos, and only those; one level per group without it', async () => {
+    const { groupLevels } = await import('./gate.js');
+    const names = (overlap: boolean, tasks: readonly string[]) =>
+      groupLevels(planLevels(tasks), overlap).map((group) => group.map((run) => run.level.name));
+    expect(names(true, PROFILES.release)).toEqual([
+      ['build'],
+      ['unit'],
+      ['integration', 'e2e', 'chaos'],
+    ]);
+    expect(names(false, PROFILES.release)).toEqual([
+      ['build'],
+      ['unit'],
+      ['integration'],
+      ['e2e'],
+      ['chaos'],
+    ]);
+    expect(names(true, PROFILES.test)).toEqual([['unit'], ['integration', 'e2e']]);
+    expect(names(true, ['test:e2e', 'test:chaos', 'lint'])).toEqual([['build'], ['e2e', 'chaos']]);
+  });
+});

@@ -42,6 +42,11 @@ export interface Options {
   concurrency?: number;
   /** `--force`: bypass Turbo's cache (a cold run, without deleting it). */
   force: boolean;
+  /**
+   * `--overlap`: the integration, e2e and chaos levels run at the same time, each still its own
+   * level (turbo run, Redis, report, budget); `--no-overlap` one after another.
+   */
+  overlap: boolean;
   /** `shards N`: how many shards to plan; `soak --runs N`: how many runs. */
   count?: number;
   /** `shards --write-durations`: refresh tooling/gate/test-durations.json from the history. */
@@ -91,7 +96,10 @@ options:
   --p2                      also run P2 packages and [P2] tests (tracked, not run by default)
   --shard I/N               run shard I of N of each test level, balanced by recorded durations
   --concurrency N           at most N turbo tasks at a time (default: each level's, see README)
-  --force                   bypass Turbo's cache: every task runs (a cold run)`;
+  --force                   bypass Turbo's cache: every task runs (a cold run)
+  --overlap, --no-overlap   run the integration, e2e and chaos levels at the same time, each its
+                            own level (own Redis, report, budget); a blocking failure stops the
+                            later ones unless --keep-going`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -125,6 +133,7 @@ export function parseArgs(argv: readonly string[]): Options {
     p2: false,
     writeDurations: false,
     force: false,
+    overlap: false,
     inputs: [],
     levels: [],
     mutate: [],
@@ -238,6 +247,12 @@ export function parseArgs(argv: readonly string[]): Options {
       }
       case '--force':
         options.force = true;
+        break;
+      case '--overlap':
+        options.overlap = true;
+        break;
+      case '--no-overlap':
+        options.overlap = false;
         break;
       case '--write-durations':
         options.writeDurations = true;

@@ -27,6 +27,11 @@ export interface Level {
    * default (10). See the README's "Cold run" for why a level has one.
    */
   concurrency?: number;
+  /**
+   * With `--overlap` (the default of `gate release`), adjacent levels marked so run at the same
+   * time, each its own turbo run, Redis and report; see the README's "Cold run".
+   */
+  overlaps?: boolean;
 }
 
 const MINUTE = 60_000;
@@ -57,6 +62,7 @@ export const LEVELS: readonly Level[] = [
     timeoutMs: 20 * MINUTE,
     needsRedis: true,
     resultsDir: 'integration',
+    overlaps: true,
   },
   {
     name: 'e2e',
@@ -66,6 +72,7 @@ export const LEVELS: readonly Level[] = [
     timeoutMs: 30 * MINUTE,
     needsRedis: true,
     resultsDir: 'e2e',
+    overlaps: true,
   },
   {
     // Real processes killed, frozen and overloaded, Redis restarted (issue 17). It starts its own
@@ -78,6 +85,7 @@ export const LEVELS: readonly Level[] = [
     needsRedis: false,
     resultsDir: 'chaos',
     reportFile: 'table.md',
+    overlaps: true,
   },
 ];
 

@@ -244,6 +244,109 @@ describe.concurrent('gate test', () => {
   });
 });
 
+describe.concurrent('overlap', () => {
+  const PRESETS = join(WORKSPACE, 'tooling/vitest-config/src');
+  /**
+   * A test that writes its level's REDIS_URL and a marker, then waits (bounded) for the other
+   * level's marker: it passes only if the other level runs at the same time.
+   */
+  const meets = (mine: string, theirs: string, then: string): string =>
+    `import { existsSync, writeFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+it('${mine} meets ${theirs}', async () => {
+  const state = process.env.GATE_FIXTURE_STATE;
+  writeFileSync(state + '/${mine}-redis', process.env.REDIS_URL ?? '');
+  writeFileSync(state + '/${mine}-started', '1');
+  const deadline = Date.now() + 40_000;
+  while (!existsSync(state + '/${theirs}-started') && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(existsSync(state + '/${theirs}-started')).toBe(true);
+  ${then}
+}, 60_000);
+`;
+  const e2ePackage = (then: string) => ({
+    name: 'b',
+    unit: false as const,
+    scripts: { 'test:integration': 'node -e ""', 'test:e2e': 'vitest run -c vitest.e2e.config.ts' },
+    files: {
+      'vitest.e2e.config.ts': `export { e2eConfig as default } from '${PRESETS}/e2e.js';\n`,
+      'test/e2e/meets.test.ts': meets('e2e', 'integration', then),
+    },
+  });
+  const integrationPackage = (then: string) => ({
+    name: 'a',
+    unit: false as const,
+    files: { 'test/integration/meets.test.ts': meets('integration', 'e2e', then) },
+  });
+  /** Held until the test writes `release` (it never does): only a stop ends it early. */
+  const held = `const until = Date.now() + 45_000;
+  while (!existsSync(state + '/release') && Date.now() < until)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(existsSync(state + '/release')).toBe(true);`;
+
+  it('runs the levels at the same time, each with its own Redis and its own record, in pyramid order', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [integrationPackage(''), e2ePackage('')]);
+    const result = await runGate(
+      fx.root,
+      ['run', 'test:e2e', 'test:integration', '--overlap'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
+    );
+
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain('▷ integration, e2e at the same time (--overlap)');
+    const urls = ['integration', 'e2e'].map((level) =>
+      readFileSync(join(fx.scratch, `${level}-redis`), 'utf8'),
+    );
+    expect(urls[0]).toMatch(/^redis:\/\/127\.0\.0\.1:\d+/);
+    expect(urls[1]).toMatch(/^redis:\/\/127\.0\.0\.1:\d+/);
+    expect(urls[0]).not.toBe(urls[1]);
+    const run = lastRun(fx.root);
+    expect(run.levels.map((level) => [level.name, level.status, level.taskCount])).toEqual([
+      ['integration', 'passed', 2],
+      ['e2e', 'passed', 1],
+    ]);
+    expect(run.tests.map((test) => [test.level, test.name])).toEqual([
+      ['integration', 'integration meets e2e'],
+      ['e2e', 'e2e meets integration'],
+    ]);
+    expect(readFileSync(join(fx.root, '.gate/last/junit.xml'), 'utf8')).toContain(
+      'e2e meets integration',
+    );
+    expect(result.lastLine).toBe('gate: 3 passed, 0 failed, 0 warned');
+  });
+
+  it('a blocking failure stops the later levels at once: reported skipped after it, their killed tasks stopped', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
+      integrationPackage(`expect('claimed twice').toBe('claimed once');`),
+      e2ePackage(held),
+    ]);
+    const started = Date.now();
+    const result = await runGate(
+      fx.root,
+      ['run', 'test:integration', 'test:e2e', '--overlap'],
+      cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
+    );
+
+    expect(result.code, result.output).toBe(1);
+    // The held e2e test never got its release: the stop ended it, well before its 45 s.
+    expect(Date.now() - started).toBeLessThan(40_000);
+    expect(result.output).toContain('○ skipped e2e after integration failed: --keep-going runs it');
+    const run = lastRun(fx.root);
+    expect(run.levels.map((level) => [level.name, level.status, level.message])).toEqual([
+      ['integration', 'failed', undefined],
+      ['e2e', 'skipped', 'stopped after integration failed; --keep-going runs it'],
+    ]);
+    expect(
+      run.tasks.filter((task) => task.level === 'e2e').map((task) => [task.taskId, task.status]),
+    ).toEqual([['@fx/b#test:e2e', 'stopped']]);
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed, 0 warned');
+  });
+});
+
 describe.concurrent('bail', () => {
   /** Fails once the slow task's test has started, so the slow task is running when it does. */
   const fastFailing = (name: string) => ({
