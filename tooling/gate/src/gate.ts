@@ -202,6 +202,15 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
     for (const filter of options.filter) extraArgs.push(`--filter=${filter}`);
     const concurrency = options.concurrency ?? level.concurrency;
     if (concurrency !== undefined) extraArgs.push(`--concurrency=${concurrency}`);
+    // Build verification of this run built every package (and passed): a level running beside
+    // others does not restore (or with --force rebuild) those builds again (`--only`: its tasks
+    // without their dependencies). Two turbo runs writing the same dist/ at once, while a test of
+    // one of them starts an app from it, is a race.
+    const built = levels.some(
+      (other) =>
+        other.name === 'build' && other.status === 'passed' && other.tasks.includes('build'),
+    );
+    if (together && built) extraArgs.push('--only');
     if (options.force) env.TURBO_FORCE = 'true';
     extraArgs.push(...p2Filters);
     // Read by the vitest presets to leave `[P2]` tests out; hashed, so a cached result of a run

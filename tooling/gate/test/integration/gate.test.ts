@@ -267,6 +267,7 @@ it('${mine} meets ${theirs}', async () => {
   const e2ePackage = (then: string) => ({
     name: 'b',
     unit: false as const,
+    dependsOn: ['c'],
     scripts: { 'test:integration': 'node -e ""', 'test:e2e': 'vitest run -c vitest.e2e.config.ts' },
     files: {
       'vitest.e2e.config.ts': `export { e2eConfig as default } from '${PRESETS}/e2e.js';\n`,
@@ -284,13 +285,23 @@ it('${mine} meets ${theirs}', async () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
   expect(existsSync(state + '/release')).toBe(true);`;
 
-  it('runs the levels at the same time, each with its own Redis and its own record, in pyramid order', async ({
+  /** What e2e's tasks depend on (`^build`): its build counts its runs. */
+  const library = {
+    name: 'c',
+    unit: false as const,
+    scripts: {
+      build: `node -e "require('fs').appendFileSync(process.env.GATE_FIXTURE_STATE + '/builds', 'built ')"`,
+      'test:integration': 'node -e ""',
+    },
+  };
+
+  it('runs the levels at the same time, each with its own Redis and its own record, in pyramid order, without building again', async ({
     onTestFinished,
   }) => {
-    const fx = fixture(onTestFinished, [integrationPackage(''), e2ePackage('')]);
+    const fx = fixture(onTestFinished, [integrationPackage(''), e2ePackage(''), library]);
     const result = await runGate(
       fx.root,
-      ['run', 'test:e2e', 'test:integration', '--overlap'],
+      ['run', 'test:e2e', 'build', 'test:integration', '--overlap', '--force'],
       cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
     );
 
@@ -304,9 +315,13 @@ it('${mine} meets ${theirs}', async () => {
     expect(urls[0]).not.toBe(urls[1]);
     const run = lastRun(fx.root);
     expect(run.levels.map((level) => [level.name, level.status, level.taskCount])).toEqual([
-      ['integration', 'passed', 2],
+      ['build', 'passed', 1],
+      ['integration', 'passed', 3],
       ['e2e', 'passed', 1],
     ]);
+    // Built once, by build verification; the e2e level ran its tasks only (--force rebuilt before).
+    expect(readFileSync(join(fx.scratch, 'builds'), 'utf8')).toBe('built ');
+    expect(run.levels[2]!.turboCommand).toContain('--only');
     expect(run.tests.map((test) => [test.level, test.name])).toEqual([
       ['integration', 'integration meets e2e'],
       ['e2e', 'e2e meets integration'],
@@ -314,7 +329,7 @@ it('${mine} meets ${theirs}', async () => {
     expect(readFileSync(join(fx.root, '.gate/last/junit.xml'), 'utf8')).toContain(
       'e2e meets integration',
     );
-    expect(result.lastLine).toBe('gate: 3 passed, 0 failed, 0 warned');
+    expect(result.lastLine).toBe('gate: 5 passed, 0 failed, 0 warned');
   });
 
   it('a blocking failure stops the later levels at once: reported skipped after it, their killed tasks stopped', async ({
@@ -323,6 +338,7 @@ it('${mine} meets ${theirs}', async () => {
     const fx = fixture(onTestFinished, [
       integrationPackage(`expect('claimed twice').toBe('claimed once');`),
       e2ePackage(held),
+      library,
     ]);
     const started = Date.now();
     const result = await runGate(
@@ -340,10 +356,17 @@ it('${mine} meets ${theirs}', async () => {
       ['integration', 'failed', undefined],
       ['e2e', 'skipped', 'stopped after integration failed; --keep-going runs it'],
     ]);
+    // Its dependency's build (no build verification in this run) finished; its test was killed.
     expect(
-      run.tasks.filter((task) => task.level === 'e2e').map((task) => [task.taskId, task.status]),
-    ).toEqual([['@fx/b#test:e2e', 'stopped']]);
-    expect(result.lastLine).toBe('gate: 1 passed, 1 failed, 0 warned');
+      run.tasks
+        .filter((task) => task.level === 'e2e')
+        .map((task) => [task.taskId, task.status])
+        .sort(),
+    ).toEqual([
+      ['@fx/b#test:e2e', 'stopped'],
+      ['@fx/c#build', 'passed'],
+    ]);
+    expect(result.lastLine).toBe('gate: 3 passed, 1 failed, 0 warned');
   });
 });
 
