@@ -7,7 +7,7 @@ import {
   type Job,
   type Queue,
 } from '@jobgate/core';
-import { dropNamespace, uniqueNamespace, waitFor, within } from '@jobgate/testkit';
+import { dropNamespace, testBundle, uniqueNamespace, waitFor, within } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import type { Connector } from '../src/connectors/types.js';
 import { createWorker, type Worker, type WorkerOptions } from '../src/worker.js';
@@ -154,9 +154,12 @@ export interface Child extends AsyncDisposable {
   ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The real worker entry point as its own process (`node --import tsx src/main.ts`, one process, so a signal reaches the worker itself). */
+/**
+ * The real worker entry point as its own process: `node <bundle of src/main.ts>`, built once per
+ * run by test/bundle-setup.ts (one process, so a signal reaches the worker itself).
+ */
 export function spawnWorker(h: Harness, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [testBundle()], {
     cwd: appDir,
     env: {
       PATH: process.env.PATH ?? '',

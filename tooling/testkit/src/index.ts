@@ -18,3 +18,4 @@ export {
   type RedisClusterHandle,
   type StartRedisClusterOptions,
 } from './cluster.js';
+export { buildTestBundle, testBundle, type TestBundle } from './bundle.js';

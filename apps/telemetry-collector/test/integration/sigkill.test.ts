@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@jobgate/testkit';
+import { testBundle, waitFor } from '@jobgate/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startStack, testEnv, worker } from './harness.js';
 
@@ -13,7 +13,8 @@ const appDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const started = new Set<ChildProcess>();
 
 function startProcess(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // The start bundle of this run (test/bundle-setup.ts), not tsx compiling src/ at every start.
+  const child = spawn(process.execPath, [testBundle()], {
     cwd: appDir,
     env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],

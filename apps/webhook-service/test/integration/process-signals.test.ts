@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startRedis, waitFor, within } from '@jobgate/testkit';
+import { startRedis, testBundle, waitFor, within } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 
 const appDir = fileURLToPath(new URL('../..', import.meta.url));
@@ -10,7 +10,8 @@ describe('the webhook service process', () => {
     // A server of its own, stopped under the running service (the shared one serves other files).
     const redis = await startRedis({ own: true });
     await using _redis = redis;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    // The start bundle of this run (test/bundle-setup.ts), not tsx compiling src/ at start.
+    const child = spawn(process.execPath, [testBundle()], {
       cwd: appDir,
       env: { PATH: process.env.PATH ?? '', REDIS_URL: redis.url, PORT: '0', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

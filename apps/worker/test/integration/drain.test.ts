@@ -177,7 +177,7 @@ describe('the worker process: drain through Redis, /metrics and /health', () => 
       return r ? { status: r.status, body: (await r.json()) as Record<string, unknown> } : null;
     };
     try {
-      // A worker started from source (tsx) under a busy integration level printed nothing for
+      // A worker started from source (tsx, before the bundle) under a busy integration level printed nothing for
       // 20 s once in CI: starting the process is the slow part, not the health check.
       await waitFor(async () => (await health())?.status === 200, {
         timeoutMs: 40_000,

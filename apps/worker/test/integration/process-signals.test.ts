@@ -5,7 +5,7 @@ import { listWorkers } from '../../src/registry.js';
 import { harness, spawnWorker, type Child, type Harness } from '../helpers.js';
 
 /**
- * The job active on the spawned worker, with progress. Started from source (tsx), the process
+ * The job active on the spawned worker, with progress. Started from source (tsx, before the bundle), the process
  * printed nothing for 20 s once in a soak's integration level (ten packages' tests at once on two
  * cores): its start-up gets a bound of its own, as in drain.test.ts, and the job its 20 s after.
  */
