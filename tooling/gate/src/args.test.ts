@@ -141,29 +141,56 @@ describe('a mistyped option', () => {
 });
 
 describe('--overlap', () => {
-  it('is off unless asked for; --no-overlap turns it off again', () => {
-    expect(parseArgs(['test']).overlap).toBe(false);
-    expect(parseArgs(['run', 'test:e2e', '--overlap']).overlap).toBe(true);
-    expect(parseArgs(['release', '--overlap', '--no-overlap']).overlap).toBe(false);
+  it('is the default of gate release only; --no-overlap turns it off; =LEVELS names the levels', () => {
+    expect(parseArgs(['release']).overlap).toEqual([]);
+    expect(parseArgs(['release', '--no-overlap']).overlap).toBe(false);
+    expect(parseArgs(['test']).overlap).toBeUndefined();
+    expect(parseArgs(['run', 'test:e2e', '--overlap']).overlap).toEqual([]);
+    expect(parseArgs(['test', '--overlap=integration, e2e']).overlap).toEqual([
+      'integration',
+      'e2e',
+    ]);
+    expect(() => parseArgs(['release', '--overlap=e2e,build'])).toThrow(
+      '--overlap takes test levels (unit, integration, e2e, chaos), not "build".',
+    );
+    expect(() => parseArgs(['release', '--overlap=e2e'])).toThrow('names at least two levels');
   });
 
-  it('groups integration, e2e and chaos, and only those; one level per group without it', async () => {
+  it('groups e2e and chaos by default, the named levels when named, one level per group without it', async () => {
     const { groupLevels } = await import('./gate.js');
-    const names = (overlap: boolean, tasks: readonly string[]) =>
+    const names = (overlap: string[] | false | undefined, tasks: readonly string[]) =>
       groupLevels(planLevels(tasks), overlap).map((group) => group.map((run) => run.level.name));
-    expect(names(true, PROFILES.release)).toEqual([
+    expect(names([], PROFILES.release)).toEqual([
+      ['build'],
+      ['unit'],
+      ['integration'],
+      ['e2e', 'chaos'],
+    ]);
+    expect(names(['integration', 'e2e', 'chaos'], PROFILES.release)).toEqual([
       ['build'],
       ['unit'],
       ['integration', 'e2e', 'chaos'],
     ]);
-    expect(names(false, PROFILES.release)).toEqual([
+    // Only adjacent levels share a group.
+    expect(names(['integration', 'chaos'], PROFILES.release)).toEqual([
       ['build'],
       ['unit'],
       ['integration'],
       ['e2e'],
       ['chaos'],
     ]);
-    expect(names(true, PROFILES.test)).toEqual([['unit'], ['integration', 'e2e']]);
-    expect(names(true, ['test:e2e', 'test:chaos', 'lint'])).toEqual([['build'], ['e2e', 'chaos']]);
+    for (const off of [false, undefined] as const)
+      expect(names(off, PROFILES.release)).toEqual([
+        ['build'],
+        ['unit'],
+        ['integration'],
+        ['e2e'],
+        ['chaos'],
+      ]);
+    expect(names([], PROFILES.test)).toEqual([['unit'], ['integration'], ['e2e']]);
+    expect(names(['integration', 'e2e'], PROFILES.test)).toEqual([
+      ['unit'],
+      ['integration', 'e2e'],
+    ]);
   });
 });

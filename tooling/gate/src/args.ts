@@ -43,10 +43,11 @@ export interface Options {
   /** `--force`: bypass Turbo's cache (a cold run, without deleting it). */
   force: boolean;
   /**
-   * `--overlap`: the integration, e2e and chaos levels run at the same time, each still its own
-   * level (turbo run, Redis, report, budget); `--no-overlap` one after another.
+   * `--overlap`: the levels marked `overlaps` (e2e, chaos) run at the same time, each still its own
+   * level (turbo run, Redis, report, budget); `--overlap=integration,e2e` names the levels;
+   * `--no-overlap` runs them one after another. `gate release` overlaps unless told not to.
    */
-  overlap: boolean;
+  overlap?: string[] | false;
   /** `shards N`: how many shards to plan; `soak --runs N`: how many runs. */
   count?: number;
   /** `shards --write-durations`: refresh tooling/gate/test-durations.json from the history. */
@@ -97,9 +98,11 @@ options:
   --shard I/N               run shard I of N of each test level, balanced by recorded durations
   --concurrency N           at most N turbo tasks at a time (default: each level's, see README)
   --force                   bypass Turbo's cache: every task runs (a cold run)
-  --overlap, --no-overlap   run the integration, e2e and chaos levels at the same time, each its
-                            own level (own Redis, report, budget); a blocking failure stops the
-                            later ones unless --keep-going`;
+  --overlap[=LEVELS]        run e2e and chaos (or the test LEVELS named, e.g. integration,e2e)
+                            at the same time, each its own level (own Redis, report, budget); a
+                            blocking failure stops the later ones unless --keep-going (default
+                            of gate release)
+  --no-overlap              one level after another`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -133,7 +136,6 @@ export function parseArgs(argv: readonly string[]): Options {
     p2: false,
     writeDurations: false,
     force: false,
-    overlap: false,
     inputs: [],
     levels: [],
     mutate: [],
@@ -248,9 +250,22 @@ export function parseArgs(argv: readonly string[]): Options {
       case '--force':
         options.force = true;
         break;
-      case '--overlap':
-        options.overlap = true;
+      case '--overlap': {
+        const names = (inline ?? '')
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean);
+        const known = ['unit', 'integration', 'e2e', 'chaos'];
+        const bad = names.filter((name) => !known.includes(name));
+        if (bad.length > 0)
+          throw new UsageError(
+            `--overlap takes test levels (${known.join(', ')}), not "${bad.join(', ')}".`,
+          );
+        if (inline !== undefined && names.length < 2)
+          throw new UsageError('--overlap=LEVELS names at least two levels, e.g. e2e,chaos.');
+        options.overlap = names;
         break;
+      }
       case '--no-overlap':
         options.overlap = false;
         break;
@@ -297,6 +312,7 @@ export function parseArgs(argv: readonly string[]): Options {
       '--bail stops at the first blocking failure, --keep-going runs everything: pick one.',
     );
   if (options.command === 'test' && !options.keepGoing) options.bail = true;
+  if (options.command === 'release' && options.overlap === undefined) options.overlap = [];
   if (options.command === 'pr') options.affected = true;
   if (options.base !== undefined && options.command !== 'pr') options.affected = true;
   return options;

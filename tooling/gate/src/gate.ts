@@ -491,7 +491,7 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
     for (const own of ownServices)
       await (await own.catch(() => undefined))?.stop().catch(() => undefined);
   }
-  if (options.overlap) {
+  if (Array.isArray(options.overlap)) {
     // Levels that ran at the same time reported as they came; the records keep pyramid order.
     const order = new Map(input.levels.map((run, index) => [run.level.name, index]));
     const rank = (name: LevelRecord['name']): number => order.get(name) ?? 0;
@@ -551,14 +551,19 @@ function newLevelRecord({ level, tasks }: LevelRun, options: Options): LevelReco
 }
 
 /**
- * The levels in the order they run: one at a time, or with `overlap`, adjacent levels marked
- * `overlaps` (integration, e2e, chaos: mostly waiting on processes) together as one group.
+ * The levels in the order they run: one at a time, or with `overlap`, adjacent levels that
+ * overlap together as one group: those it names, or with none named those marked `overlaps`
+ * (e2e, chaos: mostly waiting on processes).
  */
-export function groupLevels(runs: readonly LevelRun[], overlap: boolean): LevelRun[][] {
+export function groupLevels(runs: readonly LevelRun[], overlap: Options['overlap']): LevelRun[][] {
+  const together = (run: LevelRun | undefined): boolean =>
+    run !== undefined &&
+    Array.isArray(overlap) &&
+    (overlap.length > 0 ? overlap.includes(run.level.name) : Boolean(run.level.overlaps));
   const groups: LevelRun[][] = [];
   for (const run of runs) {
     const last = groups.at(-1);
-    if (overlap && run.level.overlaps && last?.[0]?.level.overlaps) last.push(run);
+    if (together(run) && together(last?.[0])) last!.push(run);
     else groups.push([run]);
   }
   return groups;

@@ -301,7 +301,7 @@ it('${mine} meets ${theirs}', async () => {
     const fx = fixture(onTestFinished, [integrationPackage(''), e2ePackage(''), library]);
     const result = await runGate(
       fx.root,
-      ['run', 'test:e2e', 'build', 'test:integration', '--overlap', '--force'],
+      ['run', 'test:e2e', 'build', 'test:integration', '--overlap=integration,e2e', '--force'],
       cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
     );
 
@@ -343,7 +343,7 @@ it('${mine} meets ${theirs}', async () => {
     const started = Date.now();
     const result = await runGate(
       fx.root,
-      ['run', 'test:integration', 'test:e2e', '--overlap'],
+      ['run', 'test:integration', 'test:e2e', '--overlap=integration,e2e'],
       cleanEnv({ GATE_FIXTURE_STATE: fx.scratch }),
     );
 
