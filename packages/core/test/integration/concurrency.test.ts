@@ -59,5 +59,8 @@ describe('exactly-once claiming', () => {
         for (const c of connections) c.disconnect();
       }
     },
+    // About 10,000 calls from 32 claimers: a few seconds alone, over 30 s (the level's default)
+    // when the integration level's ten packages share two cores (a soak run timed it out).
+    120_000,
   );
 });

@@ -19,9 +19,15 @@ describe('scheduled reaper', () => {
     });
     reaper.start();
     try {
+      // The two leases expire one claim apart: on a loaded machine the reaper can sweep between
+      // them, so wait for both outcomes, not for the first one only.
       await waitFor(async () => (await t.queue.get(again.id))?.status === 'pending', {
         timeoutMs: 5_000,
         what: 'the expired lease requeued',
+      });
+      await waitFor(async () => (await t.queue.get(last.id))?.status !== 'active', {
+        timeoutMs: 5_000,
+        what: 'the lease on its last attempt expired',
       });
       expect(await t.queue.get(last.id)).toMatchObject({
         status: 'failed',
