@@ -278,60 +278,66 @@ describe('WebSocket resource limits', () => {
     expect(metrics.text).toContain('jobgate_api_ws_disconnects_total{reason="ping_timeout"} 1');
   });
 
-  it('disconnects a client that stops reading instead of buffering without bound', async () => {
-    await using small = await startApi({ wsMaxBufferedBytes: 256 * 1024 });
-    const key = await small.customer('slow');
-    await using slow = await connectWs(small.wsUrl, key);
-    await using reader = await connectWs(small.wsUrl, key);
-    for (const c of [slow, reader]) {
-      c.send({ type: 'subscribe', all: true });
-      await c.next((m) => m.type === 'subscribed');
-    }
-    // Stop reading: the kernel buffers fill, then the server's send buffer grows.
-    (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
-    const stream = `{${small.namespace}}:events`;
-    const blob = 'x'.repeat(4 * 1024);
-    const total = 5_000;
-    for (let i = 0; i < total; i += 100) {
-      const pipeline = small.redis.pipeline();
-      for (let j = i; j < i + 100; j++) {
-        pipeline.xadd(
-          stream,
-          '*',
-          'type',
-          'job.progress',
-          'job_id',
-          `j${j}`,
-          'workflow_id',
-          '',
-          'customer_id',
-          'slow',
-          'attempt',
-          '1',
-          'timestamp',
-          String(Date.now()),
-          'data',
-          JSON.stringify({ worker_id: 'w1', message: blob }),
-        );
+  // 5,000 events of 4 KiB (20 MB to the reading client): a few seconds alone, over the level's
+  // 30 s in a soak's loaded integration level (twice in two runs): its own bound, waits within it.
+  it(
+    'disconnects a client that stops reading instead of buffering without bound',
+    { timeout: 90_000 },
+    async () => {
+      await using small = await startApi({ wsMaxBufferedBytes: 256 * 1024 });
+      const key = await small.customer('slow');
+      await using slow = await connectWs(small.wsUrl, key);
+      await using reader = await connectWs(small.wsUrl, key);
+      for (const c of [slow, reader]) {
+        c.send({ type: 'subscribe', all: true });
+        await c.next((m) => m.type === 'subscribed');
       }
-      await pipeline.exec();
-    }
-    await waitFor(
-      async () =>
-        (await small.request('GET', '/metrics')).text.includes(
-          'jobgate_api_ws_disconnects_total{reason="slow_consumer"} 1',
-        ),
-      {
-        timeoutMs: 20_000,
-        what: 'the slow client disconnected',
-      },
-    );
-    await waitFor(() => reader.events().length === total, {
-      timeoutMs: 20_000,
-      what: 'the reading client got every event',
-    });
-    expect(reader.socket.readyState).toBe(reader.socket.OPEN);
-  });
+      // Stop reading: the kernel buffers fill, then the server's send buffer grows.
+      (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const stream = `{${small.namespace}}:events`;
+      const blob = 'x'.repeat(4 * 1024);
+      const total = 5_000;
+      for (let i = 0; i < total; i += 100) {
+        const pipeline = small.redis.pipeline();
+        for (let j = i; j < i + 100; j++) {
+          pipeline.xadd(
+            stream,
+            '*',
+            'type',
+            'job.progress',
+            'job_id',
+            `j${j}`,
+            'workflow_id',
+            '',
+            'customer_id',
+            'slow',
+            'attempt',
+            '1',
+            'timestamp',
+            String(Date.now()),
+            'data',
+            JSON.stringify({ worker_id: 'w1', message: blob }),
+          );
+        }
+        await pipeline.exec();
+      }
+      await waitFor(
+        async () =>
+          (await small.request('GET', '/metrics')).text.includes(
+            'jobgate_api_ws_disconnects_total{reason="slow_consumer"} 1',
+          ),
+        {
+          timeoutMs: 40_000,
+          what: 'the slow client disconnected',
+        },
+      );
+      await waitFor(() => reader.events().length === total, {
+        timeoutMs: 40_000,
+        what: 'the reading client got every event',
+      });
+      expect(reader.socket.readyState).toBe(reader.socket.OPEN);
+    },
+  );
 
   it('reads the stream once per process, however many clients listen', async () => {
     await using redis = await startRedis({ own: true });
