@@ -64,7 +64,7 @@ describe('delivery', () => {
     const app = await t.collector();
     const ids = await completeJobs(t, 20);
     await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: 'the collector to fail exporting and back off',
     });
     // The failed batch stays pending: an outage never acknowledges what was not exported.
@@ -106,7 +106,7 @@ describe('delivery', () => {
     t.receiver.failWith(503);
     ids.push(...(await retriedJobs(t, 15)));
     await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: 'failed exports',
     });
     t.receiver.healthy();
@@ -168,7 +168,7 @@ describe('delivery', () => {
     };
     for (const failures of [2, 4]) {
       await waitFor(() => (app.collector?.stats.redisErrors ?? 0) >= failures, {
-        timeoutMs: 10_000,
+        timeoutMs: 20_000,
         what: `${failures} failed commits`,
       });
       const { acked, pending } = await acknowledged();
@@ -200,7 +200,7 @@ describe('delivery', () => {
       TELEMETRY_CLAIM_INTERVAL_MS: '1000',
     });
     await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 2, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: 'failed exports',
     });
     const stream = `{${t.namespace}}:events`;
@@ -213,7 +213,7 @@ describe('delivery', () => {
         ][];
         return pending.length > 2 && pending.every(([, , idle]) => idle > 1_500);
       },
-      { timeoutMs: 10_000, what: 'entries read beyond the failing batch, idle past the takeover' },
+      { timeoutMs: 20_000, what: 'entries read beyond the failing batch, idle past the takeover' },
     );
     await t.receiver.up();
     await delivered(t, ids.length * 2);
@@ -245,7 +245,7 @@ describe('delivery', () => {
     await using t = await startStack();
     await t.collector({ DASH0_AUTH_TOKEN: 'secret-token', DASH0_DATASET: 'jobs' });
     await completeJobs(t, 1);
-    await waitFor(() => t.receiver.spans.length === 2, { timeoutMs: 10_000, what: '2 spans' });
+    await waitFor(() => t.receiver.spans.length === 2, { timeoutMs: 20_000, what: '2 spans' });
     const request = t.receiver.requests.find((r) => r.path === '/v1/traces')!;
     expect(request.headers.authorization).toBe('Bearer secret-token');
     expect(request.headers['dash0-dataset']).toBe('jobs');
@@ -372,7 +372,7 @@ describe('delivery', () => {
     });
     await add('job.completed', at + 300, { worker_id: 'w1', duration_ms: 200 });
     await t.collector({ TELEMETRY_BATCH_SIZE: '1' });
-    await waitFor(() => t.receiver.spansById().size === 2, { timeoutMs: 10_000, what: '2 spans' });
+    await waitFor(() => t.receiver.spansById().size === 2, { timeoutMs: 20_000, what: '2 spans' });
     const spans = t.receiver.spans.filter((s) => s.attributes['job.id'] === job);
     expect(spans).toHaveLength(2);
     const attempt = spans.find((s) => s.name.startsWith('attempt'))!;
@@ -427,7 +427,7 @@ describe('delivery', () => {
     ); // wrong type
     const ids = await completeJobs(t, 2);
     await waitFor(() => t.receiver.spansById().size === ids.length * 2, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: 'the valid jobs exported past the malformed entries',
     });
     expect(app.collector?.decoder.counts.dropped).toEqual({ malformed: 3, unknown_type: 1 });
@@ -454,7 +454,7 @@ describe('delivery', () => {
       await t.queue.complete(id, 'w1', {});
     }
     await waitFor(() => t.receiver.spans.length === 2, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: "acme's 2 spans",
     });
     expect(new Set(t.receiver.spans.map((s) => s.attributes['customer.id']))).toEqual(
@@ -473,7 +473,7 @@ describe('delivery', () => {
       t.clock.now += 10;
     }
     await waitFor(() => t.receiver.spans.length === 3, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: 'the 3 oldest open jobs closed',
     });
     expect(t.receiver.spans.map((s) => s.attributes['job.id']).sort()).toEqual(
@@ -502,7 +502,7 @@ describe('delivery', () => {
       () =>
         t.receiver.metricPoints.some((p) => p.name === 'jobgate.jobs.finished') &&
         t.receiver.metricPoints.some((p) => p.name === 'jobgate.queue.depth'),
-      { timeoutMs: 10_000, what: 'queue metrics' },
+      { timeoutMs: 20_000, what: 'queue metrics' },
     );
     const latest = (name: string, attrs: Record<string, string> = {}) =>
       t.receiver.metricPoints

@@ -40,10 +40,11 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 describe('crash', () => {
-  // Its waits add up to a minute (first export, restart, acknowledgements): over the level's 30 s.
+  // Its waits add up to a minute and a half (first export, restart, acknowledgements), each with
+  // a process start: over the level's 30 s.
   it(
     'a collector killed with SIGKILL mid-stream and restarted loses no span',
-    { timeout: 120_000 },
+    { timeout: 180_000 },
     async () => {
       await using t = await startStack();
       const env = testEnv(t.namespace, t.receiver.url, { TELEMETRY_BATCH_SIZE: '20' });
@@ -64,7 +65,7 @@ describe('crash', () => {
         };
         await run(100);
         await waitFor(() => t.receiver.spans.length > 0, {
-          timeoutMs: 20_000,
+          timeoutMs: 45_000,
           what: 'the first collector to export something',
         });
         // Kill while more events keep arriving: whatever batch is in hand is lost with the process.
@@ -75,7 +76,7 @@ describe('crash', () => {
         expect(t.receiver.spansById().size).toBeLessThan(ids.length * 2);
         child = startProcess(env);
         await waitFor(() => t.receiver.spansById().size === ids.length * 2, {
-          timeoutMs: 30_000,
+          timeoutMs: 45_000,
           what: `all ${ids.length * 2} spans after the restart`,
         });
         const jobs = new Set(t.receiver.spans.map((s) => s.attributes['job.id']));
@@ -85,7 +86,7 @@ describe('crash', () => {
             Number(
               (await t.redis.xpending(`{${t.namespace}}:events`, 'telemetry-collector'))[0],
             ) === 0,
-          { timeoutMs: 10_000, what: 'every entry acknowledged' },
+          { timeoutMs: 20_000, what: 'every entry acknowledged' },
         );
       } finally {
         child.kill('SIGKILL');

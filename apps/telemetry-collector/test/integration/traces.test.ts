@@ -79,7 +79,7 @@ describe('the event stream as traces', () => {
     const ids = await runWorkflow(t);
     await t.collector();
     await waitFor(() => t.receiver.spansById().size === 9, {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       what: '9 spans (4 jobs, 5 attempts)',
     });
     const spans = [...t.receiver.spansById().values()];
@@ -194,12 +194,12 @@ describe('the event stream as traces', () => {
     await using t = await startStack();
     await runWorkflow(t);
     const first = await t.collector();
-    await waitFor(() => t.receiver.spansById().size === 9, { timeoutMs: 10_000, what: '9 spans' });
+    await waitFor(() => t.receiver.spansById().size === 9, { timeoutMs: 20_000, what: '9 spans' });
     await first.close();
     const before = [...t.receiver.spans].map((s) => `${s.traceId}/${s.spanId}/${s.name}`).sort();
     t.receiver.spans.length = 0;
     await t.collector({ TELEMETRY_GROUP: 'replay', TELEMETRY_CONSUMER: 'other' });
-    await waitFor(() => t.receiver.spansById().size === 9, { timeoutMs: 10_000, what: '9 spans' });
+    await waitFor(() => t.receiver.spansById().size === 9, { timeoutMs: 20_000, what: '9 spans' });
     const after = [...t.receiver.spans].map((s) => `${s.traceId}/${s.spanId}/${s.name}`).sort();
     expect(after).toEqual(before);
   });
@@ -223,7 +223,7 @@ describe('the event stream as traces', () => {
     t.clock.now += 2_000;
     await t.queue.reapExpired();
     await t.collector();
-    await waitFor(() => t.receiver.spansById().size === 5, { timeoutMs: 10_000, what: '5 spans' });
+    await waitFor(() => t.receiver.spansById().size === 5, { timeoutMs: 20_000, what: '5 spans' });
     const spans = [...t.receiver.spansById().values()];
 
     const failed = byJob(spans, bad.id);
