@@ -70,6 +70,8 @@ function fixture(onTestFinished: TestContext['onTestFinished']): { work: string;
   return { work, remote };
 }
 
+const RELEASE_TIMEOUT_MS = 150_000;
+
 /** Runs `pnpm release` in `work` without blocking, so the cases of a file overlap. */
 function release(
   work: string,
@@ -84,10 +86,17 @@ function release(
         cwd: work,
         encoding: 'utf8',
         env: { ...process.env, JOBGATE_RELEASE_GATE: 'node --test gate.test.mjs', ...env },
+        // Inside the case's own bound, so a release that hangs fails the case with the steps it
+        // printed (once in a soak a case ran into the 180 s bound and said nothing more).
+        timeout: RELEASE_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ code, out: `${stdout}\n${stderr}` });
+        const killed = error?.killed
+          ? `\nrelease: killed after ${RELEASE_TIMEOUT_MS / 1000} s without finishing`
+          : '';
+        resolve({ code, out: `${stdout}\n${stderr}${killed}` });
       },
     );
   });
