@@ -9,6 +9,8 @@ export default defineConfig({
     include: level === 'unit' ? ['src/**/*.test.ts'] : ['test/integration/**/*.test.ts'],
     testTimeout: level === 'unit' ? 5_000 : 30_000,
     passWithNoTests: true,
+    // As the presets: files reuse a worker (integration alone: 8.8 → 6.4 CPU-s).
+    isolate: false,
     includeTaskLocation: true,
     reporters: [process.env.CI ? 'dot' : 'default', 'json', 'junit'],
     outputFile: {

@@ -35,9 +35,9 @@ describe('per-level limits', () => {
     expect(unitConfig.test?.retry).toBe(0);
   });
 
-  it('runs unit files in a shared worker (no module reset per file); the other levels isolate', () => {
+  it('runs unit and integration files in a reused worker (no module reset per file); e2e isolates', () => {
     expect(unitConfig.test?.isolate).toBe(false);
-    for (const test of [integrationConfig.test, e2eConfig.test])
-      expect(test?.isolate).toBeUndefined();
+    expect(integrationConfig.test?.isolate).toBe(false);
+    expect(e2eConfig.test?.isolate).toBeUndefined();
   });
 });
