@@ -175,7 +175,8 @@ export async function runGate(input: GateInput): Promise<RunRecord> {
     if (level.needsRedis) {
       try {
         if (together && sharedRedisTaken) {
-          // Another level of the group has the shared server: this one gets its own.
+          // The shared server is taken (by an earlier level or another of this group): a level
+          // running beside others gets its own.
           const own = (await servicesModule!).startServices();
           ownServices.push(own);
           Object.assign(env, (await own).env);
