@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -70,35 +70,47 @@ function fixture(onTestFinished: TestContext['onTestFinished']): { work: string;
   return { work, remote };
 }
 
-const RELEASE_TIMEOUT_MS = 150_000;
+// A release alone takes a few seconds; in a soak's integration level (ten packages' suites at
+// once on two cores, load 10-20) some took over two minutes. Killed inside the case's bound, so a
+// release that hangs fails its case with the steps it printed and when.
+const RELEASE_TIMEOUT_MS = 240_000;
 
-/** Runs `pnpm release` in `work` without blocking, so the cases of a file overlap. */
+/**
+ * Runs `pnpm release` in `work` without blocking, so the cases of a file overlap. Its output comes
+ * back with each line's time since the start (`+12.3s release: running the gate`), for the
+ * assertion messages.
+ */
 function release(
   work: string,
   args: string[] = [],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [releaseScript, ...args],
-      {
-        cwd: work,
-        encoding: 'utf8',
-        env: { ...process.env, JOBGATE_RELEASE_GATE: 'node --test gate.test.mjs', ...env },
-        // Inside the case's own bound, so a release that hangs fails the case with the steps it
-        // printed (once in a soak a case ran into the 180 s bound and said nothing more).
-        timeout: RELEASE_TIMEOUT_MS,
-        killSignal: 'SIGKILL',
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        const killed = error?.killed
-          ? `\nrelease: killed after ${RELEASE_TIMEOUT_MS / 1000} s without finishing`
-          : '';
-        resolve({ code, out: `${stdout}\n${stderr}${killed}` });
-      },
-    );
+    const started = Date.now();
+    const child = spawn(process.execPath, [releaseScript, ...args], {
+      cwd: work,
+      env: { ...process.env, JOBGATE_RELEASE_GATE: 'node --test gate.test.mjs', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: string[] = [];
+    const stamp = (chunk: Buffer): void => {
+      const at = `+${((Date.now() - started) / 1000).toFixed(1)}s`;
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim() !== '') lines.push(`${at} ${line}`);
+    };
+    child.stdout.on('data', stamp);
+    child.stderr.on('data', stamp);
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, RELEASE_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (killed)
+        lines.push(`release: killed after ${RELEASE_TIMEOUT_MS / 1000} s without finishing`);
+      resolve({ code: killed ? null : code, out: lines.join('\n') });
+    });
   });
 }
 
@@ -109,7 +121,7 @@ const remoteTags = (remote: string): string[] =>
 // level runs every package's suite at once on two cores, one case took over 30 s (the preset's
 // default), so these get a budget that fits their real cost under load. Each case has its own
 // fixture and remote, so they run concurrently (2 at a time, vitest.integration.config.ts).
-describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
+describe.concurrent('pnpm release', { timeout: 300_000 }, () => {
   it('a failing gate leaves no version commit and no tag, locally or on the remote', async ({
     onTestFinished,
   }) => {
@@ -122,7 +134,7 @@ describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
     const localHead = git(work, 'rev-parse', 'HEAD');
 
     const { code, out } = await release(work);
-    expect(code).toBe(1);
+    expect(code, out).toBe(1);
     expect(out).toContain('the gate failed');
     expect(remoteTags(remote)).toEqual([]);
     expect(git(remote, 'rev-parse', 'main')).toBe(remoteHead);
@@ -139,7 +151,7 @@ describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
 
     const { code, out } = await release(work);
     expect(out).toContain('1.0.0 -> 1.1.0 (minor), tag v1.1.0');
-    expect(code).toBe(0);
+    expect(code, out).toBe(0);
     expect(remoteTags(remote)).toEqual(['v1.1.0']);
     expect(git(remote, 'rev-list', '--count', `${before}..main`)).toBe('1');
     expect(git(remote, 'log', '-1', '--format=%s', 'main')).toBe('chore(release): v1.1.0');
@@ -154,8 +166,8 @@ describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
 
   it('--staging cuts a -staging tag', async ({ onTestFinished }) => {
     const { work, remote } = fixture(onTestFinished);
-    const { code } = await release(work, ['--staging']);
-    expect(code).toBe(0);
+    const { code, out } = await release(work, ['--staging']);
+    expect(code, out).toBe(0);
     expect(remoteTags(remote)).toEqual(['v1.1.0-staging']);
   });
 
@@ -163,7 +175,7 @@ describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
     const { work, remote } = fixture(onTestFinished);
     const head = git(work, 'rev-parse', 'HEAD');
     const { code, out } = await release(work, ['--dry-run']);
-    expect(code).toBe(0);
+    expect(code, out).toBe(0);
     for (const stepText of [
       'running the gate',
       'applying changeset version',
@@ -204,7 +216,7 @@ describe.concurrent('pnpm release', { timeout: 180_000 }, () => {
     git(work, 'rm', '-q', '.changeset/add-feature.md');
     git(work, 'commit', '-qm', 'no changesets');
     const { code, out } = await release(work);
-    expect(code).toBe(1);
+    expect(code, out).toBe(1);
     expect(out).toContain('no pending changesets');
   });
 });
