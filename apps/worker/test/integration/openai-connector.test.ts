@@ -16,7 +16,9 @@ describe('openai connector against a fake OpenAI-compatible server', () => {
       createOpenAIConnector({
         baseUrl: fake.baseUrl,
         apiKey: KEY,
-        requestTimeoutMs: 400,
+        // Well apart from the slow case's delay: at 400 ms a loaded soak level timed out the
+        // request that was to get the 401 (the retry then completed the job).
+        requestTimeoutMs: 2_000,
         pollIntervalMs: 10,
       }),
     ]);
@@ -137,7 +139,7 @@ describe('openai connector against a fake OpenAI-compatible server', () => {
     },
     {
       name: 'slow answer hits the request timeout',
-      reply: openaiReplies.slow(2_000),
+      reply: openaiReplies.slow(8_000),
       type: 'timeout',
       reason: 'processing_timeout',
       retry: true,
