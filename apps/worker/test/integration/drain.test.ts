@@ -204,11 +204,17 @@ describe('the worker process: drain through Redis, /metrics and /health', () => 
       return r.text();
     };
     let text = '';
-    // The outcome is counted once the run is settled, just after the queue records it.
-    await waitFor(async () => (text = await scrape()).includes('outcome="failed"'), {
-      timeoutMs: 5_000,
-      what: 'the failed run counted',
-    });
+    // The outcome is counted once the run is settled, just after the queue records it; a claim
+    // that finds nothing comes after the last job (when the worker started after the submits, as
+    // a loaded soak level once had it, no claim before them was empty).
+    const emptyClaim = /^jobgate_worker_claim_duration_seconds_count\{[^}]*result="empty"/m;
+    await waitFor(
+      async () => {
+        text = await scrape();
+        return text.includes('outcome="failed"') && emptyClaim.test(text);
+      },
+      { timeoutMs: 10_000, what: 'the failed run and an empty claim counted' },
+    );
     const at = (name: string, labels: Record<string, string>) => sample(text, name, labels);
     const completed = { service: 'simulation', outcome: 'completed', worker_id: 'metrics-w' };
     const failed = { service: 'simulation', outcome: 'failed' };
