@@ -59,7 +59,7 @@ beforeAll(() => {
   git('commit', '-q', '--no-verify', '-m', 'test: add probe');
 }, 120_000);
 
-// Each hook run costs about 4.5 CPU-s (lint-staged's prettier, ESLint and oxlint, then `gate
+// Each hook run costs about 4.5 CPU-s (lint-staged's prettier and oxlint, then `gate
 // precommit`), so each case commits once and checks everything that commit shows: a passing
 // commit (formatted, unstaged hunk kept aside) and a failing one (type error, both hunks kept).
 describe('pre-commit hook', () => {
