@@ -68,8 +68,22 @@ export async function waitOrFail<T>(
 }
 
 /**
+ * The apps' start bundles of this run by app folder, from the e2e global setup
+ * (`test/bundle-setup.ts`); a clear error when the tests run without it.
+ */
+export function appBundles(): Record<string, string> {
+  const bundles = process.env.E2E_APP_BUNDLES;
+  if (!bundles)
+    throw new Error(
+      'E2E_APP_BUNDLES is not set: run these tests with vitest.e2e.config.ts (its global setup builds the apps)',
+    );
+  return JSON.parse(bundles) as Record<string, string>;
+}
+
+/**
  * The API and N workers as real processes on the e2e Redis, in a namespace of their own, started
- * by the same launcher as `pnpm dev` (`@jobgate/testkit/stack`; services are defined there).
+ * by the same launcher as `pnpm dev` (`@jobgate/testkit/stack`; services are defined there), each
+ * from its start bundle of this run (`appBundles()`).
  * Workers use the simulation connector with short leases and idle waits, so failures recover in
  * seconds.
  */
@@ -83,7 +97,7 @@ export async function startStack(
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set: run through the e2e vitest preset');
   const namespace = uniqueNamespace('e2e');
-  const launcher = new Launcher({ redisUrl, namespace, mode: 'test' });
+  const launcher = new Launcher({ redisUrl, namespace, mode: 'test', bundles: appBundles() });
   const redis = launcher.redis;
   const workers: AppProcess[] = [];
   // Every process of the stack, and whether the test asked it to stop (a worker killed on purpose

@@ -4,7 +4,7 @@ import { ApiKeyStore } from '@jobgate/api';
 import { registryKeys, type WorkerRecord } from '@jobgate/core';
 import { OperatorKeyStore } from '@jobgate/monitor';
 import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
-import { STACK_SERVICES, Stack, type ServiceDefinition } from '@jobgate/testkit/stack';
+import { Stack } from '@jobgate/testkit/stack';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -18,10 +18,8 @@ const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../.test-results/e2e/screenshots/', import.meta.url));
 const BUNDLED = ['api', 'worker', 'monitor'] as const;
 
-const services: Record<string, ServiceDefinition> = {
-  ...STACK_SERVICES,
-  ...Object.fromEntries(BUNDLED.map((s) => [s, { ...STACK_SERVICES[s]!, entry: 'dist/main.js' }])),
-};
+// Under plain node, as `pnpm start` runs them (tsx's loader would only add its start-up cost).
+const bundles = Object.fromEntries(BUNDLED.map((s) => [s, `${root}apps/${s}/dist/main.js`]));
 
 let stack: Stack;
 let namespace: string;
@@ -40,7 +38,7 @@ beforeAll(async () => {
     );
   mkdirSync(SHOTS, { recursive: true });
   namespace = uniqueNamespace('e2e-mon');
-  stack = new Stack({ redisUrl: process.env.REDIS_URL!, namespace, mode: 'test', services });
+  stack = new Stack({ redisUrl: process.env.REDIS_URL!, namespace, mode: 'test', bundles });
   await stack.start('api');
   await stack.start('worker', { instance: workerId });
   await stack.start('monitor', { env: { REAPER_INTERVAL_MS: '500' } });

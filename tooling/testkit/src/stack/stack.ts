@@ -19,6 +19,11 @@ export interface StackOptions {
   services?: Record<string, ServiceDefinition>;
   /** Repository root (the folder holding `apps/`). */
   root?: string;
+  /**
+   * Built start bundles by app folder (`{ worker: '/…/main.js' }`, e.g. from `buildTestBundle`):
+   * an app listed here runs its bundle under plain node, the others their sources under tsx.
+   */
+  bundles?: Readonly<Record<string, string>>;
 }
 
 export interface StartOptions {
@@ -90,6 +95,7 @@ export class Stack implements AsyncDisposable {
       name: instance,
       cwd: `${this.options.root ?? REPO_ROOT}apps/${def.app}`,
       ...(def.entry ? { entry: def.entry } : {}),
+      ...(this.options.bundles?.[def.app] ? { bundle: this.options.bundles[def.app] } : {}),
       env,
       watch: this.options.watch ?? false,
       ...(onLine ? { onLine: (line, stream) => onLine(instance, line, stream) } : {}),
