@@ -13,8 +13,10 @@ import { startRedis } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import type { Connector } from '../../../apps/worker/src/connectors/types.js';
+import { createWorker, type Worker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue } from '../src/index.js';
-import { drain, jobgateInputs, jobgateWorkerDrain } from './workload.js';
+import { drain, jobgateInputs } from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 20_000);
 const SHAPE = process.env.SHAPE ?? 'worker';
@@ -31,6 +33,35 @@ const admin = new Redis(server.url);
 const submitter = await createQueue({ redis: admin, namespace: 'p' });
 for (let i = 0; i < JOBS; i += 5_000)
   await submitter.submitMany(jobgateInputs(Math.min(5_000, JOBS - i), services));
+// Queues and workers first: createQueue installs this checkout's library, so LIB is loaded after.
+const noop = (service: string): Connector => ({
+  kind: 'noop',
+  service,
+  run: () => Promise.resolve({}),
+});
+const connections: Redis[] = [new Redis(server.url)];
+const queues: Queue[] = [];
+const workers: Worker[] = [];
+if (SHAPE === 'raw') {
+  for (let i = 0; i < 80; i++)
+    queues.push(await createQueue({ redis: connections[0]!, namespace: 'p' }));
+} else {
+  for (const [k, service] of services.entries()) {
+    const redis = new Redis(server.url);
+    connections.push(redis);
+    const queue = await createQueue({ redis, namespace: 'p' });
+    queues.push(queue);
+    workers.push(
+      createWorker({
+        queue,
+        redis,
+        capabilities: { worker_id: `profile-${k}` },
+        connectors: [noop(service)],
+        concurrency: CONCURRENCY,
+      }),
+    );
+  }
+}
 await admin.function('LOAD', 'REPLACE', lib);
 const cpu = async (): Promise<number> => {
   const t = await admin.info('cpu');
@@ -50,13 +81,17 @@ await admin.config('RESETSTAT');
 const c0 = await cpu();
 const t0 = performance.now();
 if (SHAPE === 'raw') {
-  const conn = new Redis(server.url);
-  const queues: Queue[] = [];
-  for (let i = 0; i < 80; i++) queues.push(await createQueue({ redis: conn, namespace: 'p' }));
   await drain(queues, services);
-  conn.disconnect();
 } else {
-  await jobgateWorkerDrain(server.url, 'p', services, CONCURRENCY, JOBS);
+  await Promise.all(workers.map((w) => w.start()));
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (workers.reduce((sum, w) => sum + w.stats().completed, 0) >= JOBS) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 2);
+  });
 }
 const ms = performance.now() - t0;
 const used = (await cpu()) - c0;
@@ -73,5 +108,8 @@ for (const line of cs.split('\n')) {
 console.log(
   `${SHAPE}: ${Math.round((JOBS / ms) * 1000)} jobs/s, Redis CPU ${(used / JOBS).toFixed(1)} us/job`,
 );
+await Promise.all(workers.map((w) => w.stop({ graceMs: 1_000 })));
+await Promise.all(queues.map((q) => q.close()));
+for (const c of connections) c.disconnect();
 await submitter.close();
 admin.disconnect();
