@@ -50,10 +50,13 @@ jobgate_batch call read a service's bucket list and heads once (version 16, a pe
 write each bucket's changed head once, at the end of the call (version 17; a read of {ns}:heads
 in the call writes them first). Version 17 also keeps the decoded state of a job it claimed (per
 Lua state, bounded) for the job's next transition when the stored JSON is still that string.
+Version 18 binds the globals every job reads (redis.call, cjson, string functions) once as
+upvalues, encodes a job.claimed / job.completed event's data once for equal values, gives lease
+scores to ZADD as text, and builds fewer strings per claim (no stored data changed).
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 17
+local LIBRARY_VERSION = 18

@@ -17,7 +17,7 @@ describe('embedded Lua library', () => {
   });
 
   it('never uses the KEYS command', () => {
-    expect(LIBRARY_SOURCE).not.toMatch(/redis\.call\(\s*'KEYS'/i);
+    expect(LIBRARY_SOURCE).not.toMatch(/(redis\.p?call|rcall)\(\s*'KEYS'/i);
   });
 
   it.each(functionFiles)('functions/%s registers one function and documents it', (file) => {

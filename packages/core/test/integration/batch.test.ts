@@ -234,6 +234,68 @@ describe('coalesced calls (jobgate_batch)', () => {
     ]);
   });
 
+  it("each event and lease of one call carries its own operation's worker, lease expiry and duration", async () => {
+    // Version 18 encodes a job.claimed / job.completed event's data once for equal values and
+    // gives lease scores as text, reused while equal: operations of one call that differ in
+    // worker, lease or duration must each get their own, and equal ones in a later call too.
+    await using t = await testQueue();
+    const ids = (
+      await t.queue.submitMany(
+        Array.from({ length: 7 }, (_, i) => ({
+          service_required: 'svc',
+          priority: 0,
+          payload: { i },
+        })),
+      )
+    ).map((r) => r.id);
+    const one = worker({ worker_id: 'one' });
+    const two = worker({ worker_id: 'two' });
+    const t0 = t.clock.now;
+    expect((await t.queue.claim(one))?.id).toBe(ids[0]);
+    t.clock.advance(1_000);
+    expect((await t.queue.claim(one))?.id).toBe(ids[1]);
+    t.clock.advance(2_000);
+    const t1 = t.clock.now;
+    const replies = await Promise.all([
+      t.queue.complete(ids[0]!, 'one', null),
+      t.queue.complete(ids[1]!, 'one', null),
+      t.queue.claim(one, { leaseMs: 5_000 }),
+      t.queue.claim(two, { leaseMs: 5_000 }),
+      t.queue.claim(one, { leaseMs: 7_000 }),
+      t.queue.claim(one, { leaseMs: 7_000 }),
+    ]);
+    expect(replies.map((job) => job?.id)).toEqual(ids.slice(0, 6));
+    // The next call, at the same time: the same worker and lease as the call before.
+    expect((await t.queue.claim(one, { leaseMs: 7_000 }))?.id).toBe(ids[6]);
+
+    const events = (await t.queue.readEvents()).slice(7);
+    expect(events.map((e) => [e.type, e.job_id, e.data])).toEqual([
+      ['job.claimed', ids[0], { worker_id: 'one', lease_expires_at: t0 + 30_000 }],
+      ['job.claimed', ids[1], { worker_id: 'one', lease_expires_at: t0 + 1_000 + 30_000 }],
+      ['job.completed', ids[0], { worker_id: 'one', duration_ms: 3_000 }],
+      ['job.completed', ids[1], { worker_id: 'one', duration_ms: 2_000 }],
+      ['job.claimed', ids[2], { worker_id: 'one', lease_expires_at: t1 + 5_000 }],
+      ['job.claimed', ids[3], { worker_id: 'two', lease_expires_at: t1 + 5_000 }],
+      ['job.claimed', ids[4], { worker_id: 'one', lease_expires_at: t1 + 7_000 }],
+      ['job.claimed', ids[5], { worker_id: 'one', lease_expires_at: t1 + 7_000 }],
+      ['job.claimed', ids[6], { worker_id: 'one', lease_expires_at: t1 + 7_000 }],
+    ]);
+    const active = await t.redis.zrange(t.queue.keys.active, '0', '-1', 'WITHSCORES');
+    const scores = new Map<string, string>();
+    for (let i = 0; i < active.length; i += 2) scores.set(active[i]!, active[i + 1]!);
+    expect(scores).toEqual(
+      new Map([
+        [ids[2], String(t1 + 5_000)],
+        [ids[3], String(t1 + 5_000)],
+        [ids[4], String(t1 + 7_000)],
+        [ids[5], String(t1 + 7_000)],
+        [ids[6], String(t1 + 7_000)],
+      ]),
+    );
+    for (const [k, id] of ids.slice(2).entries())
+      expect((await t.queue.get(id))?.lease_expires_at).toBe(t1 + (k < 2 ? 5_000 : 7_000));
+  });
+
   it("holds a call's head writes to its end; a claim reading the global head list in between sees them", async () => {
     // Since library version 17 a call of many operations writes each bucket's head once, at its
     // end. Here one-service slots take bucket a's head after head, a three-service worker (which

@@ -17,7 +17,7 @@ Returns: flat array ok1, reply1, ok2, reply2, ...: ok 1 and the reply the functi
 Events: those of each operation.
 ]]
 local function error_text(e)
-  if type(e) == 'table' then return e.err or cjson.encode(e) end
+  if type(e) == 'table' then return e.err or json_encode(e) end
   return tostring(e)
 end
 
@@ -27,7 +27,7 @@ end
 local BATCH_ARGC = { claim = 3, complete = 3, complete_and_claim = 6, fail = 8, heartbeat = 3 }
 local BATCH_OPS = {
   claim = function(keys, now, maxlen, a, b)
-    return claim(keys, now, maxlen, a[b + 1], tonumber(a[b + 2]), tonumber(a[b + 3]) or 0)
+    return claim(keys, now, maxlen, a[b + 1], tonum(a[b + 2]), tonum(a[b + 3]) or 0)
   end,
   complete = function(keys, now, maxlen, a, b)
     local st, failure, raw = complete(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3])
@@ -37,27 +37,27 @@ local BATCH_OPS = {
   complete_and_claim = function(keys, now, maxlen, a, b)
     local st, failure = complete(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3])
     if not st then return nil, failure end
-    return claim(keys, now, maxlen, a[b + 4], tonumber(a[b + 5]), tonumber(a[b + 6]) or 0)
+    return claim(keys, now, maxlen, a[b + 4], tonum(a[b + 5]), tonum(a[b + 6]) or 0)
   end,
   fail = function(keys, now, maxlen, a, b)
-    return fail_job(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3], a[b + 4] == '1', tonumber(a[b + 5]),
-      tonumber(a[b + 6]), tonumber(a[b + 7]), tonumber(a[b + 8]))
+    return fail_job(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3], a[b + 4] == '1', tonum(a[b + 5]),
+      tonum(a[b + 6]), tonum(a[b + 7]), tonum(a[b + 8]))
   end,
   heartbeat = function(keys, now, _, a, b)
-    return heartbeat_job(keys, now, a[b + 1], a[b + 2], tonumber(a[b + 3]))
+    return heartbeat_job(keys, now, a[b + 1], a[b + 2], tonum(a[b + 3]))
   end,
 }
 
 redis.register_function('jobgate_batch', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
-  local n = tonumber(args[3])
+  local n = tonum(args[3])
   if not n or n < 1 then return invalid('n must be a positive number') end
   -- Check the whole shape first, so a malformed call runs no operation.
   local ops, argvs, bases = {}, {}, {}
   local i = 4
   for k = 1, n do
-    local name, argc = args[i], tonumber(args[i + 1])
+    local name, argc = args[i], tonum(args[i + 1])
     if not BATCH_OPS[name] then return invalid('operation ' .. k .. ': unknown name ' .. tostring(name)) end
     if not argc or argc < 0 or i + 1 + argc > #args then return invalid('operation ' .. k .. ': bad argument count') end
     ops[k] = BATCH_OPS[name]

@@ -14,14 +14,14 @@ redis.register_function('jobgate_cancel', function(keys, args)
   if not st then return redis.error_reply('JG_NOT_FOUND ' .. id) end
   local previous = st.status
   if previous ~= 'pending' and previous ~= 'active' then
-    return { 0, cjson.encode(st) }
+    return { 0, json_encode(st) }
   end
   if previous == 'active' then
-    redis.call('ZREM', keys[K_ACTIVE], id)
+    rcall('ZREM', keys[K_ACTIVE], id)
   elseif st.run_at then
-    redis.call('ZREM', keys[K_DELAYED], id)
+    rcall('ZREM', keys[K_DELAYED], id)
   elseif st.unrunnable_reason then
-    redis.call('ZREM', keys[K_UNRUNNABLE], id)
+    rcall('ZREM', keys[K_UNRUNNABLE], id)
   else
     unindex_pending(keys, st)
   end

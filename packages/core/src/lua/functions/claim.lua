@@ -9,5 +9,5 @@ Events: job.claimed (and the reap's job.stalled / job.failed).
 redis.register_function('jobgate_claim', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
-  return claim(keys, now, maxlen, args[3], tonumber(args[4]), tonumber(args[5]) or 0)
+  return claim(keys, now, maxlen, args[3], tonum(args[4]), tonum(args[5]) or 0)
 end)

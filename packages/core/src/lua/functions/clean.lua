@@ -9,27 +9,27 @@ Events: none.
 redis.register_function('jobgate_clean', function(keys, args)
   local _, _, err = common(keys, args)
   if err then return err end
-  local status, before, limit = args[3], tonumber(args[4]), tonumber(args[5])
+  local status, before, limit = args[3], tonum(args[4]), tonum(args[5])
   if status ~= 'completed' and status ~= 'failed' and status ~= 'cancelled' then
     return invalid('status must be completed, failed or cancelled')
   end
   if not before or not limit or limit < 1 then return invalid('finished_before and limit must be numbers') end
-  local members = redis.call('ZRANGE', keys[K_BY_STATUS], '[' .. status .. SEP, '(' .. status .. SEP_NEXT,
+  local members = rcall('ZRANGE', keys[K_BY_STATUS], '[' .. status .. SEP, '(' .. status .. SEP_NEXT,
     'BYLEX', 'LIMIT', 0, limit)
   local removed = 0
   for _, member in ipairs(members) do
-    local id = string.sub(member, #status + 19)
+    local id = ssub(member, #status + 19)
     local st = load_job(keys, id)
     if not st then
-      redis.call('ZREM', keys[K_BY_STATUS], member)
+      rcall('ZREM', keys[K_BY_STATUS], member)
     elseif st.finished_at and st.finished_at < before then
-      redis.call('ZREM', keys[K_BY_STATUS], member)
-      redis.call('HDEL', keys[K_JOBS], id)
-      redis.call('HDEL', keys[K_PAYLOADS], id)
-      redis.call('HDEL', keys[K_RESULTS], id)
-      redis.call('ZREM', keys[K_ALL], id)
-      if st.customer_id then redis.call('ZREM', keys[K_BY_CUSTOMER], st.customer_id .. SEP .. st.seq .. SEP .. id) end
-      if st.workflow_id then redis.call('ZREM', keys[K_BY_WORKFLOW], st.workflow_id .. SEP .. st.seq .. SEP .. id) end
+      rcall('ZREM', keys[K_BY_STATUS], member)
+      rcall('HDEL', keys[K_JOBS], id)
+      rcall('HDEL', keys[K_PAYLOADS], id)
+      rcall('HDEL', keys[K_RESULTS], id)
+      rcall('ZREM', keys[K_ALL], id)
+      if st.customer_id then rcall('ZREM', keys[K_BY_CUSTOMER], st.customer_id .. SEP .. st.seq .. SEP .. id) end
+      if st.workflow_id then rcall('ZREM', keys[K_BY_WORKFLOW], st.workflow_id .. SEP .. st.seq .. SEP .. id) end
       removed = removed + 1
     end
   end

@@ -11,5 +11,5 @@ redis.register_function('jobgate_complete_and_claim', function(keys, args)
   if err then return err end
   local st, failure = complete(keys, now, maxlen, args[3], args[4], args[5])
   if not st then return failure end
-  return claim(keys, now, maxlen, args[6], tonumber(args[7]), tonumber(args[8]) or 0)
+  return claim(keys, now, maxlen, args[6], tonum(args[7]), tonum(args[8]) or 0)
 end)

@@ -11,7 +11,7 @@ redis.register_function('jobgate_fail', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
   local raw, failure = fail_job(keys, now, maxlen, args[3], args[4], args[5], args[6] == '1',
-    tonumber(args[7]), tonumber(args[8]), tonumber(args[9]), tonumber(args[10]))
+    tonum(args[7]), tonum(args[8]), tonum(args[9]), tonum(args[10]))
   if not raw then return failure end
   return raw
 end)

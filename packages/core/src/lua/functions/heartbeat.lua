@@ -8,7 +8,7 @@ Events: none.
 redis.register_function('jobgate_heartbeat', function(keys, args)
   local now, _, err = common(keys, args)
   if err then return err end
-  local expiry, failure = heartbeat_job(keys, now, args[3], args[4], tonumber(args[5]))
+  local expiry, failure = heartbeat_job(keys, now, args[3], args[4], tonum(args[5]))
   if not expiry then return failure end
   return expiry
 end)

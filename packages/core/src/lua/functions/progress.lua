@@ -10,7 +10,7 @@ redis.register_function('jobgate_progress', function(keys, args)
   if err then return err end
   local st, failure = held(keys, args[3], args[4], now)
   if not st then return failure end
-  st.progress = { percent = tonumber(args[5]), message = args[6] ~= '' and args[6] or nil }
+  st.progress = { percent = tonum(args[5]), message = args[6] ~= '' and args[6] or nil }
   local raw = save_job(keys, st)
   keep_state(st, raw)
   emit(keys, maxlen, 'job.progress', st, now,

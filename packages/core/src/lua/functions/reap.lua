@@ -9,6 +9,6 @@ Events: job.stalled or job.failed per expired lease; none for a promoted retry (
 redis.register_function('jobgate_reap', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
-  local expired, promoted = reap(keys, now, maxlen, tonumber(args[3]) or 100)
+  local expired, promoted = reap(keys, now, maxlen, tonum(args[3]) or 100)
   return { expired, promoted }
 end)

@@ -13,7 +13,7 @@ redis.register_function('jobgate_release', function(keys, args)
   local id, worker_id = args[3], args[4]
   local st, failure = held(keys, id, worker_id, now)
   if not st then return failure end
-  redis.call('ZREM', keys[K_ACTIVE], id)
+  rcall('ZREM', keys[K_ACTIVE], id)
   st.progress = nil
   requeue(keys, st)
   -- The event carries the attempt that was handed back, like job.stalled does.

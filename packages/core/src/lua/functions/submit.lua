@@ -11,7 +11,7 @@ Events: job.received per created job.
 redis.register_function('jobgate_submit', function(keys, args)
   local now, maxlen, err = common(keys, args, true)
   if err then return err end
-  local n = tonumber(args[3])
+  local n = tonum(args[3])
   if not n or n < 1 or #args ~= 3 + n * NFIELDS then return invalid('expected ' .. NFIELDS .. ' fields per job') end
   -- Validate every job before writing any, so a bad batch changes nothing.
   for i = 0, n - 1 do
@@ -22,7 +22,7 @@ redis.register_function('jobgate_submit', function(keys, args)
     if not string.match(args[b + F_P], '^%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d$') then return invalid('job ' .. (i + 1) .. ': P must be 17 digits') end
     if args[b + F_CUSTOMER_ID] ~= '' and not valid_name(args[b + F_CUSTOMER_ID]) then return invalid('job ' .. (i + 1) .. ': customer_id must be printable') end
     if args[b + F_WORKFLOW_ID] ~= '' and not valid_name(args[b + F_WORKFLOW_ID]) then return invalid('job ' .. (i + 1) .. ': workflow_id must be printable') end
-    local max = tonumber(args[b + F_MAX_ATTEMPTS])
+    local max = tonum(args[b + F_MAX_ATTEMPTS])
     if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
   end
   local out = {}
@@ -30,17 +30,17 @@ redis.register_function('jobgate_submit', function(keys, args)
   local seen = {}
   -- One INCRBY reserves a sequence number per job of the batch; ids already present leave gaps,
   -- which keep the order exact (only the order of SEQ matters, never its density).
-  local next_seq = redis.call('INCRBY', keys[K_SEQ], n) - n
+  local next_seq = rcall('INCRBY', keys[K_SEQ], n) - n
   for i = 0, n - 1 do
     local b = 3 + i * NFIELDS
     local id = args[b + F_ID]
     -- Writing the payload first doubles as the existence check: every job has one.
-    if redis.call('HSETNX', keys[K_PAYLOADS], id, args[b + F_PAYLOAD]) == 0 then
+    if rcall('HSETNX', keys[K_PAYLOADS], id, args[b + F_PAYLOAD]) == 0 then
       out[#out + 1] = id
       out[#out + 1] = 0
     else
       next_seq = next_seq + 1
-      local seq = string.format('%016d', next_seq)
+      local seq = sformat('%016d', next_seq)
       local customer = args[b + F_CUSTOMER_ID] ~= '' and args[b + F_CUSTOMER_ID] or nil
       local st = {
         id = id,
@@ -52,8 +52,8 @@ redis.register_function('jobgate_submit', function(keys, args)
         requirements = args[b + F_REQUIREMENTS],
         customer_id = customer,
         workflow_id = args[b + F_WORKFLOW_ID] ~= '' and args[b + F_WORKFLOW_ID] or nil,
-        step = tonumber(args[b + F_STEP]),
-        max_attempts = tonumber(args[b + F_MAX_ATTEMPTS]),
+        step = tonum(args[b + F_STEP]),
+        max_attempts = tonum(args[b + F_MAX_ATTEMPTS]),
         attempts = 0,
         created_at = now,
       }
@@ -61,10 +61,10 @@ redis.register_function('jobgate_submit', function(keys, args)
       local seen_key = st.sig .. SEP .. (customer or '') .. SEP .. st.requirements
       local problem = seen[seen_key]
       if problem == nil then
-        local ok, r = pcall(cjson.decode, st.requirements)
+        local ok, r = pcall(json_decode, st.requirements)
         if not ok then problem = 'requirements are not valid JSON' else problem = spec_problem(r, customer) end
         if not problem then
-          redis.call('HSETNX', keys[K_SPECS], st.sig, cjson.encode({ r = r, c = customer }))
+          rcall('HSETNX', keys[K_SPECS], st.sig, json_encode({ r = r, c = customer }))
           problem = false
         end
         seen[seen_key] = problem
@@ -72,14 +72,14 @@ redis.register_function('jobgate_submit', function(keys, args)
       set_status(keys, st, 'pending')
       if problem then
         st.unrunnable_reason = problem
-        redis.call('ZADD', keys[K_UNRUNNABLE], seq, id)
+        rcall('ZADD', keys[K_UNRUNNABLE], seq, id)
       else
         index_pending(keys, st)
         woken[st.service_required] = (woken[st.service_required] or 0) + 1
       end
-      redis.call('ZADD', keys[K_ALL], seq, id)
-      if customer then redis.call('ZADD', keys[K_BY_CUSTOMER], '0', customer .. SEP .. seq .. SEP .. id) end
-      if st.workflow_id then redis.call('ZADD', keys[K_BY_WORKFLOW], '0', st.workflow_id .. SEP .. seq .. SEP .. id) end
+      rcall('ZADD', keys[K_ALL], seq, id)
+      if customer then rcall('ZADD', keys[K_BY_CUSTOMER], '0', customer .. SEP .. seq .. SEP .. id) end
+      if st.workflow_id then rcall('ZADD', keys[K_BY_WORKFLOW], '0', st.workflow_id .. SEP .. seq .. SEP .. id) end
       save_job(keys, st)
       emit(keys, maxlen, 'job.received', st, now, {
         service_required = st.service_required, priority = st.priority, step = st.step,

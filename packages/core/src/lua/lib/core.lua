@@ -14,6 +14,18 @@ local now_text, maxlen_text
 local ATTEMPT_TEXT = {}
 for i = 0, 100 do ATTEMPT_TEXT[i] = '' .. i end
 
+-- The globals every job reads, bound once as upvalues: in a function library each global read is
+-- a lookup in the globals table (redis.call two: `redis`, then `call`), and a job runs about 15
+-- commands and a dozen string and JSON calls. They exist only at run time (FUNCTION LOAD sees a
+-- restricted API), so `common` binds them on the first call in this Lua state.
+local rcall, json_encode, json_decode, ssub, sfind, sformat, tonum
+local function bind_globals()
+  rcall = redis.call
+  json_encode, json_decode = cjson.encode, cjson.decode
+  ssub, sfind, sformat = string.sub, string.find, string.format
+  tonum = tonumber
+end
+
 local function invalid(message)
   return redis.error_reply('JG_INVALID ' .. message)
 end
@@ -29,5 +41,5 @@ local function check_keys(keys, extra)
 end
 
 local function valid_name(s)
-  return type(s) == 'string' and #s > 0 and #s <= 256 and not string.find(s, '[%z\1-\31]')
+  return type(s) == 'string' and #s > 0 and #s <= 256 and not sfind(s, '[%z\1-\31]')
 end

@@ -35,10 +35,10 @@ end
 -- completion each write the status index once instead of twice.
 local function set_status(keys, st, status)
   if st.status and st.status ~= 'active' then
-    redis.call('ZREM', keys[K_BY_STATUS], st.status .. SEP .. st.seq .. SEP .. st.id)
+    rcall('ZREM', keys[K_BY_STATUS], st.status .. SEP .. st.seq .. SEP .. st.id)
   end
   if status ~= 'active' then
-    redis.call('ZADD', keys[K_BY_STATUS], '0', status .. SEP .. st.seq .. SEP .. st.id)
+    rcall('ZADD', keys[K_BY_STATUS], '0', status .. SEP .. st.seq .. SEP .. st.id)
   end
   st.status = status
 end
@@ -48,12 +48,12 @@ local function head_of(st)
 end
 
 local function write_head(keys, bucket, old, new)
-  if old then redis.call('ZREM', keys[K_HEADS], old .. SEP .. bucket) end
+  if old then rcall('ZREM', keys[K_HEADS], old .. SEP .. bucket) end
   if new then
-    redis.call('ZADD', keys[K_HEADS], '0', new .. SEP .. bucket)
-    redis.call('HSET', keys[K_BUCKET_HEADS], bucket, new)
+    rcall('ZADD', keys[K_HEADS], '0', new .. SEP .. bucket)
+    rcall('HSET', keys[K_BUCKET_HEADS], bucket, new)
   else
-    redis.call('HDEL', keys[K_BUCKET_HEADS], bucket)
+    rcall('HDEL', keys[K_BUCKET_HEADS], bucket)
   end
 end
 
@@ -89,7 +89,7 @@ end
 local function current_head(keys, bucket)
   local head = memo.heads[bucket]
   if head == nil then
-    head = redis.call('HGET', keys[K_BUCKET_HEADS], bucket) or false
+    head = rcall('HGET', keys[K_BUCKET_HEADS], bucket) or false
     memo.heads[bucket] = head
   end
   return head or nil
@@ -117,41 +117,43 @@ end
 -- A bucket has pending jobs exactly when it has a field in {ns}:bucket-heads, so the head alone
 -- tells an empty bucket: no per-bucket counter to keep in step.
 local function index_pending(keys, st)
-  redis.call('ZADD', keys[K_PENDING], '0', pending_member(st))
+  rcall('ZADD', keys[K_PENDING], '0', pending_member(st))
   local bucket = bucket_of(st)
   local head = head_of(st)
   local current = current_head(keys, bucket)
   if not current then
-    redis.call('ZADD', keys[K_BUCKETS], '0', bucket)
+    rcall('ZADD', keys[K_BUCKETS], '0', bucket)
     memo.buckets[st.service_required] = nil
     set_head(keys, bucket, nil, head)
   elseif head < current then
     set_head(keys, bucket, current, head)
   end
   if st.workflow_id then
-    redis.call('ZADD', keys[K_WF_PENDING], '0', wf_member(st))
+    rcall('ZADD', keys[K_WF_PENDING], '0', wf_member(st))
   end
 end
 
 -- `current`: the bucket's head when the caller just read it (a claim found the job through it).
 local function unindex_pending(keys, st, current)
-  if redis.call('ZREM', keys[K_PENDING], pending_member(st)) == 0 then return end
   local bucket = bucket_of(st)
+  local head = head_of(st)
+  -- The pending member (pending_member(st)), from the two strings this needs anyway.
+  if rcall('ZREM', keys[K_PENDING], bucket .. SEP .. head) == 0 then return end
   current = current or current_head(keys, bucket)
   -- A job that is not its bucket's head leaves the head, and so the bucket, as it was.
-  if current == head_of(st) then
+  if current == head then
     local lo, hi = bucket_bounds(bucket)
-    local next_member = redis.call('ZRANGE', keys[K_PENDING], lo, hi, 'BYLEX', 'LIMIT', '0', '1')[1]
+    local next_member = rcall('ZRANGE', keys[K_PENDING], lo, hi, 'BYLEX', 'LIMIT', '0', '1')[1]
     if next_member then
-      set_head(keys, bucket, current, string.sub(next_member, #bucket + 2))
+      set_head(keys, bucket, current, ssub(next_member, #bucket + 2))
     else
-      redis.call('ZREM', keys[K_BUCKETS], bucket)
+      rcall('ZREM', keys[K_BUCKETS], bucket)
       memo.buckets[st.service_required] = nil
       set_head(keys, bucket, current, nil)
     end
   end
   if st.workflow_id then
-    redis.call('ZREM', keys[K_WF_PENDING], wf_member(st))
+    rcall('ZREM', keys[K_WF_PENDING], wf_member(st))
   end
 end
 

@@ -1,5 +1,28 @@
 -- The holder's side of a job: claim, and the calls that need the lease (complete, fail, heartbeat).
 
+-- The data of job.claimed and job.completed events by the values they hold, encoded once: the
+-- slots of a worker claim in one call (one worker, one lease expiry) and complete together (one
+-- duration), so most events of a call reuse the JSON the first one encoded. Same values, same
+-- JSON: cjson.encode of a table built the same way.
+local claimed_by, claimed_lease, claimed_json
+local completed_by, completed_ms, completed_json
+
+local function claimed_data(worker_id, lease)
+  if worker_id ~= claimed_by or lease ~= claimed_lease or not claimed_json then
+    claimed_by, claimed_lease = worker_id, lease
+    claimed_json = json_encode({ worker_id = worker_id, lease_expires_at = lease })
+  end
+  return claimed_json
+end
+
+local function completed_data(worker_id, duration)
+  if worker_id ~= completed_by or duration ~= completed_ms or not completed_json then
+    completed_by, completed_ms = worker_id, duration
+    completed_json = json_encode({ worker_id = worker_id, duration_ms = duration })
+  end
+  return completed_json
+end
+
 local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   if reap_limit > 0 and reap_needed(keys, now) then reap(keys, now, maxlen, reap_limit) end
   local ctx = worker_context(worker_json)
@@ -21,8 +44,8 @@ local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   add_due(keys, K_ACTIVE, st.lease_expires_at, id)
   local raw = save_job(keys, st)
   keep_state(st, raw)
-  emit(keys, maxlen, 'job.claimed', st, now, { worker_id = ctx.id, lease_expires_at = st.lease_expires_at })
-  return { raw, redis.call('HGET', keys[K_PAYLOADS], id) }
+  emit_json(keys, maxlen, 'job.claimed', st, now, claimed_data(ctx.id, st.lease_expires_at))
+  return { raw, rcall('HGET', keys[K_PAYLOADS], id) }
 end
 
 -- Returns the job when worker_id holds its lease, else nil and the error reply to return.
@@ -38,12 +61,12 @@ end
 local function complete(keys, now, maxlen, id, worker_id, result_json)
   local st, err = held(keys, id, worker_id, now)
   if not st then return nil, err end
-  redis.call('ZREM', keys[K_ACTIVE], id)
-  redis.call('HSET', keys[K_RESULTS], id, result_json)
+  rcall('ZREM', keys[K_ACTIVE], id)
+  rcall('HSET', keys[K_RESULTS], id, result_json)
   finish(keys, st, 'completed', now)
   st.progress = nil
   local raw = save_job(keys, st)
-  emit(keys, maxlen, 'job.completed', st, now, { worker_id = worker_id, duration_ms = now - st.claimed_at })
+  emit_json(keys, maxlen, 'job.completed', st, now, completed_data(worker_id, now - st.claimed_at))
   return st, nil, raw
 end
 
@@ -52,9 +75,9 @@ end
 local function fail_job(keys, now, maxlen, id, worker_id, failure_json, retryable, retry_after, base, cap, r)
   local st, failure = held(keys, id, worker_id, now)
   if not st then return nil, failure end
-  local ok, info = pcall(cjson.decode, failure_json)
+  local ok, info = pcall(json_decode, failure_json)
   if not ok or type(info) ~= 'table' then return nil, invalid('failure must be a JSON object') end
-  redis.call('ZREM', keys[K_ACTIVE], id)
+  rcall('ZREM', keys[K_ACTIVE], id)
   st.last_failure = info
   st.progress = nil
   if retryable and st.attempts < st.max_attempts then

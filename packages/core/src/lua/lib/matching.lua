@@ -11,9 +11,9 @@ local function load_spec(keys, sig)
   local cache_key = keys[K_SPECS] .. SEP .. sig
   local spec = spec_cache[cache_key]
   if spec ~= nil then return spec end
-  local raw = redis.call('HGET', keys[K_SPECS], sig)
+  local raw = rcall('HGET', keys[K_SPECS], sig)
   if not raw then return false end
-  local ok, decoded = pcall(cjson.decode, raw)
+  local ok, decoded = pcall(json_decode, raw)
   -- A damaged spec is not remembered: someone may repair it.
   if not ok or type(decoded) ~= 'table' or type(decoded.r) ~= 'table' then return false end
   spec = decoded
@@ -38,7 +38,7 @@ local function bucket_ok(ctx, keys, svc, bucket)
   end
   local verdict = verdicts[bucket]
   if verdict == nil then
-    local spec = load_spec(keys, string.sub(bucket, #svc + 2))
+    local spec = load_spec(keys, ssub(bucket, #svc + 2))
     if not spec then return false end
     local ok, result = pcall(runnable, ctx, svc, spec)
     if not ok then return false end
@@ -63,11 +63,11 @@ local HEADS_BATCH_TEXT, FIRST_HEADS_TEXT = '' .. HEADS_BATCH, '' .. FIRST_HEADS
 -- The first runnable head of a batch of {ns}:heads members: job id and head, or nil.
 local function runnable_head(ctx, keys, batch)
   for _, member in ipairs(batch) do
-    local a = string.find(member, SEP, PKLEN + 2, true)
-    local b = string.find(member, SEP, a + 1, true)
-    local svc = string.sub(member, a + 1, b - 1)
-    if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(member, a + 1)) then
-      return string.sub(member, PKLEN + 2, a - 1), string.sub(member, 1, a - 1)
+    local a = sfind(member, SEP, PKLEN + 2, true)
+    local b = sfind(member, SEP, a + 1, true)
+    local svc = ssub(member, a + 1, b - 1)
+    if ctx.services[svc] and bucket_ok(ctx, keys, svc, ssub(member, a + 1)) then
+      return ssub(member, PKLEN + 2, a - 1), ssub(member, 1, a - 1)
     end
   end
   return nil
@@ -77,7 +77,7 @@ end
 -- the answer. Used when the whole namespace has few buckets compared with the worker's services.
 local function find_in_heads(ctx, keys, start)
   while true do
-    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', '0', HEADS_BATCH_TEXT)
+    local batch = rcall('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', '0', HEADS_BATCH_TEXT)
     local id, head = runnable_head(ctx, keys, batch)
     if id then return id, head end
     if #batch < HEADS_BATCH then return nil end
@@ -90,41 +90,37 @@ end
 -- order is exact across services. `limit`: give up (answer false) when a service has more buckets
 -- than that, so the cost stays bounded for the caller that has a cheaper way; nil reads them all.
 local function find_in_services(ctx, keys, limit)
-  local runnable_buckets = {}
+  -- Heads this call already read or wrote come from the memo; the others (`unknown`) from one
+  -- HMGET, in slices (unpack() has a stack limit of a few thousand values).
+  local best, unknown
   for _, svc in ipairs(ctx.service_list) do
     local buckets = memo.buckets[svc]
     if not buckets then
       if limit then
-        buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX',
+        buckets = rcall('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX',
           'LIMIT', 0, limit + 1)
         if #buckets > limit then return false end
         -- Only short lists are kept for the rest of the call (see memo in lib/indexes.lua).
         memo.buckets[svc] = buckets
       else
-        buckets = redis.call('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
+        buckets = rcall('ZRANGE', keys[K_BUCKETS], '[' .. svc .. SEP, '(' .. svc .. SEP_NEXT, 'BYLEX')
       end
     end
     for _, bucket in ipairs(buckets) do
       if bucket_ok(ctx, keys, svc, bucket) then
-        runnable_buckets[#runnable_buckets + 1] = bucket
+        local head = memo.heads[bucket]
+        if head == nil then
+          unknown = unknown or {}
+          unknown[#unknown + 1] = bucket
+        elseif head and (best == nil or head < best) then
+          best = head
+        end
       end
     end
   end
-  local best
-  -- Heads this call already read or wrote come from the memo; the others from one HMGET, in
-  -- slices (unpack() has a stack limit of a few thousand values).
-  local unknown = {}
-  for _, bucket in ipairs(runnable_buckets) do
-    local head = memo.heads[bucket]
-    if head == nil then
-      unknown[#unknown + 1] = bucket
-    elseif head and (best == nil or head < best) then
-      best = head
-    end
-  end
-  for from = 1, #unknown, 1000 do
+  for from = 1, unknown and #unknown or 0, 1000 do
     local to = math.min(from + 999, #unknown)
-    local heads = redis.call('HMGET', keys[K_BUCKET_HEADS], unpack(unknown, from, to))
+    local heads = rcall('HMGET', keys[K_BUCKET_HEADS], unpack(unknown, from, to))
     for k = from, to do
       local head = heads[k - from + 1]
       memo.heads[unknown[k]] = head or false
@@ -132,7 +128,7 @@ local function find_in_services(ctx, keys, limit)
     end
   end
   if not best then return nil end
-  return string.sub(best, PKLEN + 2), best
+  return ssub(best, PKLEN + 2), best
 end
 
 -- A worker of at most this many services searches its own services' buckets first: two or three
@@ -151,11 +147,11 @@ local function find_in_buckets(ctx, keys)
   -- The reads of {ns}:heads below see this call's held head writes.
   flush_heads(keys)
   -- Usually the first head or one of the next few is runnable: one short read answers the claim.
-  local first = redis.call('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', '0', FIRST_HEADS_TEXT)
+  local first = rcall('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', '0', FIRST_HEADS_TEXT)
   local id, head = runnable_head(ctx, keys, first)
   if id then return id, head end
   if #first < FIRST_HEADS then return nil end
-  if redis.call('ZCARD', keys[K_HEADS]) <= FIRST_HEADS * #ctx.service_list + HEADS_BATCH then
+  if rcall('ZCARD', keys[K_HEADS]) <= FIRST_HEADS * #ctx.service_list + HEADS_BATCH then
     return find_in_heads(ctx, keys, '(' .. first[#first])
   end
   return find_in_services(ctx, keys)
@@ -168,15 +164,15 @@ local function find_in_workflow(ctx, keys)
   local start = '[' .. prefix
   local stop = '(' .. ctx.workflow_id .. SEP_NEXT
   while true do
-    local batch = redis.call('ZRANGE', keys[K_WF_PENDING], start, stop, 'BYLEX', 'LIMIT', 0, 100)
+    local batch = rcall('ZRANGE', keys[K_WF_PENDING], start, stop, 'BYLEX', 'LIMIT', 0, 100)
     if #batch == 0 then return nil end
     for _, member in ipairs(batch) do
-      local rest = string.sub(member, #prefix + PKLEN + 2)
-      local a = string.find(rest, SEP, 1, true)
-      local b = string.find(rest, SEP, a + 1, true)
-      local svc = string.sub(rest, 1, a - 1)
-      if ctx.services[svc] and bucket_ok(ctx, keys, svc, string.sub(rest, 1, b - 1)) then
-        return string.sub(rest, b + 1)
+      local rest = ssub(member, #prefix + PKLEN + 2)
+      local a = sfind(rest, SEP, 1, true)
+      local b = sfind(rest, SEP, a + 1, true)
+      local svc = ssub(rest, 1, a - 1)
+      if ctx.services[svc] and bucket_ok(ctx, keys, svc, ssub(rest, 1, b - 1)) then
+        return ssub(rest, b + 1)
       end
     end
     start = '(' .. batch[#batch]
@@ -193,7 +189,7 @@ local WORKER_CACHE_MAX = 1000
 local function worker_context(worker_json)
   local ctx = worker_cache[worker_json]
   if ctx then return ctx end
-  ctx = prepare_worker(cjson.decode(worker_json))
+  ctx = prepare_worker(json_decode(worker_json))
   if worker_cache_size >= WORKER_CACHE_MAX then
     worker_cache = {}
     worker_cache_size = 0

@@ -9,25 +9,25 @@ local migrated_count = 0
 local MIGRATED_MAX = 1000
 
 local function rebuild_bucket_heads(keys)
-  if redis.call('EXISTS', keys[K_BUCKET_HEADS]) == 1 then return end
+  if rcall('EXISTS', keys[K_BUCKET_HEADS]) == 1 then return end
   local start = '-'
   while true do
-    local batch = redis.call('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, 1000)
+    local batch = rcall('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', 0, 1000)
     if #batch == 0 then return end
     local fields = {}
     for _, member in ipairs(batch) do
-      local a = string.find(member, SEP, PKLEN + 2, true)
-      fields[#fields + 1] = string.sub(member, a + 1)
-      fields[#fields + 1] = string.sub(member, 1, a - 1)
+      local a = sfind(member, SEP, PKLEN + 2, true)
+      fields[#fields + 1] = ssub(member, a + 1)
+      fields[#fields + 1] = ssub(member, 1, a - 1)
     end
-    redis.call('HSET', keys[K_BUCKET_HEADS], unpack(fields))
+    rcall('HSET', keys[K_BUCKET_HEADS], unpack(fields))
     start = '(' .. batch[#batch]
   end
 end
 
 local function migrate(keys)
   if migrated[keys[K_JOBS]] then return end
-  redis.call('ZREMRANGEBYLEX', keys[K_BY_STATUS], '[active' .. SEP, '(active' .. SEP_NEXT)
+  rcall('ZREMRANGEBYLEX', keys[K_BY_STATUS], '[active' .. SEP, '(active' .. SEP_NEXT)
   rebuild_bucket_heads(keys)
   if migrated_count >= MIGRATED_MAX then
     migrated = {}
@@ -37,18 +37,28 @@ local function migrate(keys)
   migrated_count = migrated_count + 1
 end
 
+-- ARGV text as Redis would make it of its number (%.17g of an integer of at most 15 digits), else
+-- nil.
+local function plain_integer(s)
+  if #s <= 15 and sfind(s, '^[1-9]%d*$') then return s end
+  return nil
+end
+-- ARGV[2] (events MAXLEN) of the last call and its text: a client sends the same on every call.
+local maxlen_arg, maxlen_arg_text
+
 -- The checks every function but jobgate_version starts with: the key list, the lazy migration and
 -- ARGV[1] now, ARGV[2] events MAXLEN.
 local function common(keys, args, extra_keys)
+  if not rcall then bind_globals() end
   local err = check_keys(keys, extra_keys)
   if err then return nil, nil, err end
   migrate(keys)
   reset_memo()
-  local now = tonumber(args[1])
-  local maxlen = tonumber(args[2])
+  local now = tonum(args[1])
+  local maxlen = tonum(args[2])
   if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
-  -- As text only when Redis would make the number the same text (%.17g of an integer).
-  now_text = string.find(args[1], '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$') and args[1] or nil
-  maxlen_text = string.find(args[2], '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$') and args[2] or nil
+  now_text = plain_integer(args[1])
+  if args[2] ~= maxlen_arg then maxlen_arg, maxlen_arg_text = args[2], plain_integer(args[2]) end
+  maxlen_text = maxlen_arg_text
   return now, maxlen, nil
 end

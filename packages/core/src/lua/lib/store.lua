@@ -1,9 +1,9 @@
 -- Job state (one JSON per job in {ns}:jobs), the event stream and wake-up tokens.
 
 local function load_job(keys, id)
-  local raw = redis.call('HGET', keys[K_JOBS], id)
+  local raw = rcall('HGET', keys[K_JOBS], id)
   if not raw then return nil end
-  return cjson.decode(raw)
+  return json_decode(raw)
 end
 
 -- The states of active jobs as the claim, heartbeat or progress that wrote them left them, decoded,
@@ -32,7 +32,7 @@ end
 -- load_job for a transition of a held job: the kept state when the stored JSON is still the one
 -- it was kept with.
 local function load_kept(keys, id)
-  local raw = redis.call('HGET', keys[K_JOBS], id)
+  local raw = rcall('HGET', keys[K_JOBS], id)
   if not raw then return nil end
   local kept = kept_raw[id]
   if kept ~= nil then
@@ -42,38 +42,43 @@ local function load_kept(keys, id)
     kept_count = kept_count - 1
     if kept == raw then return st end
   end
-  return cjson.decode(raw)
+  return json_decode(raw)
 end
 
 -- Returns the stored JSON, so a call that answers with the job does not encode it twice.
 local function save_job(keys, st)
-  local raw = cjson.encode(st)
-  redis.call('HSET', keys[K_JOBS], st.id, raw)
+  local raw = json_encode(st)
+  rcall('HSET', keys[K_JOBS], st.id, raw)
   return raw
 end
 
-local function emit(keys, maxlen, kind, st, now, data)
+-- `data_json`: the event's data, already JSON.
+local function emit_json(keys, maxlen, kind, st, now, data_json)
   local attempt = st.attempts or 0
   -- `maxlen` and `now` are the call's own (every caller passes what `common` returned).
-  redis.call('XADD', keys[K_EVENTS], 'MAXLEN', '~', maxlen_text or maxlen, '*',
+  rcall('XADD', keys[K_EVENTS], 'MAXLEN', '~', maxlen_text or maxlen, '*',
     'type', kind,
     'job_id', st.id,
     'workflow_id', st.workflow_id or '',
     'customer_id', st.customer_id or '',
     'attempt', ATTEMPT_TEXT[attempt] or attempt,
     'timestamp', now_text or now,
-    'data', cjson.encode(data or {}))
+    'data', data_json)
+end
+
+local function emit(keys, maxlen, kind, st, now, data)
+  emit_json(keys, maxlen, kind, st, now, json_encode(data or {}))
 end
 
 -- One token per new claimable job, up to WAKE_CAP waiting tokens, so a list nobody waits on
 -- does not grow without bound.
 local function wake_list(key, n)
-  local room = WAKE_CAP - redis.call('LLEN', key)
+  local room = WAKE_CAP - rcall('LLEN', key)
   if n > room then n = room end
   if n <= 0 then return end
   local tokens = {}
   for i = 1, n do tokens[i] = '1' end
-  redis.call('LPUSH', key, unpack(tokens))
+  rcall('LPUSH', key, unpack(tokens))
 end
 
 -- Requeues, released jobs and promoted retries wake any waiting worker ({ns}:wake); submits wake
