@@ -198,10 +198,21 @@ export function createComfyUIConnector(options: ComfyUIConnectorOptions): Connec
       }
       let promptId: string | undefined;
       try {
-        const submitted = await http<Record<string, unknown>>(ctx, 'POST', '/prompt', {
-          prompt: parsed.data.workflow,
-          client_id: clientId,
+        // The prompt's id is ours (ComfyUI keeps a `prompt_id` the client sends), and the POST
+        // is not cut by the job's deadline or cancellation (only by its own timeout): a prompt
+        // ComfyUI accepted is always known, so an aborted job interrupts it instead of leaving
+        // it to run on the GPU with nobody waiting for it.
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        promptId = randomUUID();
+        const submitted = await requestJson<Record<string, unknown>>({
+          service,
+          method: 'POST',
+          url: `${base}/prompt`,
+          body: { prompt: parsed.data.workflow, client_id: clientId, prompt_id: promptId },
+          timeoutMs: options.requestTimeoutMs,
+          signal: new AbortController().signal,
         });
+        if (ctx.signal.aborted) throw ctx.signal.reason;
         if (typeof submitted.body.prompt_id !== 'string') {
           throw new ConnectorError(
             'comfyui POST /prompt answered without a prompt_id',

@@ -178,7 +178,9 @@ describe('comfyui connector against a fake ComfyUI', () => {
     const { id } = await env.h.queue.submit({
       service_required: 'comfyui',
       max_attempts: 1,
-      payload: { workflow, timeout_ms: 300 },
+      // Long enough for the websocket and POST /prompt on a loaded machine (at 300 ms a soak's
+      // level timed the job out before the prompt was sent, in 2 of 20 runs).
+      payload: { workflow, timeout_ms: 1_500 },
     });
     const job = await env.h.waitForJob(id, (j) => j.status === 'failed');
     expect(job.last_failure).toMatchObject({
@@ -189,6 +191,34 @@ describe('comfyui connector against a fake ComfyUI', () => {
       timeoutMs: 5_000,
       what: 'the timed-out prompt interrupted on ComfyUI',
     });
+    expect(env.comfy.requestsTo('POST /interrupt')[0]?.body).toEqual({
+      prompt_id: env.comfy.prompts()[0],
+    });
+  });
+
+  it('interrupts a prompt ComfyUI accepted after the job had timed out (POST /prompt still in flight)', async () => {
+    await using env = await setup();
+    // A busy ComfyUI answers the POST a second after the job's deadline and queues the prompt
+    // then: it must not be left running on the GPU with nobody waiting for it.
+    env.comfy.enqueue('POST /prompt', { delayMs: 1_000 });
+    env.comfy.enqueuePrompt({ neverFinish: true, stepDelayMs: 20 });
+    const { id } = await env.h.queue.submit({
+      service_required: 'comfyui',
+      max_attempts: 1,
+      payload: { workflow, timeout_ms: 200 },
+    });
+    const job = await env.h.waitForJob(id, (j) => j.status === 'failed');
+    expect(job.last_failure).toMatchObject({ failure_reason: 'job_timeout' });
+    await waitFor(() => env.comfy.requestsTo('POST /interrupt').length === 1, {
+      timeoutMs: 10_000,
+      what: 'the prompt accepted late interrupted on ComfyUI',
+    });
+    const sent = env.comfy.requestsTo('POST /prompt')[0]?.body as { prompt_id?: string };
+    expect(env.comfy.prompts()).toEqual([sent.prompt_id]);
+    expect(env.comfy.requestsTo('POST /interrupt')[0]?.body).toEqual({
+      prompt_id: sent.prompt_id,
+    });
+    expect(env.comfy.requestsTo('POST /queue')[0]?.body).toEqual({ delete: [sent.prompt_id] });
   });
 
   it('classifies an unreachable ComfyUI as a connection failure', async () => {

@@ -185,6 +185,7 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
     const body = (req.body && typeof req.body === 'object' ? req.body : {}) as {
       prompt?: unknown;
       client_id?: unknown;
+      prompt_id?: unknown;
     };
     if (!body.prompt || typeof body.prompt !== 'object' || Array.isArray(body.prompt)) {
       return {
@@ -200,7 +201,9 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
         },
       };
     }
-    const id = randomUUID();
+    // Like ComfyUI's server.py, a client's own `prompt_id` is kept.
+    const id =
+      typeof body.prompt_id === 'string' && body.prompt_id !== '' ? body.prompt_id : randomUUID();
     const state: PromptState = {
       id,
       clientId: typeof body.client_id === 'string' ? body.client_id : undefined,
