@@ -125,7 +125,7 @@ export interface WsClient extends AsyncDisposable {
 export async function connectWs(
   url: string,
   key: string | undefined,
-  options: { autoPong?: boolean } = {},
+  options: { autoPong?: boolean; openTimeoutMs?: number } = {},
 ): Promise<WsClient> {
   const socket = new WebSocket(url, {
     headers: key ? { authorization: `Bearer ${key}` } : {},
@@ -151,7 +151,10 @@ export async function connectWs(
     );
   });
   try {
-    await within(opened, { timeoutMs: 10_000, what: `the websocket to ${url} opening` });
+    await within(opened, {
+      timeoutMs: options.openTimeoutMs ?? 10_000,
+      what: `the websocket to ${url} opening`,
+    });
   } catch (error) {
     // A server that never answered the upgrade: drop the half-open connection.
     if (error instanceof WaitForTimeoutError) socket.terminate();

@@ -229,7 +229,11 @@ describe('WebSocket /api/ws', () => {
       const customers = await Promise.all(
         Array.from({ length: 200 }, (_, i) => api.customer(`fan-${i}`)),
       );
-      const clients = await Promise.all(customers.map((key) => connectWs(api.wsUrl, key)));
+      // 200 upgrades at once, each checking its key: 10 s per socket was passed once in a soak's
+      // 20 runs, so the opening shares the test's 40 s waits.
+      const clients = await Promise.all(
+        customers.map((key) => connectWs(api.wsUrl, key, { openTimeoutMs: 40_000 })),
+      );
       try {
         for (const client of clients) client.send({ type: 'subscribe', all: true });
         await Promise.all(
