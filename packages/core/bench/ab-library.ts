@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import type { Connector } from '../../../apps/worker/src/connectors/types.js';
 import { createWorker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue } from '../src/index.js';
-import { drain, jobgateInputs } from './workload.js';
+import { drain, jobgateInputs, startAndAwaitCompleted } from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const WINDOWS = Number(process.env.WINDOWS ?? 6);
@@ -87,15 +87,7 @@ async function window(url: string, lib: string, n: number): Promise<number[]> {
   await admin.config('RESETSTAT');
   const cpu0 = await redisCpu(admin);
   const t0 = performance.now();
-  await Promise.all(workers.map((w) => w.start()));
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      if (workers.reduce((sum, w) => sum + w.stats().completed, 0) >= JOBS) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 2);
-  });
+  await startAndAwaitCompleted(workers, JOBS);
   const ms = performance.now() - t0;
   const cpu = (await redisCpu(admin)) - cpu0;
   const stats = await scriptStats(admin);

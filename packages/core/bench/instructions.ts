@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import type { Connector } from '../../../apps/worker/src/connectors/types.js';
 import { createWorker, type Worker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue } from '../src/index.js';
-import { drain, jobgateInputs } from './workload.js';
+import { drain, jobgateInputs, startAndAwaitCompleted } from './workload.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:7395';
 const pid = process.env.VG_PID;
@@ -107,15 +107,7 @@ async function window(lib: string, label: string): Promise<number> {
     const done = await drain(queues, services);
     if (done !== JOBS) throw new Error(`drained ${done} of ${JOBS}`);
   } else {
-    await Promise.all(workers.map((w) => w.start()));
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (workers.reduce((sum, w) => sum + w.stats().completed, 0) >= JOBS) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 5);
-    });
+    await startAndAwaitCompleted(workers, JOBS, 5);
   }
   control('-d', label);
   await Promise.all(workers.map((w) => w.stop({ graceMs: 1_000 })));

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import type { Connector } from '../../../apps/worker/src/connectors/types.js';
 import { createWorker, type Worker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue } from '../src/index.js';
-import { drain, jobgateInputs } from './workload.js';
+import { drain, jobgateInputs, startAndAwaitCompleted } from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 20_000);
 const SHAPE = process.env.SHAPE ?? 'worker';
@@ -83,15 +83,7 @@ const t0 = performance.now();
 if (SHAPE === 'raw') {
   await drain(queues, services);
 } else {
-  await Promise.all(workers.map((w) => w.start()));
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      if (workers.reduce((sum, w) => sum + w.stats().completed, 0) >= JOBS) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 2);
-  });
+  await startAndAwaitCompleted(workers, JOBS);
 }
 const ms = performance.now() - t0;
 const used = (await cpu()) - c0;

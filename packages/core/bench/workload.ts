@@ -114,6 +114,26 @@ function noopConnector(service: string): Connector {
 }
 
 /**
+ * Starts the workers and resolves once they have completed `jobs` jobs between them (their own
+ * counters, read every `pollMs`).
+ */
+export async function startAndAwaitCompleted(
+  workers: Worker[],
+  jobs: number,
+  pollMs = 2,
+): Promise<void> {
+  await Promise.all(workers.map((w) => w.start()));
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (workers.reduce((sum, w) => sum + w.stats().completed, 0) >= jobs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, pollMs);
+  });
+}
+
+/**
  * One jobgate `createWorker` per service at `concurrency`, each on its own connection (as each
  * BullMQ Worker has its own), with a no-op connector; resolves once `jobs` jobs completed, after
  * stopping the workers, with the milliseconds from creating the workers to the last completion
@@ -145,16 +165,7 @@ export async function jobgateWorkerDrain(
       });
     }),
   );
-  await Promise.all(workers.map((w) => w.start()));
-  const completed = (): number => workers.reduce((sum, w) => sum + w.stats().completed, 0);
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      if (completed() >= jobs) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 2);
-  });
+  await startAndAwaitCompleted(workers, jobs);
   const ms = performance.now() - t0;
   await Promise.all(workers.map((w) => w.stop({ graceMs: 1_000 })));
   await Promise.all(queues.map((q) => q.close()));
