@@ -1,1 +1,0 @@
-export { e2eConfig as default } from '@jobgate/vitest-config/e2e';
