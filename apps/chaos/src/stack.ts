@@ -64,7 +64,6 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
   const dir = mkdtempSync(join(tmpdir(), `jobgate-chaos-${options.name}-`));
   const redisDir = join(dir, 'redis');
   mkdirSync(redisDir);
-  const redisPort = await freePort();
   const redisArgs = [
     '--appendonly',
     'yes',
@@ -73,9 +72,16 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     '--loglevel',
     'warning',
   ];
+  // The first start picks a free port (and another if that one is taken meanwhile: the level's
+  // scenarios start at the same time); a restart takes the same port again.
+  let redisHandle: RedisHandle | undefined = await startRedis({
+    own: true,
+    dir: redisDir,
+    args: redisArgs,
+  });
+  const redisPort = redisHandle.port;
   const launchRedis = (): Promise<RedisHandle> =>
     startRedis({ own: true, dir: redisDir, port: redisPort, args: redisArgs });
-  let redisHandle: RedisHandle | undefined = await launchRedis();
   const redisUrl = redisHandle.url;
   const namespace = 'chaos';
   const leaseMs = options.leaseMs ?? 2_000;
@@ -223,7 +229,8 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
         throw new Error(`the API exited (${how}) before answering /health`);
       }),
     ]);
-    for (let i = 0; i < options.workers; i++) await stack.startWorker();
+    // Started together; `workers` lists them in the order of their names (w1, w2, ...).
+    await Promise.all(Array.from({ length: options.workers }, () => stack.startWorker()));
   } catch (error) {
     const logs = stack.logs();
     await stack[Symbol.asyncDispose]();

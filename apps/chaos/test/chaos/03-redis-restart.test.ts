@@ -100,7 +100,9 @@ async function restartScenario(variant: 'shutdown' | 'kill -9', order: number): 
   expect(library.length, 'the functions library is installed again').toBe(1);
 }
 
-describe('redis restart', () => {
+// The two variants share nothing (each its own Redis directory, port, API and workers) and mostly
+// wait (Redis down 5 s, leases expiring), so they run at the same time.
+describe.concurrent('redis restart', () => {
   it(`shut down (AOF, everysec) for longer than a lease and started from the same directory: nothing lost (${JOBS} jobs)`, async () => {
     await restartScenario('shutdown', 30);
   });
