@@ -120,7 +120,7 @@ const remoteTags = (remote: string): string[] =>
 // Each case spawns git a dozen times, node's test runner and changesets; while the integration
 // level runs every package's suite at once on two cores, one case took over 30 s (the preset's
 // default), so these get a budget that fits their real cost under load. Each case has its own
-// fixture and remote, so they run concurrently (2 at a time, vitest.integration.config.ts).
+// fixture and remote, so they run concurrently (all six at once, vitest.integration.config.ts).
 describe.concurrent('pnpm release', { timeout: 300_000 }, () => {
   it('a failing gate leaves no version commit and no tag, locally or on the remote', async ({
     onTestFinished,
