@@ -53,10 +53,14 @@ Lua state, bounded) for the job's next transition when the stored JSON is still 
 Version 18 binds the globals every job reads (redis.call, cjson, string functions) once as
 upvalues, encodes a job.claimed / job.completed event's data once for equal values, gives lease
 scores to ZADD as text, and builds fewer strings per claim (no stored data changed).
+Version 19 stores a state as its cold fields' JSON, written once at the submit, then its hot
+fields written without cjson (lib/store.lua): a transition re-encodes only what it changes. The
+JSON readers parse is the same object; states of older versions move to the form at their next
+write (no migration pass).
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 18
+local LIBRARY_VERSION = 19

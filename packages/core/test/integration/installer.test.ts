@@ -231,4 +231,77 @@ describe('installer', () => {
     expect(all?.priority).toBe(6);
     await queue.close();
   });
+  it('upgrades a namespace written by library version 18 (states in the old JSON form) mid-flight', async () => {
+    // Version 19 stores a state as its cold fields' JSON, then a tab and the hot fields. States
+    // version 18 wrote (cjson's key order, no whitespace) are read as they are and move to the new
+    // form at their next write: an active job completes, a waiting retry, a released job and plain
+    // pending jobs are claimed in exact order, and every reader sees the same values.
+    let now = Date.now();
+    const queue = await createQueue({ redis, namespace: 'from-v18', clock: () => now });
+    const old = await readFile(new URL('../fixtures/jobgate-v18.lua', import.meta.url), 'utf8');
+    await redis.function('LOAD', 'REPLACE', old);
+    expect(await serverVersion()).toBe(18);
+    const submitted = await queue.submitMany(
+      Array.from({ length: 6 }, (_, i) => ({
+        service_required: 's',
+        priority: i < 2 ? 9 : 5 - i,
+        customer_id: i % 2 === 0 ? 'acme' : undefined,
+        payload: { i },
+      })),
+    );
+    const ids = submitted.map((r) => r.id);
+    const w = { worker_id: 'w', services: ['s'] };
+    // Under version 18: job 0 active, job 1 failed and waiting to retry, job 2 released.
+    expect((await queue.claim(w))?.id).toBe(ids[0]);
+    expect((await queue.claim(w))?.id).toBe(ids[1]);
+    await queue.fail(ids[1]!, 'w', {
+      retryable: true,
+      failure_type: 'RATE_LIMIT',
+      failure_reason: 'upstream_429',
+      message: 'later',
+      retry_after_ms: 100,
+    });
+    expect((await queue.claim(w))?.id).toBe(ids[2]);
+    await queue.release(ids[2]!, 'w');
+    const oldStates = await redis.hmget(queue.keys.jobs, ...ids);
+    for (const raw of oldStates) expect(raw).not.toContain('\t');
+    const before = await Promise.all(ids.map((id) => queue.get(id)));
+
+    expect(await installLibrary(redis)).toBe('upgraded');
+    expect(await serverVersion()).toBe(LIBRARY_VERSION);
+    // Nothing is rewritten by the upgrade itself.
+    expect(await redis.hmget(queue.keys.jobs, ...ids)).toEqual(oldStates);
+    expect(await Promise.all(ids.map((id) => queue.get(id)))).toEqual(before);
+
+    await queue.complete(ids[0]!, 'w', { ok: 0 });
+    const done = (await queue.get(ids[0]!))!;
+    expect(done).toEqual({
+      ...before[0],
+      status: 'completed',
+      lease_expires_at: null,
+      finished_at: done.finished_at,
+      result: { ok: 0 },
+    });
+    // The retry's time has passed: in priority order the retried job (9) is first, then job 2
+    // (released, same attempt), then 3, 4, 5.
+    now += 100;
+    const order: string[] = [];
+    let job = await queue.claim(w);
+    while (job) {
+      order.push(job.id);
+      if (job.id === ids[1])
+        expect(job).toMatchObject({ attempts: 2, last_failure: { message: 'later' } });
+      if (job.id === ids[2]) expect(job.attempts).toBe(1);
+      expect(job.customer_id).toBe(before[ids.indexOf(job.id)]!.customer_id);
+      expect(job.created_at).toBe(before[ids.indexOf(job.id)]!.created_at);
+      job = await queue.completeAndClaim(job.id, 'w', null, w);
+    }
+    expect(order).toEqual([ids[1], ids[2], ids[3], ids[4], ids[5]]);
+    for (const raw of await redis.hmget(queue.keys.jobs, ...ids)) {
+      expect(raw).toContain(',\t"attempts":');
+      expect(JSON.parse(raw!)).toMatchObject({ status: 'completed' });
+    }
+    expect(await queue.counts()).toMatchObject({ pending: 0, active: 0, completed: 6 });
+    await queue.close();
+  });
 });

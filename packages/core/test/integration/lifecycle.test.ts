@@ -667,3 +667,204 @@ describe('clean', () => {
     );
   });
 });
+
+describe('the stored state (library version 19: cold fields once, hot fields after a tab)', () => {
+  const MARK = ',\t"attempts":';
+  const HOT = [
+    'attempts',
+    'status',
+    'worker_id',
+    'claimed_at',
+    'lease_expires_at',
+    'finished_at',
+    'run_at',
+    'progress',
+    'last_failure',
+    'unrunnable_reason',
+  ];
+
+  it('every transition writes the cold part as the submit wrote it and every hot field after the mark', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({
+      service_required: 'svc',
+      priority: 3,
+      customer_id: 'acme',
+      workflow_id: 'wf-1',
+      step: 2,
+      max_attempts: 3,
+      payload: { p: 1 },
+    });
+    // Quotes, a backslash and non-ASCII in the worker id, as JSON must escape them.
+    const w = worker({ worker_id: 'w "ü\\ 1' });
+    const stored = async (): Promise<{
+      raw: string;
+      cold: string;
+      parsed: Record<string, unknown>;
+    }> => {
+      const raw = (await t.redis.hget(t.queue.keys.jobs, id))!;
+      const at = raw.indexOf(MARK);
+      expect(at).toBeGreaterThan(0);
+      expect(raw.indexOf(MARK, at + 1)).toBe(-1);
+      const cold = raw.slice(0, at);
+      const coldKeys = Object.keys(JSON.parse(`${cold}}`) as object);
+      const hotKeys = Object.keys(JSON.parse(`{${raw.slice(at + 2)}`) as object);
+      expect(coldKeys.filter((k) => HOT.includes(k))).toEqual([]);
+      expect(hotKeys.filter((k) => !HOT.includes(k))).toEqual([]);
+      return { raw, cold, parsed: JSON.parse(raw) as Record<string, unknown> };
+    };
+    const submitted = await stored();
+    expect(submitted.parsed).toMatchObject({
+      id,
+      priority: '3',
+      customer_id: 'acme',
+      workflow_id: 'wf-1',
+      step: 2,
+      max_attempts: 3,
+      created_at: t.clock.now,
+      attempts: 0,
+      status: 'pending',
+    });
+    // Each step: the cold part unchanged, the hot fields exactly those the reply and get() show.
+    const check = async (hot: Record<string, unknown>): Promise<void> => {
+      const now = await stored();
+      expect(now.cold).toBe(submitted.cold);
+      const { id: _id, ...coldFields } = JSON.parse(`${submitted.cold}}`) as Record<
+        string,
+        unknown
+      >;
+      expect(now.parsed).toEqual({ id, ...coldFields, ...hot });
+      const job = await t.queue.get(id);
+      for (const key of HOT) {
+        const value = hot[key];
+        if (key === 'progress' && value) {
+          expect(job?.progress).toEqual({ percent: null, message: null, ...(value) });
+        } else {
+          expect(job?.[key as keyof typeof job] ?? null).toEqual(value ?? null);
+        }
+      }
+    };
+    const t0 = t.clock.now;
+    await t.queue.claim({ ...w, workflow_id: undefined }, { leaseMs: 5_000 });
+    await check({
+      attempts: 1,
+      status: 'active',
+      worker_id: w.worker_id,
+      claimed_at: t0,
+      lease_expires_at: t0 + 5_000,
+    });
+    t.clock.advance(10);
+    await t.queue.progress(id, w.worker_id, { percent: 50.5, message: 'half "way"' });
+    await check({
+      attempts: 1,
+      status: 'active',
+      worker_id: w.worker_id,
+      claimed_at: t0,
+      lease_expires_at: t0 + 5_000,
+      progress: { percent: 50.5, message: 'half "way"' },
+    });
+    t.clock.advance(10);
+    await t.queue.heartbeat(id, w.worker_id, 7_000);
+    await check({
+      attempts: 1,
+      status: 'active',
+      worker_id: w.worker_id,
+      claimed_at: t0,
+      lease_expires_at: t0 + 20 + 7_000,
+      progress: { percent: 50.5, message: 'half "way"' },
+    });
+    await t.queue.fail(id, w.worker_id, failure(true, { retry_after_ms: 100 }));
+    const lastFailure = (await stored()).parsed.last_failure;
+    expect(lastFailure).toMatchObject({ failure_type: 'RATE_LIMIT', message: 'upstream said no' });
+    // A job waiting to retry or handed back keeps its last claim time (as before version 19).
+    await check({
+      attempts: 1,
+      status: 'pending',
+      claimed_at: t0,
+      run_at: t0 + 20 + 100,
+      last_failure: lastFailure,
+    });
+    t.clock.advance(100);
+    const t1 = t.clock.now;
+    expect((await t.queue.claim(w, { leaseMs: 5_000 }))?.id).toBe(id);
+    await check({
+      attempts: 2,
+      status: 'active',
+      worker_id: w.worker_id,
+      claimed_at: t1,
+      lease_expires_at: t1 + 5_000,
+      last_failure: lastFailure,
+    });
+    await t.queue.release(id, w.worker_id);
+    await check({ attempts: 1, status: 'pending', claimed_at: t1, last_failure: lastFailure });
+    t.clock.advance(5);
+    const t2 = t.clock.now;
+    expect((await t.queue.claim(w, { leaseMs: 5_000 }))?.id).toBe(id);
+    t.clock.advance(7);
+    expect(await t.queue.complete(id, w.worker_id, { ok: true })).toMatchObject({
+      status: 'completed',
+      attempts: 2,
+      claimed_at: t2,
+      finished_at: t2 + 7,
+    });
+    await check({
+      attempts: 2,
+      status: 'completed',
+      worker_id: w.worker_id,
+      claimed_at: t2,
+      finished_at: t2 + 7,
+      last_failure: lastFailure,
+    });
+    // A finished job is answered as stored.
+    expect((await t.queue.cancel(id)).cancelled).toBe(false);
+  });
+
+  it('the fast claim and completion write what the general path writes', async () => {
+    await using t = await testQueue();
+    const [a, b] = (
+      await t.queue.submitMany([{ service_required: 'svc' }, { service_required: 'svc' }])
+    ).map((r) => r.id);
+    const w = worker({ worker_id: 'w' });
+    const t0 = t.clock.now;
+    await t.queue.claim(w, { leaseMs: 1_000 });
+    await t.queue.claim(w, { leaseMs: 1_000 });
+    // Job b goes through the general path: a heartbeat rewrites it, then its completion.
+    await t.queue.heartbeat(b!, 'w', 1_000);
+    t.clock.advance(3);
+    await t.queue.complete(a!, 'w', null);
+    await t.queue.complete(b!, 'w', null);
+    const states = await t.redis.hmget(t.queue.keys.jobs, a!, b!);
+    const hot = (raw: string | null): string => raw!.slice(raw!.indexOf(MARK));
+    expect(hot(states[0]!)).toBe(
+      `${MARK}1,"status":"completed","worker_id":"w","claimed_at":${t0},"finished_at":${t0 + 3}}`,
+    );
+    expect(hot(states[1]!)).toBe(hot(states[0]!));
+  });
+
+  it('a state without the mark (an older version, or written behind the library) is read and rewritten in the new form', async () => {
+    await using t = await testQueue();
+    const { id } = await t.queue.submit({ service_required: 'svc', customer_id: 'acme' });
+    const before = JSON.parse((await t.redis.hget(t.queue.keys.jobs, id))!) as Record<
+      string,
+      unknown
+    >;
+    // As version 18 stored it: cjson's key order (any), no whitespace.
+    const reversed = Object.fromEntries(Object.entries(before).reverse());
+    await t.redis.hset(t.queue.keys.jobs, id, JSON.stringify(reversed));
+    const w = worker({ worker_id: 'w' });
+    expect(await t.queue.claim(w)).toMatchObject({ id, attempts: 1, customer_id: 'acme' });
+    const raw = (await t.redis.hget(t.queue.keys.jobs, id))!;
+    expect(raw).toContain(MARK);
+    expect(JSON.parse(raw)).toEqual({
+      ...before,
+      attempts: 1,
+      status: 'active',
+      worker_id: 'w',
+      claimed_at: t.clock.now,
+      lease_expires_at: expect.any(Number),
+    });
+    expect(await t.queue.complete(id, 'w', null)).toMatchObject({
+      status: 'completed',
+      attempts: 1,
+    });
+  });
+});

@@ -10,11 +10,11 @@ redis.register_function('jobgate_cancel', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
   local id = args[3]
-  local st = load_job(keys, id)
+  local st, stored = load_job(keys, id)
   if not st then return redis.error_reply('JG_NOT_FOUND ' .. id) end
   local previous = st.status
   if previous ~= 'pending' and previous ~= 'active' then
-    return { 0, json_encode(st) }
+    return { 0, stored }
   end
   if previous == 'active' then
     rcall('ZREM', keys[K_ACTIVE], id)

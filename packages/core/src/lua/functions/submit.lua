@@ -54,9 +54,11 @@ redis.register_function('jobgate_submit', function(keys, args)
         workflow_id = args[b + F_WORKFLOW_ID] ~= '' and args[b + F_WORKFLOW_ID] or nil,
         step = tonum(args[b + F_STEP]),
         max_attempts = tonum(args[b + F_MAX_ATTEMPTS]),
-        attempts = 0,
         created_at = now,
       }
+      -- Its cold fields are all it has yet: their JSON is written once, here (lib/store.lua).
+      seal_cold(st)
+      st.attempts = 0
       -- Jobs of one batch usually share requirements: check and store each distinct set once.
       local seen_key = st.sig .. SEP .. (customer or '') .. SEP .. st.requirements
       local problem = seen[seen_key]
@@ -80,7 +82,7 @@ redis.register_function('jobgate_submit', function(keys, args)
       rcall('ZADD', keys[K_ALL], seq, id)
       if customer then rcall('ZADD', keys[K_BY_CUSTOMER], '0', customer .. SEP .. seq .. SEP .. id) end
       if st.workflow_id then rcall('ZADD', keys[K_BY_WORKFLOW], '0', st.workflow_id .. SEP .. seq .. SEP .. id) end
-      save_job(keys, st)
+      save_job(keys, st, submitted_state_json(st))
       emit(keys, maxlen, 'job.received', st, now, {
         service_required = st.service_required, priority = st.priority, step = st.step,
         unrunnable_reason = st.unrunnable_reason,

@@ -9,8 +9,8 @@ local WAKE_CAP = 64
 -- Numbers given to redis.call are made text by Redis (%.17g) on every call, which costs about as
 -- much as a short command's own work: what goes out on every job is given as text. `now_text`
 -- and `maxlen_text` are ARGV[1] and ARGV[2] of the running call when they are plain integers
--- (set by `common`; else the numbers, made text as before).
-local now_text, maxlen_text
+-- (set by `common`; else the numbers, made text as before). `now_num` is ARGV[1] as a number.
+local now_text, now_num, maxlen_text
 local ATTEMPT_TEXT = {}
 for i = 0, 100 do ATTEMPT_TEXT[i] = '' .. i end
 

@@ -7,10 +7,18 @@
 local claimed_by, claimed_lease, claimed_json
 local completed_by, completed_ms, completed_json
 
-local function claimed_data(worker_id, lease)
+-- A string worker id and a number are written as the state's hot fields are (lib/store.lua), without
+-- cjson's printf; anything else through cjson, as before.
+-- `lease_text`: the lease's text when the caller has it.
+local function claimed_data(worker_id, lease, lease_text)
   if worker_id ~= claimed_by or lease ~= claimed_lease or not claimed_json then
     claimed_by, claimed_lease = worker_id, lease
-    claimed_json = json_encode({ worker_id = worker_id, lease_expires_at = lease })
+    if type(worker_id) == 'string' and type(lease) == 'number' then
+      claimed_json = '{"worker_id":' .. value_json(worker_id) .. ',"lease_expires_at":'
+        .. (lease_text or value_json(lease)) .. '}'
+    else
+      claimed_json = json_encode({ worker_id = worker_id, lease_expires_at = lease })
+    end
   end
   return claimed_json
 end
@@ -18,7 +26,11 @@ end
 local function completed_data(worker_id, duration)
   if worker_id ~= completed_by or duration ~= completed_ms or not completed_json then
     completed_by, completed_ms = worker_id, duration
-    completed_json = json_encode({ worker_id = worker_id, duration_ms = duration })
+    if type(worker_id) == 'string' and type(duration) == 'number' then
+      completed_json = '{"worker_id":' .. value_json(worker_id) .. ',"duration_ms":' .. value_json(duration) .. '}'
+    else
+      completed_json = json_encode({ worker_id = worker_id, duration_ms = duration })
+    end
   end
   return completed_json
 end
@@ -41,10 +53,10 @@ local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   st.lease_expires_at = now + lease_ms
   st.progress = nil
   set_status(keys, st, 'active')
-  add_due(keys, K_ACTIVE, st.lease_expires_at, id)
-  local raw = save_job(keys, st)
+  local lease_text = add_due(keys, K_ACTIVE, st.lease_expires_at, id)
+  local raw = save_job(keys, st, claimed_state_json(st, lease_text))
   keep_state(st, raw)
-  emit_json(keys, maxlen, 'job.claimed', st, now, claimed_data(ctx.id, st.lease_expires_at))
+  emit_json(keys, maxlen, 'job.claimed', st, now, claimed_data(ctx.id, st.lease_expires_at, lease_text))
   return { raw, rcall('HGET', keys[K_PAYLOADS], id) }
 end
 
@@ -65,7 +77,7 @@ local function complete(keys, now, maxlen, id, worker_id, result_json)
   rcall('HSET', keys[K_RESULTS], id, result_json)
   finish(keys, st, 'completed', now)
   st.progress = nil
-  local raw = save_job(keys, st)
+  local raw = save_job(keys, st, completed_state_json(st))
   emit_json(keys, maxlen, 'job.completed', st, now, completed_data(worker_id, now - st.claimed_at))
   return st, nil, raw
 end

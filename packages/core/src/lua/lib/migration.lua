@@ -58,6 +58,7 @@ local function common(keys, args, extra_keys)
   local maxlen = tonum(args[2])
   if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
   now_text = plain_integer(args[1])
+  now_num = now
   if args[2] ~= maxlen_arg then maxlen_arg, maxlen_arg_text = args[2], plain_integer(args[2]) end
   maxlen_text = maxlen_arg_text
   return now, maxlen, nil

@@ -12,19 +12,16 @@ local reap_hint_count = 0
 local REAP_HINT_MS = 1000
 local REAP_HINTS_MAX = 1000
 
--- The last score add_due wrote, as text: Redis would make the number text (%.17g, the slow path
--- of printf) on every ZADD; an integer below 10^15 is the same text by '%d'. The claims of one
--- call share their lease expiry, so most reuse it.
-local due_at, due_text
-
+-- Scores go to ZADD as text (int_text, lib/store.lua): Redis would make the number text (%.17g,
+-- the slow path of printf) on every ZADD; an integer below 10^15 is the same text by '%d'. The
+-- claims of one call share their lease expiry, so most reuse it.
+-- Returns the text, or nil when the number was given as a number.
 local function add_due(keys, key_index, at, id)
-  if at ~= due_at then
-    due_at = at
-    if at % 1 == 0 and at > -1e15 and at < 1e15 then due_text = sformat('%d', at) else due_text = at end
-  end
-  rcall('ZADD', keys[key_index], due_text, id)
+  local due_text = int_text(at)
+  rcall('ZADD', keys[key_index], due_text or at, id)
   local hint = reap_hints[keys[K_ACTIVE]]
   if hint and at < hint.due then hint.due = at end
+  return due_text
 end
 
 local function reap_needed(keys, now)

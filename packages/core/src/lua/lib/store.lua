@@ -1,9 +1,175 @@
 -- Job state (one JSON per job in {ns}:jobs), the event stream and wake-up tokens.
 
+-- How a state is stored (since version 19). Its fields are of two kinds: the cold ones, set by the
+-- submit and never changed after (id, service, sig, priority, seq, pk, requirements, customer,
+-- workflow, step, max_attempts, created_at, and any field this library does not know), and the
+-- hot ones a transition sets (HOT_ORDER below, `attempts` first). The JSON is the cold fields as
+-- cjson wrote them once, at the submit, without the closing brace, then HOT_MARK and the hot fields
+-- written here in a fixed order:
+--   {"id":"...","pk":"...",...,"created_at":1796331320889,\t"attempts":1,"status":"active",...}
+-- (HOT_MARK is the comma and tab before "attempts"). So a transition neither re-encodes the cold
+-- part (cjson writes every number with printf's `%.14g`, about 3,000 instructions for a 13-digit
+-- time, and a state has five or six) nor builds more than one string: the hot numbers are the
+-- call's own `now` text, a table entry or `'%d'`. Readers parse the JSON, so the order and the
+-- tab change nothing for them. The tab is what says a stored JSON has this form: cjson and
+-- JSON.stringify never write whitespace, and inside a JSON string a quote is always escaped, so
+-- `,\t"attempts":` occurs in a stored JSON only where this code put it. A state without it
+-- (written by version 18 or older, or behind the library) is decoded as before, and its cold part
+-- encoded once by cjson at its next write: no migration pass, each job moves to the new form at
+-- its next transition.
+--
+-- A decoded state carries its cold JSON under the key COLD (a table, so never a JSON field), and
+-- every transition changes only hot fields: a change to any other field must drop st[COLD].
+local HOT_MARK = ',\t"attempts":'
+local COLD = {}
+local HOT_ORDER = { 'status', 'worker_id', 'claimed_at', 'lease_expires_at', 'finished_at', 'run_at',
+  'progress', 'last_failure', 'unrunnable_reason' }
+local HOT = { attempts = true }
+-- (FUNCTION LOAD runs this with a restricted API: no ipairs here.)
+for i = 1, #HOT_ORDER do HOT[HOT_ORDER[i]] = true end
+local STATUSES = { 'pending', 'active', 'completed', 'failed', 'cancelled' }
+local STATUS_JSON = {}
+for i = 1, #STATUSES do STATUS_JSON[STATUSES[i]] = '"' .. STATUSES[i] .. '"' end
+
+-- The text of an integer of at most 15 digits ('%d': exact, and no printf float path), else nil.
+-- The last one is kept: the claims of a call share their lease expiry.
+local int_n, int_s
+local function int_text(n)
+  if n == int_n then return int_s end
+  if n % 1 == 0 and n > -1e15 and n < 1e15 then
+    int_n, int_s = n, sformat('%d', n)
+    return int_s
+  end
+  return nil
+end
+
+-- JSON of a hot value: numbers as above (cjson for any other number), worker ids from a cache,
+-- tables (progress, last_failure) and other strings through cjson, as before.
+local str_json_cache, str_json_count = {}, 0
+local STR_JSON_MAX = 1000
+
+local function value_json(v)
+  local t = type(v)
+  if t == 'number' then
+    if v == now_num and now_text then return now_text end
+    return int_text(v) or json_encode(v)
+  elseif t == 'string' then
+    local j = str_json_cache[v]
+    if j then return j end
+    j = json_encode(v)
+    if #v <= 256 then
+      if str_json_count >= STR_JSON_MAX then str_json_cache, str_json_count = {}, 0 end
+      str_json_cache[v] = j
+      str_json_count = str_json_count + 1
+    end
+    return j
+  end
+  return json_encode(v)
+end
+
+-- The cold part of a state read in another form: cjson of its cold fields, without the closing
+-- brace (nil when it has none).
+local function cold_json(st)
+  local cold = {}
+  for key, v in pairs(st) do
+    if type(key) == 'string' and not HOT[key] then cold[key] = v end
+  end
+  local j = json_encode(cold)
+  if #j <= 2 then return nil end
+  return ssub(j, 1, -2)
+end
+
+-- The stored JSON of `st` (see above): one concatenation, so one string is made (table.concat
+-- costs several times more here, and so does a string built piece by piece).
+local function state_json(st)
+  local attempts = st.attempts
+  local cold = st[COLD]
+  if not cold then
+    cold = cold_json(st)
+    st[COLD] = cold
+  end
+  if type(attempts) ~= 'number' or not cold then
+    -- Not this form's shape (no attempts count): all of it through cjson, as before.
+    st[COLD] = nil
+    local raw = json_encode(st)
+    st[COLD] = cold
+    return raw
+  end
+  local status, worker, claimed, lease = st.status, st.worker_id, st.claimed_at, st.lease_expires_at
+  local finished, run_at, progress, failure, reason = st.finished_at, st.run_at, st.progress,
+    st.last_failure, st.unrunnable_reason
+  return cold .. HOT_MARK .. (ATTEMPT_TEXT[attempts] or value_json(attempts))
+    .. (status ~= nil and ',"status":' or '') .. (status ~= nil and (STATUS_JSON[status] or json_encode(status)) or '')
+    .. (worker ~= nil and ',"worker_id":' or '') .. (worker ~= nil and value_json(worker) or '')
+    .. (claimed ~= nil and ',"claimed_at":' or '') .. (claimed ~= nil and value_json(claimed) or '')
+    .. (lease ~= nil and ',"lease_expires_at":' or '') .. (lease ~= nil and value_json(lease) or '')
+    .. (finished ~= nil and ',"finished_at":' or '') .. (finished ~= nil and value_json(finished) or '')
+    .. (run_at ~= nil and ',"run_at":' or '') .. (run_at ~= nil and value_json(run_at) or '')
+    .. (progress ~= nil and ',"progress":' or '') .. (progress ~= nil and json_encode(progress) or '')
+    .. (failure ~= nil and ',"last_failure":' or '') .. (failure ~= nil and json_encode(failure) or '')
+    .. (reason ~= nil and ',"unrunnable_reason":' or '') .. (reason ~= nil and json_encode(reason) or '')
+    .. '}'
+end
+
+-- The two transitions every job makes, written without state_json's checks of every hot field
+-- (each Lua operation and call costs here; these cover what the claim and the completion set).
+-- The claim keeps the text of its `now` under CLAIMED, for the completion.
+local CLAIMED = {}
+
+-- The JSON of a state the claim just changed (attempts, worker, claimed_at = the call's now,
+-- lease = `lease_text`'s number), or nil when the state has hot fields this does not write.
+local function claimed_state_json(st, lease_text)
+  local cold, attempts, worker = st[COLD], ATTEMPT_TEXT[st.attempts], st.worker_id
+  if not (cold and attempts and now_text and lease_text and type(worker) == 'string')
+    or st.last_failure ~= nil or st.run_at ~= nil or st.finished_at ~= nil
+    or st.unrunnable_reason ~= nil then
+    return nil
+  end
+  st[CLAIMED] = now_text
+  return cold .. HOT_MARK .. attempts .. ',"status":"active","worker_id":' .. (str_json_cache[worker] or value_json(worker))
+    .. ',"claimed_at":' .. now_text .. ',"lease_expires_at":' .. lease_text .. '}'
+end
+
+-- The JSON of a state the claim above wrote and the completion then finished (status completed,
+-- finished_at = the call's now, no lease), or nil.
+local function completed_state_json(st)
+  local cold, claimed, attempts, worker = st[COLD], st[CLAIMED], ATTEMPT_TEXT[st.attempts], st.worker_id
+  if not (cold and claimed and attempts and now_text and type(worker) == 'string')
+    or st.last_failure ~= nil or st.unrunnable_reason ~= nil then
+    return nil
+  end
+  return cold .. HOT_MARK .. attempts .. ',"status":"completed","worker_id":' .. (str_json_cache[worker] or value_json(worker))
+    .. ',"claimed_at":' .. claimed .. ',"finished_at":' .. now_text .. '}'
+end
+
+-- The state of a stored JSON, with its cold part when it has this form.
+local function decode_state(raw)
+  local st = json_decode(raw)
+  local at = sfind(raw, HOT_MARK, 1, true)
+  if at then st[COLD] = ssub(raw, 1, at - 1) end
+  return st
+end
+
+-- The state and the stored JSON, or nil.
 local function load_job(keys, id)
   local raw = rcall('HGET', keys[K_JOBS], id)
   if not raw then return nil end
-  return json_decode(raw)
+  return decode_state(raw), raw
+end
+
+-- A new job's state, from its cold fields only: their JSON is written here, once.
+local function seal_cold(st)
+  st[COLD] = ssub(json_encode(st), 1, -2)
+  return st
+end
+
+-- The hot part of a new runnable job (attempts 0, pending, nothing else).
+local PENDING_TAIL = HOT_MARK .. '0,"status":"pending"}'
+
+-- The JSON of a new job's state (seal_cold, then attempts 0 and pending), or nil.
+local function submitted_state_json(st)
+  if st.attempts ~= 0 or st.status ~= 'pending' or st.unrunnable_reason ~= nil then return nil end
+  return st[COLD] .. PENDING_TAIL
 end
 
 -- The states of active jobs as the claim, heartbeat or progress that wrote them left them, decoded,
@@ -42,12 +208,16 @@ local function load_kept(keys, id)
     kept_count = kept_count - 1
     if kept == raw then return st end
   end
-  return json_decode(raw)
+  return decode_state(raw)
 end
 
 -- Returns the stored JSON, so a call that answers with the job does not encode it twice.
-local function save_job(keys, st)
-  local raw = json_encode(st)
+-- `raw`: the JSON when the caller wrote it (claimed_state_json, completed_state_json).
+local function save_job(keys, st, raw)
+  if not raw then
+    raw = state_json(st)
+    st[CLAIMED] = nil
+  end
   rcall('HSET', keys[K_JOBS], st.id, raw)
   return raw
 end
