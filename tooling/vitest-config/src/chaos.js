@@ -6,19 +6,19 @@ import { reporting } from './shared.js';
  * Chaos tests: built apps as processes, faults injected (kills, freezes, Redis restarts, overload).
  * Each file starts its own Redis servers, so there is no global one. Never retried: a chaos
  * scenario that passes only on a retry is a loss or duplicate that happened, not noise.
- * Two files at a time, in workers that stay (`isolate: false`): each scenario has its own Redis,
- * processes and ports, and much of a scenario's time is waiting (a lease to expire, Redis to come
- * back, a receiver's outage), which a second scenario fills. Not more than two: every file starts
- *  an API and 2-3 workers at once, and all eight scenarios at once on two cores (load 30, beside a soak) kept APIs
- * from answering /health within 30 s.
+ * One file at a time, in a worker that stays (`isolate: false`). Files that hold two scenarios
+ * which mostly wait (the Redis restarts, the receivers' outages) run them side by side
+ * (`describe.concurrent`). Not two files at a time: that put the CPU-bound scenarios (overload,
+ * hostile input, worker kills) beside each other, and with the machine starved (load 27, beside a
+ * soak) workers missed their 2 s leases often enough for jobs to stall twice and then fail;
+ * all eight at once kept APIs from answering /health within 30 s.
  */
 export const chaosConfig = defineConfig({
   test: {
     include: ['test/chaos/**/*.test.ts'],
     testTimeout: 180_000,
     hookTimeout: 60_000,
-    fileParallelism: true,
-    maxWorkers: 2,
+    fileParallelism: false,
     isolate: false,
     retry: 0,
     ...reporting('chaos'),
