@@ -14,6 +14,12 @@
  * is everything the server ran during the drain: the scripts and the commands inside them, the
  * workers' other commands, reading requests and writing replies. Cache misses are not counted:
  * instructions are a proxy for CPU time, not the same thing (Round 8 of BENCHMARKS.md).
+ *
+ * `BULLMQ=1` (since Round 9) adds a BullMQ window to every round, same server, same jobs
+ * (bench/workload.ts: one queue per service, addBulk), drained by one BullMQ Worker per queue at
+ * `CONCURRENCY` (default options): counted from creating the workers to their close after the last
+ * completion, so their start-up and shutdown commands are in it (a few thousand instructions per
+ * job at 1,500 jobs). It has no raw-loop counterpart: with `SHAPE=raw` it is still the Worker.
  */
 import { Redis } from 'ioredis';
 import { execFileSync } from 'node:child_process';
@@ -22,7 +28,15 @@ import { pathToFileURL } from 'node:url';
 import type { Connector } from '../../../apps/worker/src/connectors/types.js';
 import { createWorker, type Worker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue } from '../src/index.js';
-import { drain, jobgateInputs, startAndAwaitCompleted } from './workload.js';
+import {
+  bullmqConnection,
+  bullmqDrain,
+  bullmqQueues,
+  bullmqSubmit,
+  drain,
+  jobgateInputs,
+  startAndAwaitCompleted,
+} from './workload.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:7395';
 const pid = process.env.VG_PID;
@@ -118,12 +132,34 @@ async function window(lib: string, label: string): Promise<number> {
   return dumped(label) / JOBS;
 }
 
+async function bullmqWindow(label: string): Promise<number> {
+  const admin = new Redis(url);
+  await admin.flushall();
+  const connection = bullmqConnection(url);
+  const prefix = `cg-${label}`;
+  const queues = await bullmqQueues(services, connection, prefix);
+  await bullmqSubmit(queues, JOBS);
+  control('-z');
+  await bullmqDrain(services, connection, prefix, CONCURRENCY, JOBS);
+  control('-d', label);
+  await Promise.all(queues.map((q) => q.close()));
+  admin.disconnect();
+  return dumped(label) / JOBS;
+}
+
+const BULLMQ = process.env.BULLMQ === '1';
 const results = new Map<string, number[]>(libs.map(([name]) => [name, []]));
+if (BULLMQ) results.set('BullMQ', []);
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, lib] of round % 2 ? [...libs].reverse() : libs) {
     const perJob = await window(lib, `r${round + 1}${name}${process.pid}`);
     results.get(name)!.push(perJob);
     console.log(`round ${round + 1} ${name}: ${Math.round(perJob)} instructions per job`);
+  }
+  if (BULLMQ) {
+    const perJob = await bullmqWindow(`r${round + 1}bullmq${process.pid}`);
+    results.get('BullMQ')!.push(perJob);
+    console.log(`round ${round + 1} BullMQ: ${Math.round(perJob)} instructions per job`);
   }
 }
 for (const [name, list] of results)
