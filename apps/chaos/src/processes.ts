@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { onProcessDeath } from '@jobgate/testkit';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  // A run that dies without teardown must not leave API or worker processes (or frozen ones) behind.
+onProcessDeath(() => {
+  // A run that dies without teardown (a timed-out test, vitest stopping its worker with SIGTERM)
+  // must not leave API or worker processes (or frozen ones) behind.
   for (const child of running) {
     child.kill('SIGCONT');
     child.kill('SIGKILL');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { uniqueNamespace } from './namespace.js';
+import { onProcessDeath } from './process-death.js';
 import { waitFor } from './wait-for.js';
 
 export interface RedisHandle extends AsyncDisposable {
@@ -103,9 +104,9 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // A test process that dies without teardown must not leave redis-server, or its directory,
-  // behind.
-  process.once('exit', () => {
+  // A test process that dies without teardown (or is stopped by a signal, as vitest stops its
+  // workers) must not leave redis-server, or its directory, behind.
+  onProcessDeath(() => {
     for (const [child, dir] of running) {
       child.kill('SIGKILL');
       if (dir) rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onProcessDeath } from '../process-death.js';
 
 const WATCH_RUNNER = fileURLToPath(new URL('./watch-runner.js', import.meta.url));
 
@@ -12,7 +13,7 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
+  onProcessDeath(() => {
     for (const child of running) killGroup(child, 'SIGKILL');
   });
 }
