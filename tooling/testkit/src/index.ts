@@ -1,7 +1,7 @@
 export { waitFor, within, WaitForTimeoutError, type WaitForOptions } from './wait-for.js';
 export { drain, DrainError, type DrainOptions } from './drain.js';
 export { uniqueNamespace } from './namespace.js';
-export { onProcessDeath } from './process-death.js';
+export { onProcessDeath, processAlive } from './process-death.js';
 export {
   startRedis,
   freePort,

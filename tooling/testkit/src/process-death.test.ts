@@ -2,18 +2,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { processAlive } from './process-death.js';
 import { waitFor } from './wait-for.js';
 
 const child = fileURLToPath(new URL('./fixtures/process-death-child.ts', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts the fixture, returns it with the pid of the `sleep` it started. */
 async function start(...args: string[]) {
@@ -35,11 +27,11 @@ describe('onProcessDeath', () => {
   // left running (redis-server, app processes) outlived the run.
   it('runs the clean-up when SIGTERM ends the process, which still ends by SIGTERM', async () => {
     const { proc, pid, exited } = await start();
-    expect(alive(pid)).toBe(true);
+    expect(processAlive(pid)).toBe(true);
     proc.kill('SIGTERM');
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
-    await waitFor(() => !alive(pid), {
+    await waitFor(() => !processAlive(pid), {
       timeoutMs: 5_000,
       what: `sleep ${pid} gone with its parent`,
     });
@@ -50,7 +42,7 @@ describe('onProcessDeath', () => {
     proc.kill('SIGTERM');
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
-    await waitFor(() => !alive(pid), {
+    await waitFor(() => !processAlive(pid), {
       timeoutMs: 5_000,
       what: `sleep ${pid} gone with its parent`,
     });

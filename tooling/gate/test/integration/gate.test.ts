@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { waitFor } from '@jobgate/testkit';
+import { processAlive, waitFor } from '@jobgate/testkit';
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
   cleanEnv,
@@ -41,15 +41,6 @@ it('${kind} talks to the server', () => {
   expect(true).toBe(true);
 });
 `;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function portRefuses(port: number): Promise<boolean> {
@@ -172,7 +163,7 @@ describe.concurrent('gate run', () => {
     expect(result.output).toContain('| waiting for a lock that never comes');
     expect(result.lastLine).toBe('gate: 0 passed, 1 failed, 0 warned');
     const pid = Number(readFileSync(join(fx.scratch, 'hang.pid'), 'utf8'));
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
   });
 });
 
@@ -426,7 +417,7 @@ it('takes its time', async () => {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
     } catch {
-      return !alive(pid);
+      return !processAlive(pid);
     }
   };
 

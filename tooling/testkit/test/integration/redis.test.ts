@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRedis, waitFor, type RedisHandle } from '../../src/index.js';
+import { processAlive, startRedis, waitFor, type RedisHandle } from '../../src/index.js';
 
 async function pingable(url: string): Promise<boolean> {
   const client = new Redis(url, {
@@ -21,15 +21,6 @@ async function pingable(url: string): Promise<boolean> {
     return false;
   } finally {
     client.disconnect();
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -106,7 +97,7 @@ describe('startRedis (own server)', () => {
     };
     await expect(body()).rejects.toThrow('test failed mid-way');
     expect(pid).toBeGreaterThan(0);
-    expect(isAlive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     expect(await pingable(handle!.url)).toBe(false);
   });
 
@@ -139,7 +130,7 @@ describe('startRedis (own server)', () => {
       };
       expect(existsSync(dir)).toBe(false);
       // SIGKILL is immediate, but the exit is reaped asynchronously.
-      await waitFor(() => !isAlive(pid) || undefined, {
+      await waitFor(() => !processAlive(pid) || undefined, {
         timeoutMs: 5_000,
         what: `redis-server ${pid} gone`,
       });
