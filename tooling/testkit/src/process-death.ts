@@ -22,7 +22,7 @@ function runHooks(): void {
 
 /**
  * Runs `hook` (synchronously, once) when this process exits, or when SIGTERM, SIGINT or SIGHUP
- * arrives and nothing else listens for it.
+ * arrives and nothing else listens for it. Registering the same function again adds nothing.
  */
 export function onProcessDeath(hook: () => void): void {
   hooks.add(hook);

@@ -100,18 +100,14 @@ export async function freePort(): Promise<number> {
 
 /** Servers this process started and has not stopped yet, with their data directories. */
 const running = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test process that dies without teardown (or is stopped by a signal, as vitest stops its
-  // workers) must not leave redis-server, or its directory, behind.
-  onProcessDeath(() => {
-    for (const [child, dir] of running) {
-      child.kill('SIGKILL');
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
-  });
+// A test process that dies without teardown (or is stopped by a signal, as vitest stops its
+// workers) must not leave redis-server, or its directory, behind. Registered at each start (one
+// entry: onProcessDeath keeps a set), so a process that never starts one adds no listener.
+function killRunning(): void {
+  for (const [child, dir] of running) {
+    child.kill('SIGKILL');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function ping(url: string, timeoutMs: number): Promise<{ client: Redis; version: string }> {
@@ -234,7 +230,7 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
       detached: options.ownProcessGroup ?? false,
     });
     running.set(child, keepDir ? '' : dir);
-    installExitHook();
+    onProcessDeath(killRunning);
     let output = '';
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString()).slice(-4_000);

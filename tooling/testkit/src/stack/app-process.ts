@@ -7,15 +7,13 @@ import { onProcessDeath } from '../process-death.js';
 const WATCH_RUNNER = fileURLToPath(new URL('./watch-runner.js', import.meta.url));
 
 const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
-/** Children run in their own process group; if this process dies without stopping them, kill them. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  onProcessDeath(() => {
-    for (const child of running) killGroup(child, 'SIGKILL');
-  });
+/**
+ * Children run in their own process group; if this process dies without stopping them, kill them
+ * (registered with onProcessDeath at each start: one entry, it keeps a set).
+ */
+function killRunning(): void {
+  for (const child of running) killGroup(child, 'SIGKILL');
 }
 
 /** Signals the child's whole process group (a watch runner and the app it runs). */
@@ -103,7 +101,7 @@ export function launchApp(options: LaunchAppOptions): AppProcess {
       `${options.name}: a bundle cannot be watched; watch runs the sources under tsx`,
     );
   }
-  installExitHook();
+  onProcessDeath(killRunning);
   const args = options.bundle
     ? [options.bundle]
     : ['--import', 'tsx', options.entry ?? 'src/main.ts'];
