@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyStore } from '@jobgate/api';
 import { createQueue, type Queue } from '@jobgate/core';
-import { freePort, startRedis, waitFor, type RedisHandle } from '@jobgate/testkit';
+import { freePort, onProcessDeath, startRedis, waitFor, type RedisHandle } from '@jobgate/testkit';
 import { Redis } from 'ioredis';
 import { chaosConfig } from './config.js';
 import { startBundle, type AppProcess } from './processes.js';
@@ -60,8 +60,17 @@ export interface ChaosStack extends AsyncDisposable {
  * Redis with AOF in a temp directory, the built API bundle and N built worker bundles as real
  * processes, all on loopback. Leases are short (default 2 s) so stalls recover within seconds.
  */
+/** The stacks' temp directories not yet removed by their dispose. */
+const dirs = new Set<string>();
+// A stack whose start threw before it existed, or a test stopped at its timeout (vitest then ends
+// the worker with SIGTERM), never reaches its dispose: its directory goes when the process does.
+onProcessDeath(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function startChaosStack(options: ChaosStackOptions): Promise<ChaosStack> {
   const dir = mkdtempSync(join(tmpdir(), `jobgate-chaos-${options.name}-`));
+  dirs.add(dir);
   const redisDir = join(dir, 'redis');
   mkdirSync(redisDir);
   const redisArgs = [
@@ -216,6 +225,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       redis.disconnect();
       await redisHandle?.stop();
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
   };
   try {
