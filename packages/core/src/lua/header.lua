@@ -57,10 +57,12 @@ Version 19 stores a state as its cold fields' JSON, written once at the submit, 
 fields written without cjson (lib/store.lua): a transition re-encodes only what it changes. The
 JSON readers parse is the same object; states of older versions move to the form at their next
 write (no migration pass).
+Version 20 claims a job the submit wrote without decoding its JSON: the few fields the claim and
+the completion need are read from the text (lib/store.lua, load_pending); no stored data changed.
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 19
+local LIBRARY_VERSION = 20

@@ -737,7 +737,7 @@ describe('the stored state (library version 19: cold fields once, hot fields aft
       for (const key of HOT) {
         const value = hot[key];
         if (key === 'progress' && value) {
-          expect(job?.progress).toEqual({ percent: null, message: null, ...(value) });
+          expect(job?.progress).toEqual({ percent: null, message: null, ...value });
         } else {
           expect(job?.[key as keyof typeof job] ?? null).toEqual(value ?? null);
         }
@@ -838,6 +838,65 @@ describe('the stored state (library version 19: cold fields once, hot fields aft
       `${MARK}1,"status":"completed","worker_id":"w","claimed_at":${t0},"finished_at":${t0 + 3}}`,
     );
     expect(hot(states[1]!)).toBe(hot(states[0]!));
+  });
+
+  it('a claim reading a state from its text (version 20) indexes, emits and writes what the decoded state gives', async () => {
+    await using t = await testQueue();
+    // Plain customer and workflow (read from the text), escaped ones (a quote, a slash and a
+    // backslash: decoded as before), none at all.
+    const inputs = [
+      { service_required: 'svc', customer_id: 'acme', workflow_id: 'wf-1', max_attempts: 2 },
+      { service_required: 'svc', customer_id: 'a"c/me\\', workflow_id: 'w/f"2' },
+      { service_required: 'svc' },
+      { service_required: 'svc', customer_id: 'acme', workflow_id: 'wf-1' },
+    ];
+    const ids = (await t.queue.submitMany(inputs)).map((r) => r.id);
+    const submitted = (await t.redis.hmget(t.queue.keys.jobs, ...ids)).map(
+      (raw) => JSON.parse(raw!) as Record<string, unknown>,
+    );
+    const w = worker({ worker_id: 'w' });
+    for (const [k, id] of ids.entries()) {
+      const job = await t.queue.claim(w, { leaseMs: 1_000 });
+      expect(job?.id).toBe(id);
+      expect(JSON.parse((await t.redis.hget(t.queue.keys.jobs, id))!)).toEqual({
+        ...submitted[k],
+        attempts: 1,
+        status: 'active',
+        worker_id: 'w',
+        claimed_at: t.clock.now,
+        lease_expires_at: t.clock.now + 1_000,
+      });
+    }
+    // Every index of a pending job let go of them; the by-status index holds none of them.
+    expect(await t.redis.zcard(t.queue.keys.pending)).toBe(0);
+    expect(await t.redis.zcard(t.queue.keys['wf-pending'])).toBe(0);
+    expect(await t.redis.zcard(t.queue.keys['by-status'])).toBe(0);
+    const claimed = (await t.queue.readEvents()).filter((e) => e.type === 'job.claimed');
+    expect(claimed.map((e) => [e.job_id, e.customer_id, e.workflow_id])).toEqual(
+      ids.map((id, k) => [id, inputs[k]!.customer_id ?? null, inputs[k]!.workflow_id ?? null]),
+    );
+    // The transitions after such a claim that read other fields (max_attempts) see them all.
+    await t.queue.fail(ids[0]!, 'w', failure(true, { retry_after_ms: 10 }));
+    expect(await t.queue.get(ids[0]!)).toMatchObject({ status: 'pending', attempts: 1 });
+    await t.queue.release(ids[1]!, 'w');
+    await t.queue.complete(ids[2]!, 'w', null);
+    await t.queue.heartbeat(ids[3]!, 'w', 1_000);
+    await t.queue.complete(ids[3]!, 'w', null);
+    t.clock.advance(10);
+    // The retry (attempt 2, the last one) and the released job are back in their places.
+    expect((await t.queue.claim(w))?.id).toBe(ids[0]);
+    expect((await t.queue.claim(w))?.id).toBe(ids[1]);
+    await t.queue.fail(ids[0]!, 'w', failure(true));
+    expect(await t.queue.get(ids[0]!)).toMatchObject({ status: 'failed', attempts: 2 });
+    const finished = (await t.queue.readEvents()).filter((e) =>
+      ['job.completed', 'job.released', 'job.failed'].includes(e.type),
+    );
+    expect(finished.map((e) => `${e.type} ${e.job_id} ${e.customer_id} ${e.workflow_id}`)).toEqual([
+      `job.released ${ids[1]} ${inputs[1]!.customer_id} ${inputs[1]!.workflow_id}`,
+      `job.completed ${ids[2]} null null`,
+      `job.completed ${ids[3]} acme wf-1`,
+      `job.failed ${ids[0]} acme wf-1`,
+    ]);
   });
 
   it('a state without the mark (an older version, or written behind the library) is read and rewritten in the new form', async () => {

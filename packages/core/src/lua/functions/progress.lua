@@ -8,7 +8,7 @@ Events: job.progress.
 redis.register_function('jobgate_progress', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
-  local st, failure = held(keys, args[3], args[4], now)
+  local st, failure = held(keys, args[3], args[4], now, true)
   if not st then return failure end
   st.progress = { percent = tonum(args[5]), message = args[6] ~= '' and args[6] or nil }
   local raw = save_job(keys, st)

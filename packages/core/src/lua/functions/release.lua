@@ -11,7 +11,7 @@ redis.register_function('jobgate_release', function(keys, args)
   local now, maxlen, err = common(keys, args)
   if err then return err end
   local id, worker_id = args[3], args[4]
-  local st, failure = held(keys, id, worker_id, now)
+  local st, failure = held(keys, id, worker_id, now, true)
   if not st then return failure end
   rcall('ZREM', keys[K_ACTIVE], id)
   st.progress = nil

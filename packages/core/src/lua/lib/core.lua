@@ -18,11 +18,11 @@ for i = 0, 100 do ATTEMPT_TEXT[i] = '' .. i end
 -- a lookup in the globals table (redis.call two: `redis`, then `call`), and a job runs about 15
 -- commands and a dozen string and JSON calls. They exist only at run time (FUNCTION LOAD sees a
 -- restricted API), so `common` binds them on the first call in this Lua state.
-local rcall, json_encode, json_decode, ssub, sfind, sformat, tonum
+local rcall, json_encode, json_decode, ssub, sfind, sbyte, sformat, tonum
 local function bind_globals()
   rcall = redis.call
   json_encode, json_decode = cjson.encode, cjson.decode
-  ssub, sfind, sformat = string.sub, string.find, string.format
+  ssub, sfind, sbyte, sformat = string.sub, string.find, string.byte, string.format
   tonum = tonumber
 end
 

@@ -133,10 +133,16 @@ local function index_pending(keys, st)
   end
 end
 
--- `current`: the bucket's head when the caller just read it (a claim found the job through it).
-local function unindex_pending(keys, st, current)
-  local bucket = bucket_of(st)
-  local head = head_of(st)
+-- `current`: the bucket's head when the caller just read it (a claim found the job through it);
+-- `bucket`: then also the bucket it read it from (the job is that head).
+local function unindex_pending(keys, st, current, bucket)
+  local head
+  if bucket then
+    head = current
+  else
+    bucket = bucket_of(st)
+    head = head_of(st)
+  end
   -- The pending member (pending_member(st)), from the two strings this needs anyway.
   if rcall('ZREM', keys[K_PENDING], bucket .. SEP .. head) == 0 then return end
   current = current or current_head(keys, bucket)

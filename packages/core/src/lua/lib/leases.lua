@@ -38,15 +38,15 @@ end
 local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
   if reap_limit > 0 and reap_needed(keys, now) then reap(keys, now, maxlen, reap_limit) end
   local ctx = worker_context(worker_json)
-  local id, head
+  local id, head, bucket, svc
   if ctx.workflow_id then
     id = find_in_workflow(ctx, keys)
   else
-    id, head = find_in_buckets(ctx, keys)
+    id, head, bucket, svc = find_in_buckets(ctx, keys)
   end
   if not id then return nil end
-  local st = load_job(keys, id)
-  unindex_pending(keys, st, head)
+  local st = load_pending(keys, id, head, bucket, svc)
+  unindex_pending(keys, st, head, bucket)
   st.attempts = st.attempts + 1
   st.worker_id = ctx.id
   st.claimed_at = now
@@ -61,8 +61,9 @@ local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
 end
 
 -- Returns the job when worker_id holds its lease, else nil and the error reply to return.
-local function held(keys, id, worker_id, now)
-  local st = load_kept(keys, id)
+-- `full`: see load_kept (the completion and the heartbeat read only the routing and hot fields).
+local function held(keys, id, worker_id, now, full)
+  local st = load_kept(keys, id, full)
   if not st then return nil, redis.error_reply('JG_NOT_FOUND ' .. id) end
   if st.status ~= 'active' then return nil, redis.error_reply('JG_NOT_HELD status:' .. st.status .. ' ' .. id) end
   if st.worker_id ~= worker_id then return nil, redis.error_reply('JG_NOT_HELD other_worker ' .. id) end
@@ -85,7 +86,7 @@ end
 
 -- `retry_after`: the delay the failure asked for, or nil for the backoff policy (base, cap, r).
 local function fail_job(keys, now, maxlen, id, worker_id, failure_json, retryable, retry_after, base, cap, r)
-  local st, failure = held(keys, id, worker_id, now)
+  local st, failure = held(keys, id, worker_id, now, true)
   if not st then return nil, failure end
   local ok, info = pcall(json_decode, failure_json)
   if not ok or type(info) ~= 'table' then return nil, invalid('failure must be a JSON object') end

@@ -60,14 +60,18 @@ local HEADS_BATCH = 64
 local FIRST_HEADS = 4
 local HEADS_BATCH_TEXT, FIRST_HEADS_TEXT = '' .. HEADS_BATCH, '' .. FIRST_HEADS
 
--- The first runnable head of a batch of {ns}:heads members: job id and head, or nil.
+-- The first runnable head of a batch of {ns}:heads members: job id, head, bucket and service,
+-- or nil.
 local function runnable_head(ctx, keys, batch)
   for _, member in ipairs(batch) do
     local a = sfind(member, SEP, PKLEN + 2, true)
     local b = sfind(member, SEP, a + 1, true)
     local svc = ssub(member, a + 1, b - 1)
-    if ctx.services[svc] and bucket_ok(ctx, keys, svc, ssub(member, a + 1)) then
-      return ssub(member, PKLEN + 2, a - 1), ssub(member, 1, a - 1)
+    if ctx.services[svc] then
+      local bucket = ssub(member, a + 1)
+      if bucket_ok(ctx, keys, svc, bucket) then
+        return ssub(member, PKLEN + 2, a - 1), ssub(member, 1, a - 1), bucket, svc
+      end
     end
   end
   return nil
@@ -78,8 +82,8 @@ end
 local function find_in_heads(ctx, keys, start)
   while true do
     local batch = rcall('ZRANGE', keys[K_HEADS], start, '+', 'BYLEX', 'LIMIT', '0', HEADS_BATCH_TEXT)
-    local id, head = runnable_head(ctx, keys, batch)
-    if id then return id, head end
+    local id, head, bucket, svc = runnable_head(ctx, keys, batch)
+    if id then return id, head, bucket, svc end
     if #batch < HEADS_BATCH then return nil end
     start = '(' .. batch[#batch]
   end
@@ -92,7 +96,7 @@ end
 local function find_in_services(ctx, keys, limit)
   -- Heads this call already read or wrote come from the memo; the others (`unknown`) from one
   -- HMGET, in slices (unpack() has a stack limit of a few thousand values).
-  local best, unknown
+  local best, best_bucket, best_svc, unknown, unknown_svc
   for _, svc in ipairs(ctx.service_list) do
     local buckets = memo.buckets[svc]
     if not buckets then
@@ -111,9 +115,11 @@ local function find_in_services(ctx, keys, limit)
         local head = memo.heads[bucket]
         if head == nil then
           unknown = unknown or {}
+          unknown_svc = unknown_svc or {}
           unknown[#unknown + 1] = bucket
+          unknown_svc[#unknown] = svc
         elseif head and (best == nil or head < best) then
-          best = head
+          best, best_bucket, best_svc = head, bucket, svc
         end
       end
     end
@@ -124,11 +130,11 @@ local function find_in_services(ctx, keys, limit)
     for k = from, to do
       local head = heads[k - from + 1]
       memo.heads[unknown[k]] = head or false
-      if head and (best == nil or head < best) then best = head end
+      if head and (best == nil or head < best) then best, best_bucket, best_svc = head, unknown[k], unknown_svc[k] end
     end
   end
   if not best then return nil end
-  return ssub(best, PKLEN + 2), best
+  return ssub(best, PKLEN + 2), best, best_bucket, best_svc
 end
 
 -- A worker of at most this many services searches its own services' buckets first: two or three
@@ -140,16 +146,16 @@ local SERVICES_FIRST_MAX = 2
 
 local function find_in_buckets(ctx, keys)
   if #ctx.service_list <= SERVICES_FIRST_MAX then
-    local id, head = find_in_services(ctx, keys, HEADS_BATCH)
+    local id, head, bucket, svc = find_in_services(ctx, keys, HEADS_BATCH)
     -- false: a service of the worker has more than HEADS_BATCH buckets; the head list is cheaper.
-    if id ~= false then return id, head end
+    if id ~= false then return id, head, bucket, svc end
   end
   -- The reads of {ns}:heads below see this call's held head writes.
   flush_heads(keys)
   -- Usually the first head or one of the next few is runnable: one short read answers the claim.
   local first = rcall('ZRANGE', keys[K_HEADS], '-', '+', 'BYLEX', 'LIMIT', '0', FIRST_HEADS_TEXT)
-  local id, head = runnable_head(ctx, keys, first)
-  if id then return id, head end
+  local id, head, bucket, svc = runnable_head(ctx, keys, first)
+  if id then return id, head, bucket, svc end
   if #first < FIRST_HEADS then return nil end
   if rcall('ZCARD', keys[K_HEADS]) <= FIRST_HEADS * #ctx.service_list + HEADS_BATCH then
     return find_in_heads(ctx, keys, '(' .. first[#first])
