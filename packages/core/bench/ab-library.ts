@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import type { Connector } from '../../../apps/worker/src/connectors/types.js';
 import { createWorker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue } from '../src/index.js';
-import { drain, jobgateInputs, startAndAwaitCompleted } from './workload.js';
+import { drain, jobgateInputs, RAW_COALESCE, startAndAwaitCompleted } from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const WINDOWS = Number(process.env.WINDOWS ?? 6);
@@ -110,7 +110,9 @@ async function rawWindow(
   const conn = new Redis(url);
   const queues: Queue[] = [];
   for (let i = 0; i < 80; i++)
-    queues.push(await createQueue({ redis: conn, namespace: submitter.namespace }));
+    queues.push(
+      await createQueue({ redis: conn, namespace: submitter.namespace, coalesce: RAW_COALESCE }),
+    );
   await admin.function('LOAD', 'REPLACE', lib);
   await admin.config('RESETSTAT');
   const cpu0 = await redisCpu(admin);

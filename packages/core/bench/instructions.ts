@@ -36,6 +36,7 @@ import {
   drain,
   jobgateInputs,
   startAndAwaitCompleted,
+  RAW_COALESCE,
 } from './workload.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:7395';
@@ -95,7 +96,12 @@ async function window(lib: string, label: string): Promise<number> {
   if (SHAPE === 'raw') {
     for (let i = 0; i < 80; i++)
       queues.push(
-        await createQueue({ redis: connections[0]!, namespace, defaultLeaseMs: LEASE_MS }),
+        await createQueue({
+          redis: connections[0]!,
+          namespace,
+          defaultLeaseMs: LEASE_MS,
+          coalesce: RAW_COALESCE,
+        }),
       );
   } else {
     for (const [k, service] of services.entries()) {

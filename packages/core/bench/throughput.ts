@@ -23,6 +23,7 @@ import {
   drain,
   jobgateInputs,
   jobgateWorkerDrain,
+  RAW_COALESCE,
 } from './workload.js';
 
 const JOBS = Number(process.env.JOBS ?? 50_000);
@@ -98,7 +99,11 @@ async function benchJobgate(url: string, round: number): Promise<Run> {
   const connections = Array.from({ length: JG_CONNECTIONS }, () => new Redis(url));
   const queues = await Promise.all(
     Array.from({ length: WORKERS }, (_, n) =>
-      createQueue({ redis: connections[n % JG_CONNECTIONS]!, namespace }),
+      createQueue({
+        redis: connections[n % JG_CONNECTIONS]!,
+        namespace,
+        coalesce: RAW_COALESCE,
+      }),
     ),
   );
   const t1 = performance.now();
@@ -269,7 +274,7 @@ try {
   }
   if (PARTS.has('raw')) {
     await compare(
-      `raw: ${WORKERS} claim/completeAndClaim loops on ${JG_CONNECTIONS} connection(s) vs BullMQ Workers (concurrency ${BULLMQ_CONCURRENCY})`,
+      `raw: ${WORKERS} claim/completeAndClaim loops on ${JG_CONNECTIONS} connection(s), RAW_COALESCE=${process.env.RAW_COALESCE ?? 'connection'}, vs BullMQ Workers (concurrency ${BULLMQ_CONCURRENCY})`,
       '1.2x',
       (round) => benchJobgate(server.url, round),
       (round) => benchBullmq(server.url, round),

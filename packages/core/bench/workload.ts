@@ -11,6 +11,20 @@ import type { Connector } from '../../../apps/worker/src/connectors/types.js';
 import { createWorker, type Worker } from '../../../apps/worker/src/worker.js';
 import { createQueue, type Queue, type SubmitInput, type WorkerSpec } from '../src/index.js';
 
+/**
+ * How the raw loop's queue objects coalesce their calls (`RAW_COALESCE`, since Round 10):
+ * `connection` (default, the client's default: the loops' queues on one connection share each
+ * tick's jobgate_batch), `queue` (each queue object batches only its own calls: with one call in
+ * flight per loop, every call is its own FCALL, the raw loop of Rounds 1-9) or `off`.
+ */
+export const RAW_COALESCE: boolean | 'queue' = ((): boolean | 'queue' => {
+  const v = process.env.RAW_COALESCE ?? 'connection';
+  if (v === 'connection') return true;
+  if (v === 'queue') return 'queue';
+  if (v === 'off') return false;
+  throw new Error(`RAW_COALESCE must be connection, queue or off, not ${v}`);
+})();
+
 export function jobgateInputs(jobs: number, services: string[]): SubmitInput[] {
   return Array.from({ length: jobs }, (_, i) => ({
     service_required: services[i % services.length]!,

@@ -60,9 +60,15 @@ export interface QueueOptions {
   reapPerClaim?: number;
   /**
    * Coalesce the claims, completions, failures and heartbeats issued in one event-loop tick into
-   * one `jobgate_batch` call (answered per call, in order). Default true.
+   * one `jobgate_batch` call (answered per call, in order; one call's error fails that call only).
+   * - `true` (default): the calls of every queue object on the same client (a Redis or Cluster
+   *   object you passed), namespace, clock function and `eventsMaxLen` go out together, e.g.
+   *   many loops that each made their own queue on one shared connection.
+   * - `'queue'`: only this queue object's own calls (the behaviour before 0.2; a queue made
+   *   from a URL owns its connection, so for it `true` and `'queue'` are the same).
+   * - `false`: every call is its own FCALL.
    */
-  coalesce?: boolean;
+  coalesce?: boolean | 'queue';
 }
 
 export interface ClaimOptions {
@@ -235,6 +241,82 @@ interface BatchOp {
   resolve: (reply: unknown) => void;
   reject: (error: unknown) => void;
 }
+
+/** One FCALL of a library function with a queue's keys, clock and MAXLEN (RedisQueue.call). */
+type LibraryCall = (fn: string, args: string[], workerId?: string) => Promise<unknown>;
+
+/**
+ * The hot-path calls issued in one tick, sent together once the tick's microtasks ran: one
+ * jobgate_batch per BATCH_MAX calls, each call answered with its own reply or error.
+ */
+class Batcher {
+  private ops: BatchOp[] = [];
+
+  constructor(private readonly call: LibraryCall) {}
+
+  /**
+   * Waits for the end of the current tick (process.nextTick runs after the microtasks queued so
+   * far, so every caller that resumes in this tick joins) and goes out with the others as one
+   * jobgate_batch; alone, it is its own FCALL.
+   */
+  op(name: BatchName, args: string[], workerId?: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.ops.push({ name, args, workerId, resolve, reject });
+      if (this.ops.length === 1) process.nextTick(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const ops = this.ops;
+    this.ops = [];
+    if (ops.length === 1) {
+      const op = ops[0]!;
+      this.call(`jobgate_${op.name}`, op.args, op.workerId).then(op.resolve, op.reject);
+      return;
+    }
+    for (let i = 0; i < ops.length; i += BATCH_MAX) void this.send(ops.slice(i, i + BATCH_MAX));
+  }
+
+  private async send(ops: BatchOp[]): Promise<void> {
+    const args: string[] = [String(ops.length)];
+    for (const op of ops) args.push(op.name, String(op.args.length), ...op.args);
+    let reply: unknown[];
+    try {
+      reply = (await this.call('jobgate_batch', args)) as unknown[];
+    } catch (error) {
+      for (const op of ops) op.reject(mapError(error, op.workerId));
+      return;
+    }
+    ops.forEach((op, k) => {
+      if (Number(reply[2 * k]) === 1) op.resolve(reply[2 * k + 1]);
+      else op.reject(mapError(new Error(String(reply[2 * k + 1])), op.workerId));
+    });
+  }
+}
+
+/**
+ * The batchers shared by the queue objects of one client (by client, then clock function, then
+ * namespace and MAXLEN: the call's KEYS, ARGV[1] and ARGV[2], the only arguments a batch shares).
+ * Weak by client and clock, so a dropped client or clock takes its batchers with it.
+ */
+const sharedBatchers = new WeakMap<object, WeakMap<object, Map<string, Batcher>>>();
+
+function sharedBatcher(
+  client: object,
+  clock: () => number,
+  key: string,
+  call: LibraryCall,
+): Batcher {
+  let byClock = sharedBatchers.get(client);
+  if (!byClock) sharedBatchers.set(client, (byClock = new WeakMap<object, Map<string, Batcher>>()));
+  let byKey = byClock.get(clock);
+  if (!byKey) byClock.set(clock, (byKey = new Map<string, Batcher>()));
+  let batcher = byKey.get(key);
+  // The first queue's call serves them all: every queue of the key sends the same KEYS, clock
+  // and MAXLEN, and reinstalls the library the same way.
+  if (!batcher) byKey.set(key, (batcher = new Batcher(call)));
+  return batcher;
+}
 const SEP = '\0';
 const SIGNATURE_CACHE_MAX = 1_000;
 
@@ -254,9 +336,8 @@ class RedisQueue implements Queue {
   private readonly allBlocking = new Set<Redis | Cluster>();
   private installing: Promise<unknown> | null = null;
   private closed = false;
-  private readonly coalesce: boolean;
-  /** Operations issued in this tick, sent together once the tick's microtasks ran. */
-  private batch: BatchOp[] = [];
+  /** Where this queue's hot-path calls are coalesced (null: each is its own FCALL). */
+  private readonly batcher: Batcher | null;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -272,7 +353,14 @@ class RedisQueue implements Queue {
     this.defaultLeaseMs = validateLeaseMs(options.defaultLeaseMs ?? 30_000);
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
     this.reapPerClaim = String(options.reapPerClaim ?? 25);
-    this.coalesce = options.coalesce ?? true;
+    const coalesce = options.coalesce ?? true;
+    const call: LibraryCall = (fn, args, workerId) => this.call(fn, args, workerId);
+    this.batcher =
+      coalesce === false
+        ? null
+        : coalesce === 'queue' || ownsClient
+          ? new Batcher(call)
+          : sharedBatcher(redis, this.clock, `${namespace}\n${this.maxLen}`, call);
   }
 
   async install(): Promise<void> {
@@ -316,45 +404,10 @@ class RedisQueue implements Queue {
     }
   }
 
-  /**
-   * A hot-path call: with coalescing, it waits for the end of the current tick (process.nextTick
-   * runs after the microtasks queued so far, so every slot that finishes in this tick joins) and
-   * goes out with the others as one jobgate_batch; alone, it is its own FCALL as before.
-   */
+  /** A hot-path call: coalesced with the others of this tick (Batcher), or its own FCALL. */
   private op(name: BatchName, args: string[], workerId?: string): Promise<unknown> {
-    if (!this.coalesce) return this.call(`jobgate_${name}`, args, workerId);
-    return new Promise((resolve, reject) => {
-      this.batch.push({ name, args, workerId, resolve, reject });
-      if (this.batch.length === 1) process.nextTick(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    const ops = this.batch;
-    this.batch = [];
-    if (ops.length === 1) {
-      const op = ops[0]!;
-      this.call(`jobgate_${op.name}`, op.args, op.workerId).then(op.resolve, op.reject);
-      return;
-    }
-    for (let i = 0; i < ops.length; i += BATCH_MAX)
-      void this.sendBatch(ops.slice(i, i + BATCH_MAX));
-  }
-
-  private async sendBatch(ops: BatchOp[]): Promise<void> {
-    const args: string[] = [String(ops.length)];
-    for (const op of ops) args.push(op.name, String(op.args.length), ...op.args);
-    let reply: unknown[];
-    try {
-      reply = (await this.call('jobgate_batch', args)) as unknown[];
-    } catch (error) {
-      for (const op of ops) op.reject(mapError(error, op.workerId));
-      return;
-    }
-    ops.forEach((op, k) => {
-      if (Number(reply[2 * k]) === 1) op.resolve(reply[2 * k + 1]);
-      else op.reject(mapError(new Error(String(reply[2 * k + 1])), op.workerId));
-    });
+    if (!this.batcher) return this.call(`jobgate_${name}`, args, workerId);
+    return this.batcher.op(name, args, workerId);
   }
 
   private workerArg(worker: WorkerSpec): string {

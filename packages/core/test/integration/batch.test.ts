@@ -1,7 +1,14 @@
-import { startRedis, waitFor } from '@jobgate/testkit';
+import { startRedis, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { JobNotHeldError, ValidationError, type WorkerSpec } from '../../src/index.js';
-import { testQueue, worker, type TestQueue } from './helpers.js';
+import {
+  createQueue,
+  JobNotHeldError,
+  ValidationError,
+  type Job,
+  type WorkerSpec,
+} from '../../src/index.js';
+import { ManualClock, testQueue, worker, type TestQueue } from './helpers.js';
 
 /** {ns}:heads and {ns}:bucket-heads hold exactly each bucket's first pending member. */
 async function expectHeadsOfPending(t: TestQueue): Promise<void> {
@@ -415,5 +422,137 @@ describe('coalesced calls (jobgate_batch)', () => {
     const [bad, good] = await Promise.allSettled([t.queue.complete('', 'w'), t.queue.claim(w)]);
     expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(ValidationError);
     expect(good).toEqual({ status: 'fulfilled', value: null });
+  });
+});
+
+describe('coalesced calls of queue objects sharing one client', () => {
+  /** The FCALLs sent while `calls` ran (MONITOR, as above: on a private server). */
+  async function fcallsOf(
+    redis: Redis,
+    namespace: string,
+    calls: () => Promise<unknown>,
+  ): Promise<string[]> {
+    // (redis.monitor() opens a connection of its own.)
+    const monitor = await redis.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0] === 'fcall' || args[1] === namespace) seen.push(args.join(' '));
+    });
+    try {
+      await calls();
+      await redis.echo(namespace);
+      await waitFor(() => seen.at(-1) === `echo ${namespace}`, {
+        timeoutMs: 5_000,
+        what: 'MONITOR to show the echo after the calls',
+      });
+      return seen.filter((line) => line.startsWith('fcall '));
+    } finally {
+      monitor.disconnect();
+    }
+  }
+
+  it('one tick of calls from several queue objects goes out as one FCALL; results never mix, one failure fails no other', async () => {
+    await using server = await startRedis({ own: true });
+    const redis = new Redis(server.url);
+    const clock = new ManualClock();
+    const namespace = uniqueNamespace('jq');
+    const [q1, q2, q3] = await Promise.all(
+      [1, 2, 3].map(() => createQueue({ redis, namespace, clock: clock.read })),
+    );
+    try {
+      const ids = (
+        await q1!.submitMany(
+          [4, 3, 2, 1, 0].map((priority) => ({
+            service_required: 'svc',
+            priority,
+            payload: { priority },
+          })),
+        )
+      ).map((r) => r.id);
+      const [a, b, c] = ['a', 'b', 'c'].map((id) => worker({ worker_id: id }));
+      let first: Array<Job | null> = [];
+      const calls1 = await fcallsOf(redis, namespace, async () => {
+        first = await Promise.all([q1!.claim(a!), q2!.claim(b!)]);
+      });
+      expect(calls1).toHaveLength(1);
+      expect(calls1[0]).toMatch(/^fcall jobgate_batch /);
+      expect(first.map((j) => [j?.id, j?.worker_id])).toEqual([
+        [ids[0], 'a'],
+        [ids[1], 'b'],
+      ]);
+
+      let settled: Array<PromiseSettledResult<unknown>> = [];
+      const calls2 = await fcallsOf(redis, namespace, async () => {
+        settled = await Promise.allSettled([
+          q1!.complete(ids[0]!, 'a', { by: 'a' }),
+          // b completes a's job: refused, and only this call.
+          q2!.complete(ids[0]!, 'b', { by: 'b' }),
+          q3!.claim(c!),
+          q2!.completeAndClaim(ids[1]!, 'b', { by: 'b' }, b!),
+          q1!.claim(a!),
+        ]);
+      });
+      expect(calls2).toHaveLength(1);
+      const [done, stolen, claimC, nextB, claimA] = settled as [
+        PromiseSettledResult<unknown>,
+        PromiseSettledResult<unknown>,
+        PromiseSettledResult<unknown>,
+        PromiseSettledResult<unknown>,
+        PromiseSettledResult<unknown>,
+      ];
+      expect(done).toMatchObject({
+        status: 'fulfilled',
+        value: { id: ids[0], status: 'completed' },
+      });
+      expect(stolen.status).toBe('rejected');
+      expect((stolen as PromiseRejectedResult).reason).toBeInstanceOf(JobNotHeldError);
+      expect((stolen as PromiseRejectedResult).reason).toMatchObject({ workerId: 'b' });
+      expect(claimC).toMatchObject({
+        status: 'fulfilled',
+        value: { id: ids[2], worker_id: 'c', payload: { priority: 2 } },
+      });
+      expect(nextB).toMatchObject({
+        status: 'fulfilled',
+        value: { id: ids[3], worker_id: 'b', payload: { priority: 1 } },
+      });
+      expect(claimA).toMatchObject({
+        status: 'fulfilled',
+        value: { id: ids[4], worker_id: 'a', payload: { priority: 0 } },
+      });
+      expect((await q1!.get(ids[0]!))?.result).toEqual({ by: 'a' });
+      expect((await q1!.get(ids[1]!))?.result).toEqual({ by: 'b' });
+    } finally {
+      await Promise.all([q1, q2, q3].map((q) => q!.close()));
+      redis.disconnect();
+    }
+  });
+
+  it("coalesce 'queue' (and another clock, namespace or event length) keeps the calls apart", async () => {
+    await using server = await startRedis({ own: true });
+    const redis = new Redis(server.url);
+    const clock = new ManualClock();
+    const namespace = uniqueNamespace('jq');
+    const shared = { redis, namespace, clock: clock.read };
+    const queues = await Promise.all([
+      createQueue({ ...shared, coalesce: 'queue' }),
+      createQueue({ ...shared, coalesce: 'queue' }),
+      createQueue({ ...shared, clock: new ManualClock().read }),
+      createQueue({ ...shared, eventsMaxLen: 10 }),
+      createQueue(shared),
+      createQueue(shared),
+    ]);
+    try {
+      const w = worker();
+      const calls = await fcallsOf(redis, namespace, () =>
+        Promise.all(queues.map((q) => q.claim(w))),
+      );
+      // Four alone (each its own jobgate_claim), the last two together.
+      expect(calls.filter((line) => line.startsWith('fcall jobgate_claim '))).toHaveLength(4);
+      expect(calls.filter((line) => line.startsWith('fcall jobgate_batch 19'))).toHaveLength(1);
+      expect(calls).toHaveLength(5);
+    } finally {
+      await Promise.all(queues.map((q) => q.close()));
+      redis.disconnect();
+    }
   });
 });
