@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from './args.js';
-import { parseDuration, planLevels, PROFILES } from './levels.js';
+import { parseDuration, planLevels, PROFILES, profileTasks, rootTurboDefines } from './levels.js';
 
 describe('parseArgs', () => {
   it('stops `gate test` after a failed level like `gate release`, unless --keep-going', () => {
@@ -115,6 +118,48 @@ describe('levels', () => {
       resultsDir: 'chaos',
       reportFile: 'table.md',
     });
+  });
+
+  it('runs check in place of typecheck + lint in release and pr when the repository has it', () => {
+    expect(profileTasks('release', true)).toEqual([
+      'check',
+      'build',
+      'test:unit',
+      'test:integration',
+      'test:e2e',
+      'test:chaos',
+    ]);
+    expect(profileTasks('pr', true)).toEqual(['check', 'test:unit']);
+    expect(profileTasks('release', false)).toEqual([...PROFILES.release]);
+    expect(profileTasks('pr', false)).toEqual(['typecheck', 'lint', 'test:unit']);
+    expect(profileTasks('test', true)).toEqual([...PROFILES.test]);
+    expect(planLevels(profileTasks('pr', true)).map((run) => [run.level.name, run.tasks])).toEqual([
+      ['build', ['check']],
+      ['unit', ['test:unit']],
+    ]);
+  });
+
+  it('sees a check task in the root turbo.json or turbo.jsonc, comments and trailing commas allowed', ({
+    onTestFinished,
+  }) => {
+    const root = mkdtempSync(join(tmpdir(), 'gate-turbo-json-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    const write = (name: string, text: string): void => writeFileSync(join(root, name), text);
+    expect(rootTurboDefines(root, 'check')).toBe(false); // no turbo.json at all
+    write('turbo.json', JSON.stringify({ tasks: { typecheck: {}, lint: {} } }));
+    expect(rootTurboDefines(root, 'check')).toBe(false);
+    write('turbo.json', JSON.stringify({ tasks: { 'web#check': {}, '//#check': {} } }));
+    expect(rootTurboDefines(root, 'check')).toBe(false);
+    write(
+      'turbo.json',
+      '{\n  // the one program per package\n  "tasks": { "check": { "inputs": ["src/**", "!a//b/*"], }, /* x */ },\n}\n',
+    );
+    expect(rootTurboDefines(root, 'check')).toBe(true);
+    write('turbo.json', '{ "tasks": { "check": ');
+    expect(rootTurboDefines(root, 'check')).toBe(false); // invalid: turbo will say why
+    rmSync(join(root, 'turbo.json'));
+    write('turbo.jsonc', '{ "tasks": { "check": {} } } // jsonc');
+    expect(rootTurboDefines(root, 'check')).toBe(true);
   });
 
   it('parses durations', () => {

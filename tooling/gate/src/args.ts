@@ -64,9 +64,10 @@ export interface Options {
 export const USAGE = `usage: gate <command> [options]
 
   precommit                 staged files only: typecheck + related unit tests, on the staged content
-  pr [--base REF]           typecheck, lint, test:unit of packages affected since REF
+  pr [--base REF]           check (or typecheck, lint), test:unit of packages affected since REF
                             (default: origin/$GITHUB_BASE_REF, origin/main, main)
-  release                   the whole graph: typecheck, lint, build, test:unit, test:integration, test:e2e, test:chaos
+  release                   the whole graph: check (or typecheck, lint), build, test:unit,
+                            test:integration, test:e2e, test:chaos; \`check\` when turbo.json defines it
   test                      every test level (what \`pnpm test\` runs); stops at the first blocking
                             failure (bail) and skips the later levels; --keep-going runs everything
   run <tasks...>            any turbo tasks, with services, retries policy and reports

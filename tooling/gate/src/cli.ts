@@ -1,17 +1,15 @@
 import { parseArgs, USAGE, UsageError, type Options } from './args.js';
 import { defaultBase, repoRoot } from './git.js';
-import { planLevels, PROFILES } from './levels.js';
+import { planLevels, profileTasks, rootTurboDefines } from './levels.js';
 import { QuarantineFileError } from './quarantine.js';
 import { TierDeclarationError } from './tiers.js';
 
-function tasksFor(options: Options): string[] {
+function tasksFor(options: Options, root: string): string[] {
   switch (options.command) {
     case 'pr':
-      return [...PROFILES.pr];
     case 'release':
-      return [...PROFILES.release];
     case 'test':
-      return [...PROFILES.test];
+      return profileTasks(options.command, rootTurboDefines(root, 'check'));
     default:
       return options.tasks;
   }
@@ -83,7 +81,7 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     const record = await runGate({
       root,
       label,
-      levels: planLevels(tasksFor(options)),
+      levels: planLevels(tasksFor(options, root)),
       options,
       signal: controller.signal,
     });

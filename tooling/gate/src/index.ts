@@ -5,6 +5,8 @@ export {
   PROFILES,
   TOTAL_BUDGET_MS,
   planLevels,
+  profileTasks,
+  rootTurboDefines,
   type Level,
   type LevelName,
 } from './levels.js';

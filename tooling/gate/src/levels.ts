@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * The one place that says what a level is, what it may cost and when it is killed (ADR-002
  * "Success Metrics": unit 5 min, integration 10, e2e 15, build verification 5, total 35).
@@ -42,7 +45,8 @@ export const LEVELS: readonly Level[] = [
   {
     name: 'build',
     title: 'build verification',
-    tasks: ['typecheck', 'lint', 'build'],
+    // `check` is typecheck + lint from one TypeScript program per package (see `profileTasks`).
+    tasks: ['check', 'typecheck', 'lint', 'build'],
     budgetMs: 5 * MINUTE,
     timeoutMs: 10 * MINUTE,
     needsRedis: false,
@@ -130,6 +134,62 @@ export const PROFILES = {
   ],
   test: ['test:unit', 'test:integration', 'test:e2e'],
 } as const;
+
+/**
+ * The tasks of a profile in a repository whose root turbo.json does (`withCheck`) or does not
+ * define a `check` task. With one, `check` (type errors and lint findings from one program, e.g.
+ * `oxlint --type-aware --type-check`) replaces `typecheck` + `lint`, each of which would build its
+ * own TypeScript program of the package; without one (any other repository), both run as before.
+ */
+export function profileTasks(profile: keyof typeof PROFILES, withCheck: boolean): string[] {
+  const tasks: string[] = [...PROFILES[profile]];
+  if (!withCheck || !tasks.includes('typecheck')) return tasks;
+  return tasks.flatMap((task) =>
+    task === 'typecheck' ? ['check'] : task === 'lint' ? [] : [task],
+  );
+}
+
+/** `//` and block comments and trailing commas out of JSONC, strings left alone. */
+function stripJsonc(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (char === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      out += text.slice(start, i + 1);
+    } else if (char === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (char === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 1;
+    } else out += char;
+  }
+  return out.replace(/,(\s*[}\]])/g, '$1');
+}
+
+/**
+ * Whether the repository's root `turbo.json` (or `turbo.jsonc`) defines `task` in its `tasks`
+ * (as `task`, not only `<package>#task`). Unreadable or invalid: false, and turbo says why.
+ */
+export function rootTurboDefines(root: string, task: string): boolean {
+  for (const name of ['turbo.json', 'turbo.jsonc']) {
+    let text: string;
+    try {
+      text = readFileSync(join(root, name), 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      const config = JSON.parse(stripJsonc(text)) as { tasks?: Record<string, unknown> };
+      return Object.hasOwn(config.tasks ?? {}, task);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
 
 /** `90s`, `5m`, `1500ms`, `2` (seconds) -> milliseconds. */
 export function parseDuration(text: string): number {

@@ -48,7 +48,15 @@ const PASSING_UNIT = `import { expect, it } from 'vitest';\nit('adds', () => {\n
  * A committed monorepo in a temp dir (Turbo hashes with git only once there is a commit) whose
  * packages use the real vitest presets by absolute path.
  */
-export function createFixture(packages: FixturePackage[]): Fixture {
+export interface FixtureOptions {
+  /**
+   * `false`: the root turbo.json without a `check` task (a repository that has only `typecheck`
+   * and `lint`), so `gate release` and `gate pr` run those two instead.
+   */
+  check?: false;
+}
+
+export function createFixture(packages: FixturePackage[], options: FixtureOptions = {}): Fixture {
   const root = mkdtempSync(join(tmpdir(), 'gate-fixture-'));
   const scratch = mkdtempSync(join(tmpdir(), 'gate-scratch-'));
   const write = (file: string, content: string): void => {
@@ -75,7 +83,11 @@ export function createFixture(packages: FixturePackage[]): Fixture {
       workspaces: ['packages/*'],
     }),
   );
-  write('turbo.json', readFileSync(join(WORKSPACE, 'turbo.json'), 'utf8'));
+  const turbo = JSON.parse(readFileSync(join(WORKSPACE, 'turbo.json'), 'utf8')) as {
+    tasks: Record<string, unknown>;
+  };
+  if (options.check === false) delete turbo.tasks.check;
+  write('turbo.json', JSON.stringify(turbo, null, 2));
   write('.gitignore', 'node_modules\n.turbo\n.test-results\n.gate\n');
   for (const pkg of packages) {
     const dir = `packages/${pkg.name}`;
@@ -88,6 +100,7 @@ export function createFixture(packages: FixturePackage[]): Fixture {
         scripts: {
           typecheck: 'node -e ""',
           lint: 'node -e ""',
+          check: 'node -e ""',
           ...(pkg.unit === false ? {} : { 'test:unit': 'vitest run -c vitest.unit.config.ts' }),
           'test:integration': 'vitest run -c vitest.integration.config.ts',
           ...pkg.scripts,

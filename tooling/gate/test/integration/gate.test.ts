@@ -615,7 +615,113 @@ describe.concurrent('affected', () => {
     expect(fallback.code).toBe(0);
     const ran = lastRun(fx.root).tasks.map((task) => task.taskId);
     expect(ran).toContain('@fx/c#test:unit');
-    expect(ran).toContain('@fx/c#typecheck');
+    expect(ran).toContain('@fx/c#check');
+    expect(ran).not.toContain('@fx/c#typecheck');
+  });
+});
+
+/** A package whose only source has a type error, with a tsconfig any TypeScript reads. */
+const TYPE_ERROR_FILES = {
+  'tsconfig.json': JSON.stringify({
+    compilerOptions: {
+      strict: true,
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      types: [],
+      skipLibCheck: true,
+      noEmit: true,
+    },
+    include: ['src/*.ts'],
+  }),
+  'src/count.ts': "export const count: number = 'three';\n",
+};
+
+describe.concurrent('check in place of typecheck + lint', () => {
+  // Exit 7 if run: the profile must not run the tasks `check` replaces, nor `check` where the
+  // repository's turbo.json does not define it.
+  const never = `node -e "process.exit(7)"`;
+
+  it('gate release runs check (oxlint --type-aware --type-check), not typecheck and lint, when turbo.json defines it; a type error fails it with what broke and the rerun', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(onTestFinished, [
+      {
+        name: 'a',
+        unit: false,
+        scripts: { check: 'oxlint --type-aware --type-check', typecheck: never, lint: never },
+        files: TYPE_ERROR_FILES,
+      },
+    ]);
+    const result = await runGate(fx.root, ['release']);
+
+    expect(result.code, result.output).toBe(1);
+    const run = lastRun(fx.root);
+    expect(run.tasks.map((task) => [task.taskId, task.status])).toEqual([
+      ['@fx/a#check', 'failed'],
+    ]);
+    expect(run.levels.map((level) => [level.name, level.status])).toEqual([
+      ['build', 'failed'],
+      ['unit', 'skipped'],
+      ['integration', 'skipped'],
+      ['e2e', 'skipped'],
+      ['chaos', 'skipped'],
+    ]);
+    expect(result.output).toContain('✗ @fx/a#check');
+    expect(result.output).toContain('typescript(TS2322)');
+    expect(result.output).toContain("Type 'string' is not assignable to type 'number'.");
+    expect(result.output).toContain('src/count.ts:1:14');
+    expect(result.output).toContain('rerun: pnpm --filter @fx/a check');
+    expect(result.lastLine).toBe('gate: 0 passed, 1 failed, 0 warned');
+
+    // Fixed, the same release passes its check.
+    fx.write('packages/a/src/count.ts', 'export const count: number = 3;\n');
+    fx.commit('fix the type');
+    const fixed = await runGate(fx.root, ['run', 'check']);
+    expect(fixed.code, fixed.output).toBe(0);
+  });
+
+  it('gate pr runs typecheck and lint, not check, when turbo.json has no check task; a type error fails typecheck with what broke and the rerun', async ({
+    onTestFinished,
+  }) => {
+    const fx = fixture(
+      onTestFinished,
+      [
+        {
+          name: 'a',
+          unit: false,
+          scripts: { typecheck: 'tsc7 --noEmit -p tsconfig.json', check: never },
+          files: { 'tsconfig.json': TYPE_ERROR_FILES['tsconfig.json'], 'src/count.ts': '' },
+        },
+      ],
+      { check: false },
+    );
+    fx.git('checkout', '-q', '-b', 'feature');
+    fx.write('packages/a/src/count.ts', TYPE_ERROR_FILES['src/count.ts']);
+    fx.commit('a type error');
+    const result = await runGate(
+      fx.root,
+      ['pr', '--base', 'main'],
+      cleanEnv({
+        PATH: [join(WORKSPACE, 'tooling/gate/node_modules/.bin'), process.env.PATH].join(delimiter),
+      }),
+    );
+
+    expect(result.code, result.output).toBe(1);
+    expect(
+      lastRun(fx.root)
+        .tasks.map((task) => [task.taskId, task.status])
+        .sort(),
+    ).toEqual([
+      ['@fx/a#lint', 'passed'],
+      ['@fx/a#typecheck', 'failed'],
+    ]);
+    expect(result.output).toContain('✗ @fx/a#typecheck');
+    expect(result.output).toContain(
+      "src/count.ts(1,14): error TS2322: Type 'string' is not assignable to type 'number'.",
+    );
+    expect(result.output).toContain('rerun: pnpm --filter @fx/a typecheck');
+    expect(result.lastLine).toBe('gate: 1 passed, 1 failed, 0 warned');
   });
 });
 
@@ -774,7 +880,7 @@ describe.concurrent('services', () => {
     onTestFinished,
   }) => {
     const fx = fixture(onTestFinished, [
-      { name: 'a', scripts: { typecheck: `node -e "process.exit(3)"` } },
+      { name: 'a', scripts: { check: `node -e "process.exit(3)"` } },
     ]);
     // The throwaway server's --dir is made under TMPDIR: a private one shows whether it is left.
     const tmp = join(fx.scratch, 'tmp');
