@@ -59,10 +59,13 @@ JSON readers parse is the same object; states of older versions move to the form
 write (no migration pass).
 Version 20 claims a job the submit wrote without decoding its JSON: the few fields the claim and
 the completion need are read from the text (lib/store.lua, load_pending); no stored data changed.
+Version 21: in a jobgate_batch call of several claims, a worker of up to 16 services searches its
+services' buckets through the call's memo (as a worker of one or two does), so the call's head
+writes stay held to its end instead of being written before every claim (no stored data changed).
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 20
+local LIBRARY_VERSION = 21

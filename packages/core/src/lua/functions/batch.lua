@@ -61,6 +61,7 @@ redis.register_function('jobgate_batch', function(keys, args)
     if not BATCH_OPS[name] then return invalid('operation ' .. k .. ': unknown name ' .. tostring(name)) end
     if not argc or argc < 0 or i + 1 + argc > #args then return invalid('operation ' .. k .. ': bad argument count') end
     ops[k] = BATCH_OPS[name]
+    if name == 'claim' or name == 'complete_and_claim' then memo.claims = memo.claims + 1 end
     if argc >= BATCH_ARGC[name] then
       argvs[k], bases[k] = args, i + 1
     else

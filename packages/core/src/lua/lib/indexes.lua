@@ -11,12 +11,16 @@
 -- ({ns}:heads, {ns}:bucket-heads) instead of once per claim (the claims of a worker's slots take
 -- one bucket's head after another). Every read of those keys goes through memo.heads or runs after
 -- flush_heads (see find_in_buckets), and every call that holds flushes before it returns.
-local memo = { buckets = {}, heads = {}, held = nil }
+-- `claims`: how many operations of the call claim (set by jobgate_batch); `many_buckets`: a
+-- service of a worker claiming in it has too many buckets for the memo search (lib/matching.lua).
+local memo = { buckets = {}, heads = {}, held = nil, claims = 0, many_buckets = false }
 
 local function reset_memo()
   memo.buckets = {}
   memo.heads = {}
   memo.held = nil
+  memo.claims = 0
+  memo.many_buckets = false
 end
 
 local function bucket_of(st)

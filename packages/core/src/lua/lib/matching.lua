@@ -144,11 +144,28 @@ end
 -- way: the lowest head PK among the runnable buckets of the worker's services.
 local SERVICES_FIRST_MAX = 2
 
+-- A call of many claims (jobgate_batch, memo.claims of them) that holds its head writes searches the
+-- buckets of a worker of up to SERVICES_HELD_MAX services the same way (since version 20), when
+-- each has at most HELD_BUCKETS_MAX buckets: its first claim reads the worker's bucket lists and
+-- heads, the later ones find them in the memo, and the head writes stay held to the call's end.
+-- Through the head list every claim would write the held heads first (flush_heads) and read
+-- {ns}:heads again: three or four commands per claim more. Same answer either way (see above).
+local SERVICES_HELD_MAX = 16
+local HELD_BUCKETS_MAX = 8
+local HELD_CLAIMS_MIN = 4
+
 local function find_in_buckets(ctx, keys)
-  if #ctx.service_list <= SERVICES_FIRST_MAX then
+  local n = #ctx.service_list
+  if n <= SERVICES_FIRST_MAX then
     local id, head, bucket, svc = find_in_services(ctx, keys, HEADS_BATCH)
     -- false: a service of the worker has more than HEADS_BATCH buckets; the head list is cheaper.
     if id ~= false then return id, head, bucket, svc end
+  elseif memo.held and memo.claims >= HELD_CLAIMS_MIN and n <= SERVICES_HELD_MAX
+    and not memo.many_buckets then
+    local id, head, bucket, svc = find_in_services(ctx, keys, HELD_BUCKETS_MAX)
+    if id ~= false then return id, head, bucket, svc end
+    -- A service with more buckets: the head list for the rest of the call.
+    memo.many_buckets = true
   end
   -- The reads of {ns}:heads below see this call's held head writes.
   flush_heads(keys)
