@@ -176,6 +176,68 @@ describe('coalesced calls (jobgate_batch)', () => {
     expect((await t.queue.counts()).by_service).toEqual({});
   });
 
+  it.each([
+    ['each service has few buckets: the memo search (version 21)', 2],
+    ['a service has more than 8 buckets: the head list', 9],
+  ])(
+    'claims of one call by workers of several services keep exact order; %s',
+    async (_, modelBuckets) => {
+      await using t = await testQueue({ reapPerClaim: 1 });
+      const models = Array.from({ length: modelBuckets }, (_, i) => `m${i}`);
+      const caps = { models: { a: models, b: models, c: models }, hardware: { gpu_memory_gb: 16 } };
+      const services = ['a', 'b', 'c'];
+      const holder = worker({ worker_id: 'holder', services, ...caps });
+      // Two jobs that stall: each of the call's first two claims reaps one back into its bucket,
+      // empty when the first claim read the bucket lists.
+      const stalled = await t.queue.submitMany([
+        { service_required: 'b', priority: 9, requirements: { models: ['m0'] } },
+        { service_required: 'c', priority: 8, requirements: { models: ['m1'] } },
+      ]);
+      expect((await t.queue.claim(holder, { leaseMs: 1_000 }))?.id).toBe(stalled[0]!.id);
+      t.clock.advance(100);
+      expect((await t.queue.claim(holder, { leaseMs: 1_000 }))?.id).toBe(stalled[1]!.id);
+      const inputs = [
+        ...models.map((m, i) => ({
+          service_required: 'a',
+          priority: i % 4,
+          requirements: { models: [m] },
+        })),
+        { service_required: 'a', priority: 7 },
+        { service_required: 'b', priority: 5, requirements: { hardware: { gpu_memory_gb: 8 } } },
+        { service_required: 'b', priority: 5, requirements: { hardware: { gpu_memory_gb: 8 } } },
+        { service_required: 'b', priority: 1 },
+        { service_required: 'c', priority: 3 },
+        { service_required: 'c', priority: 0 },
+        // Not the workers' service: never claimed.
+        { service_required: 'd', priority: 9 },
+      ];
+      const ids = (await t.queue.submitMany(inputs)).map((r) => r.id);
+      // Exact order: priority desc, then submit order; the stalled jobs first (priority 9, 8).
+      const expected = [
+        stalled[0]!.id,
+        stalled[1]!.id,
+        ...inputs
+          .map((input, k) => ({ ...input, id: ids[k]! }))
+          .filter((job) => job.service_required !== 'd')
+          .sort((x, y) => y.priority - x.priority)
+          .map((job) => job.id),
+      ];
+      t.clock.advance(2_000);
+      const take = expected.length - 2;
+      const slots = Array.from({ length: take }, (_, n) =>
+        worker({ worker_id: `slot-${n}`, services, ...caps }),
+      );
+      const jobs = await Promise.all(slots.map((w) => t.queue.claim(w)));
+      expect(jobs.map((j) => j?.id ?? null)).toEqual(expected.slice(0, take));
+      await expectHeadsOfPending(t);
+      // The two left, then nothing of theirs.
+      expect((await t.queue.claim(slots[0]!))?.id).toBe(expected[take]);
+      expect((await t.queue.claim(slots[1]!))?.id).toBe(expected[take + 1]);
+      expect(await t.queue.claim(slots[2]!)).toBeNull();
+      await expectHeadsOfPending(t);
+    },
+  );
+
   it("one call's later operations see its earlier writes to the same job and bucket", async () => {
     // Guards any layout of a call's writes (a write-behind per call was measured in Round 6 of
     // BENCHMARKS.md and kept on a branch). In this one tick the same job is heartbeaten (lease zset), failed to an immediate retry (out of the lease zset,
