@@ -15,6 +15,8 @@
  * workers' other commands, reading requests and writing replies. Cache misses are not counted:
  * instructions are a proxy for CPU time, not the same thing (Round 8 of BENCHMARKS.md).
  *
+ * `SHAPE=submit` (since Round 10) counts the submit instead: `submitMany` of `JOBS` jobs.
+ *
  * `BULLMQ=1` (since Round 9) adds a BullMQ window to every round, same server, same jobs
  * (bench/workload.ts: one queue per service, addBulk), drained by one BullMQ Worker per queue at
  * `CONCURRENCY` (default options): counted from creating the workers to their close after the last
@@ -87,6 +89,17 @@ async function window(lib: string, label: string): Promise<number> {
   await admin.flushall();
   const namespace = `cg-${label}`;
   const submitter = await createQueue({ redis: admin, namespace });
+  if (SHAPE === 'submit') {
+    // The submit alone (since Round 10): submitMany of JOBS jobs in chunks of 5,000 (FCALLs of 500).
+    await admin.function('LOAD', 'REPLACE', lib);
+    control('-z');
+    for (let i = 0; i < JOBS; i += 5_000)
+      await submitter.submitMany(jobgateInputs(Math.min(5_000, JOBS - i), services));
+    control('-d', label);
+    await submitter.close();
+    admin.disconnect();
+    return dumped(label) / JOBS;
+  }
   for (let i = 0; i < JOBS; i += 5_000)
     await submitter.submitMany(jobgateInputs(Math.min(5_000, JOBS - i), services));
   // Queues and workers first: createQueue installs this checkout's library, so `lib` goes in after.

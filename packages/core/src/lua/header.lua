@@ -62,10 +62,12 @@ the completion need are read from the text (lib/store.lua, load_pending); no sto
 Version 21: in a jobgate_batch call of several claims, a worker of up to 16 services searches its
 services' buckets through the call's memo (as a worker of one or two does), so the call's head
 writes stay held to its end instead of being written before every claim (no stored data changed).
+Version 22: a submit checks each distinct service, signature, priority key, customer and workflow
+of a batch once, and encodes a job.received event's data once per service and priority.
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 21
+local LIBRARY_VERSION = 22

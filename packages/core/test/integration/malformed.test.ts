@@ -106,6 +106,54 @@ describe('malformed input', () => {
     expect((await t.queue.claim(w))?.id).toBe(a.id);
   });
 
+  it('the library checks every job of a raw batch, a value repeated after a good one included', async () => {
+    await using t = await testQueue();
+    const job = (
+      id: string,
+      fields: Partial<Record<'svc' | 'sig' | 'p' | 'customer', string>> = {},
+    ) => [
+      id,
+      fields.svc ?? 'svc',
+      fields.sig ?? 'abcdef',
+      '5',
+      fields.p ?? priorityKey(5),
+      '{}',
+      fields.customer ?? 'acme',
+      '',
+      '',
+      '3',
+      '{}',
+    ];
+    const submit = (jobs: string[][]) =>
+      t.redis.fcall(
+        'jobgate_submit',
+        t.queue.keys.list.length,
+        ...t.queue.keys.list,
+        String(t.clock.now),
+        '1000',
+        String(jobs.length),
+        ...jobs.flat(),
+      );
+    // Jobs 1 and 2 are good and share every value; job 3 repeats them but one.
+    const cases: Array<[Partial<Record<'svc' | 'sig' | 'p' | 'customer', string>>, RegExp]> = [
+      [{ sig: 'abcdeg' }, /JG_INVALID job 3: sig must be hex/],
+      [{ p: `${priorityKey(5).slice(1)}x` }, /JG_INVALID job 3: P must be 17 digits/],
+      [{ svc: 'sv\nc' }, /JG_INVALID job 3: service_required must be 1-256 printable/],
+      [{ customer: 'ac\tme' }, /JG_INVALID job 3: customer_id must be printable/],
+    ];
+    for (const [bad, message] of cases)
+      await expect(submit([job('j1'), job('j2'), job('j3', bad)])).rejects.toThrow(message);
+    expect(await t.redis.exists(...t.queue.keys.list)).toBe(0);
+    // The good batch: every job.received carries its own job's data (encoded once, same JSON).
+    await submit([job('j1'), job('j2'), job('j3', { svc: 'other' })]);
+    const received = (await t.queue.readEvents()).filter((e) => e.type === 'job.received');
+    expect(received.map((e) => [e.job_id, e.data])).toEqual([
+      ['j1', { service_required: 'svc', priority: '5' }],
+      ['j2', { service_required: 'svc', priority: '5' }],
+      ['j3', { service_required: 'other', priority: '5' }],
+    ]);
+  });
+
   it('the library refuses a raw call with wrong fields and changes nothing', async () => {
     await using t = await testQueue();
     await expect(

@@ -8,20 +8,67 @@ ARGV: now, events MAXLEN, n, then n times the SUBMIT_FIELDS (F_* in the generate
 Returns: flat array id1, created1 (1|0: 0 when the id already existed, nothing changed), id2, ...
 Events: job.received per created job.
 ]]
+-- The data of a job.received event: {service_required, priority, step, unrunnable_reason}, encoded
+-- once per service and priority for the jobs without a step or a reason (most of a batch), the
+-- same table built the same way, so the same JSON (bounded by RECEIVED_MAX).
+local received_cache, received_count = {}, 0
+local RECEIVED_MAX = 1000
+
+local function received_data(st)
+  local svc, priority, step, reason = st.service_required, st.priority, st.step, st.unrunnable_reason
+  local by = step == nil and reason == nil and received_cache[svc]
+  local json = by and by[priority]
+  if json then return json end
+  json = json_encode({
+    service_required = svc, priority = priority, step = step, unrunnable_reason = reason,
+  })
+  if step == nil and reason == nil then
+    if received_count >= RECEIVED_MAX then received_cache, received_count = {}, 0 end
+    by = received_cache[svc]
+    if not by then
+      by = {}
+      received_cache[svc] = by
+    end
+    by[priority] = json
+    received_count = received_count + 1
+  end
+  return json
+end
+
 redis.register_function('jobgate_submit', function(keys, args)
   local now, maxlen, err = common(keys, args, true)
   if err then return err end
   local n = tonum(args[3])
   if not n or n < 1 or #args ~= 3 + n * NFIELDS then return invalid('expected ' .. NFIELDS .. ' fields per job') end
-  -- Validate every job before writing any, so a bad batch changes nothing.
+  -- Validate every job before writing any, so a bad batch changes nothing. The jobs of a batch
+  -- repeat a few services, signatures, priorities, customers and workflows: each distinct value is
+  -- checked once per call (`named`: valid_name held; `hex`, `pkeys`: the sig and P patterns).
+  local named, hex, pkeys = {}, {}, {}
   for i = 0, n - 1 do
     local b = 3 + i * NFIELDS
     if not valid_name(args[b + F_ID]) then return invalid('job ' .. (i + 1) .. ': id must be 1-256 printable characters') end
-    if not valid_name(args[b + F_SERVICE_REQUIRED]) then return invalid('job ' .. (i + 1) .. ': service_required must be 1-256 printable characters') end
-    if not string.match(args[b + F_SIG], '^[0-9a-f]+$') then return invalid('job ' .. (i + 1) .. ': sig must be hex') end
-    if not string.match(args[b + F_P], '^%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d$') then return invalid('job ' .. (i + 1) .. ': P must be 17 digits') end
-    if args[b + F_CUSTOMER_ID] ~= '' and not valid_name(args[b + F_CUSTOMER_ID]) then return invalid('job ' .. (i + 1) .. ': customer_id must be printable') end
-    if args[b + F_WORKFLOW_ID] ~= '' and not valid_name(args[b + F_WORKFLOW_ID]) then return invalid('job ' .. (i + 1) .. ': workflow_id must be printable') end
+    local svc, sig, p = args[b + F_SERVICE_REQUIRED], args[b + F_SIG], args[b + F_P]
+    if not named[svc] then
+      if not valid_name(svc) then return invalid('job ' .. (i + 1) .. ': service_required must be 1-256 printable characters') end
+      named[svc] = true
+    end
+    if not hex[sig] then
+      if not string.match(sig, '^[0-9a-f]+$') then return invalid('job ' .. (i + 1) .. ': sig must be hex') end
+      hex[sig] = true
+    end
+    if not pkeys[p] then
+      if not string.match(p, '^%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d$') then return invalid('job ' .. (i + 1) .. ': P must be 17 digits') end
+      pkeys[p] = true
+    end
+    local customer, workflow = args[b + F_CUSTOMER_ID], args[b + F_WORKFLOW_ID]
+    if customer ~= '' and not named[customer] then
+      if not valid_name(customer) then return invalid('job ' .. (i + 1) .. ': customer_id must be printable') end
+      named[customer] = true
+    end
+    if workflow ~= '' and not named[workflow] then
+      if not valid_name(workflow) then return invalid('job ' .. (i + 1) .. ': workflow_id must be printable') end
+      named[workflow] = true
+    end
     local max = tonum(args[b + F_MAX_ATTEMPTS])
     if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
   end
@@ -83,10 +130,7 @@ redis.register_function('jobgate_submit', function(keys, args)
       if customer then rcall('ZADD', keys[K_BY_CUSTOMER], '0', customer .. SEP .. seq .. SEP .. id) end
       if st.workflow_id then rcall('ZADD', keys[K_BY_WORKFLOW], '0', st.workflow_id .. SEP .. seq .. SEP .. id) end
       save_job(keys, st, submitted_state_json(st))
-      emit(keys, maxlen, 'job.received', st, now, {
-        service_required = st.service_required, priority = st.priority, step = st.step,
-        unrunnable_reason = st.unrunnable_reason,
-      })
+      emit_json(keys, maxlen, 'job.received', st, now, received_data(st))
       out[#out + 1] = id
       out[#out + 1] = 1
     end
