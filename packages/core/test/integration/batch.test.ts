@@ -96,7 +96,8 @@ describe('coalesced calls (jobgate_batch)', () => {
     const ids = (
       await t.queue.submitMany(Array.from({ length: 8 }, () => ({ service_required: 'svc' })))
     ).map((r) => r.id);
-    const monitor = await t.redis.duplicate().monitor();
+    // (redis.monitor() opens a connection of its own; a duplicate() left open would outlive the test.)
+    const monitor = await t.redis.monitor();
     const seen: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.includes(t.queue.keys.jobs) || args[1] === t.namespace) seen.push(args.join(' '));
