@@ -20,3 +20,4 @@ export {
   type StartRedisClusterOptions,
 } from './cluster.js';
 export { buildTestBundle, testBundle, type TestBundle } from './bundle.js';
+export { CHROMIUM_TEST_ARGS, PLAYWRIGHT_DISABLED_FEATURES } from './chromium.js';

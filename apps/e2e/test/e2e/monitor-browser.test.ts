@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiKeyStore } from '@jobgate/api';
 import { registryKeys, type WorkerRecord } from '@jobgate/core';
 import { OperatorKeyStore } from '@jobgate/monitor';
-import { dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
+import { CHROMIUM_TEST_ARGS, dropNamespace, uniqueNamespace, waitFor } from '@jobgate/testkit';
 import { Stack } from '@jobgate/testkit/stack';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -46,7 +46,10 @@ beforeAll(async () => {
   customerKey = (await new ApiKeyStore(stack.redis, namespace, 0).create('acme')).key;
   operatorKey = (await new OperatorKeyStore(stack.redis, namespace).create('operator', 'on-call'))
     .key;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [...CHROMIUM_TEST_ARGS],
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createQueue, createReaper, type Queue } from '@jobgate/core';
-import { dropNamespace, uniqueNamespace } from '@jobgate/testkit';
+import { CHROMIUM_TEST_ARGS, dropNamespace, uniqueNamespace } from '@jobgate/testkit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -27,7 +27,10 @@ beforeAll(async () => {
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const key = (await new OperatorKeyStore(redis, namespace).create('operator', 'e2e')).key;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [...CHROMIUM_TEST_ARGS],
+  });
   page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
   page.on('dialog', (dialog) => void dialog.accept());
   await page.goto(`${base}/jobs`);

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CHROMIUM_TEST_ARGS } from '@jobgate/testkit';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/record.js';
@@ -130,7 +131,7 @@ describe('gate report --html', () => {
 
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox'],
+      args: [...CHROMIUM_TEST_ARGS],
     });
     try {
       const tab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
