@@ -62,8 +62,15 @@ export interface WebhookServiceOptions {
   claimIdleMs?: number;
   batchSize?: number;
   blockMs?: number;
-  /** Idle wait between looks at the due set (a local enqueue wakes the sender at once). Default 20 ms. */
+  /**
+   * An idle sender sleeps until the due set's first delivery comes due (a retry, a claim's lease
+   * running out) and wakes at once for its own work (deliveries it enqueued, a finished request);
+   * it looks again at least every `idleMs` for work others put there (a manual retry through the
+   * API, deliveries another instance at its limit left) and at most every `pollMs` (due
+   * deliveries it could not start: their endpoints at their limit). Defaults 20 ms and 500 ms.
+   */
   pollMs?: number;
+  idleMs?: number;
 }
 
 export interface WebhookServiceDeps extends WebhookServiceOptions {
@@ -122,6 +129,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   const batchSize = deps.batchSize ?? 200;
   const blockMs = deps.blockMs ?? 1_000;
   const pollMs = deps.pollMs ?? 20;
+  const idleMs = Math.max(pollMs, deps.idleMs ?? 500);
   const consumer =
     deps.consumerName ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
@@ -546,13 +554,28 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     }
   }
 
+  /** How long an idle sender sleeps: until the first due delivery, within [pollMs, idleMs]. */
+  async function idleWait(): Promise<number> {
+    const [, score] = await redis.zrangebyscore(
+      keys.due,
+      '-inf',
+      '+inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      1,
+    );
+    const untilDue = score === undefined ? idleMs : Number(score) - now();
+    return Math.min(idleMs, Math.max(pollMs, untilDue));
+  }
+
   async function sendLoop(): Promise<void> {
     while (!stopped) {
       try {
         woken = false;
         const { started } = await settle();
         await housekeeping();
-        if (started === 0 && pendingResults.length === 0 && !stopped) await pause(pollMs);
+        if (started === 0 && pendingResults.length === 0 && !stopped) await pause(await idleWait());
       } catch (error) {
         if (stopped) break;
         log.warn({ err: error }, 'recording results or claiming due deliveries failed; retrying');

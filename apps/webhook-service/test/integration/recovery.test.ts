@@ -270,3 +270,45 @@ describe('operations', () => {
     }
   });
 });
+
+describe('an idle sender (real time)', () => {
+  it('sleeps while nothing is due, and still sends a manual retry put in the due set by another process', async () => {
+    await using h = await startHarness();
+    await h.store.create('acme', { url: h.receiver.url(), events: ['job.completed'] });
+    // The service's own connection, its commands counted.
+    const redis = h.redis.duplicate();
+    const send = redis.sendCommand.bind(redis);
+    const looks: number[] = [];
+    redis.sendCommand = ((command: { name: string }) => {
+      if (command.name === 'zrangebyscore') looks.push(performance.now());
+      return send(command as Parameters<typeof send>[0]);
+    });
+    const service = h.service({ redis, now: Date.now });
+    await service.start();
+    await h.runJob('acme');
+    await waitFor(() => h.receiver.accepted().length === 1, {
+      timeoutMs: 5_000,
+      what: 'the first delivery',
+    });
+    const id = h.receiver.requests[0]!.id!;
+    // Nothing due: each idle look at the due set is idleMs (500 ms) after the last one, where it
+    // was every 20 ms. Four looks take 1.5 s at least.
+    const from = looks.length;
+    await waitFor(() => looks.length >= from + 4, {
+      timeoutMs: 10_000,
+      what: 'four idle looks at the due set',
+    });
+    const gaps = looks.slice(from + 1, from + 4).map((t, i) => t - looks[from + i]!);
+    expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(400);
+    // A manual retry (the API's, through the store: no wake-up reaches the service) is sent by
+    // the idle sender within its idleMs, under the same id.
+    expect(await h.store.retry('acme', id)).toBe('ok');
+    await waitFor(() => h.receiver.accepted().length === 2, {
+      timeoutMs: 5_000,
+      what: 'the manual retry sent',
+    });
+    expect(h.receiver.requests.map((r) => r.id)).toEqual([id, id]);
+    await service.stop();
+    redis.disconnect();
+  });
+});
