@@ -35,6 +35,7 @@ import {
   validateFailure,
   validateId,
   validateLeaseMs,
+  validateNumberOption,
   validateProgress,
   validateSubmit,
   validateWorker,
@@ -348,11 +349,24 @@ class RedisQueue implements Queue {
     this.keys = queueKeys(namespace);
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    this.maxLen = String(options.eventsMaxLen ?? 100_000);
-    this.defaultLeaseMs = validateLeaseMs(options.defaultLeaseMs ?? 30_000);
-    this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
-    this.reapPerClaim = String(options.reapPerClaim ?? 25);
+    const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.backoff = {
+      baseMs: validateNumberOption(backoff.baseMs, 'backoff.baseMs', { min: 0, integer: false }),
+      maxMs: validateNumberOption(backoff.maxMs, 'backoff.maxMs', { min: 0, integer: false }),
+    };
+    this.maxLen = String(
+      validateNumberOption(options.eventsMaxLen ?? 100_000, 'eventsMaxLen', { min: 0 }),
+    );
+    this.defaultLeaseMs = validateLeaseMs(options.defaultLeaseMs ?? 30_000, 'defaultLeaseMs');
+    // The same range as a job's own max_attempts (validation.ts).
+    this.defaultMaxAttempts = validateNumberOption(
+      options.defaultMaxAttempts ?? 3,
+      'defaultMaxAttempts',
+      { min: 1, max: 1_000 },
+    );
+    this.reapPerClaim = String(
+      validateNumberOption(options.reapPerClaim ?? 25, 'reapPerClaim', { min: 0 }),
+    );
     const coalesce = options.coalesce ?? true;
     const call: LibraryCall = (fn, args, workerId) => this.call(fn, args, workerId);
     this.batcher =

@@ -130,13 +130,41 @@ export function validateProgress(progress: { percent?: number; message?: string 
   return check(progressSchema, progress, 'progress');
 }
 
-export function validateLeaseMs(leaseMs: number): number {
+export function validateLeaseMs(leaseMs: number, field = 'leaseMs'): number {
   if (!Number.isFinite(leaseMs) || leaseMs <= 0 || !Number.isInteger(leaseMs)) {
-    throw new ValidationError(`Invalid leaseMs: must be a positive integer (got ${leaseMs})`, [
-      { path: 'leaseMs', message: 'must be a positive integer' },
+    throw new ValidationError(`Invalid ${field}: must be a positive integer (got ${leaseMs})`, [
+      { path: field, message: 'must be a positive integer' },
     ]);
   }
   return leaseMs;
+}
+
+/**
+ * A numeric queue option: a finite number (an integer when `integer`) from `min` to `max`. Every
+ * one of them ends up in a Lua call, where NaN or infinity would fail it half way.
+ */
+export function validateNumberOption(
+  value: number,
+  field: string,
+  {
+    min,
+    max = Number.MAX_SAFE_INTEGER,
+    integer = true,
+  }: { min: number; max?: number; integer?: boolean },
+): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  ) {
+    const what = `must be ${integer ? 'an integer' : 'a finite number'} from ${min} to ${max}`;
+    throw new ValidationError(`Invalid ${field}: ${what} (got ${String(value)})`, [
+      { path: field, message: what },
+    ]);
+  }
+  return value;
 }
 
 export function validateId(value: string, field: string): string {

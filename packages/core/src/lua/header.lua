@@ -64,10 +64,14 @@ services' buckets through the call's memo (as a worker of one or two does), so t
 writes stay held to its end instead of being written before every claim (no stored data changed).
 Version 22: a submit checks each distinct service, signature, priority key, customer and workflow
 of a batch once, and encodes a job.received event's data once per service and priority.
+Version 23: a submit decodes, checks and encodes each distinct requirement set before it writes
+anything, and refuses a batch with a non-finite max_attempts, step or requirement number (NaN,
+inf, 1e999: cjson cannot write them, which failed the call half way and lost a job); every
+function refuses a non-finite now and a MAXLEN that is not an integer >= 0 before any write.
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 22
+local LIBRARY_VERSION = 23

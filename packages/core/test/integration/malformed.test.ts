@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { priorityKey } from '../../src/encoding.js';
-import { ValidationError } from '../../src/index.js';
-import { testQueue, worker } from './helpers.js';
+import { uniqueNamespace } from '@jobgate/testkit';
+import { Redis } from 'ioredis';
+import { createQueue, ValidationError } from '../../src/index.js';
+import { redisUrl, testQueue, worker } from './helpers.js';
 
 describe('malformed input', () => {
   it('rejects a bad submit with an error naming the field and writes nothing', async () => {
@@ -152,6 +154,121 @@ describe('malformed input', () => {
       ['j2', { service_required: 'svc', priority: '5' }],
       ['j3', { service_required: 'other', priority: '5' }],
     ]);
+  });
+
+  /** Every key of the namespace (wake-up lists included) with its DUMP: equal means unchanged. */
+  async function snapshot(t: Awaited<ReturnType<typeof testQueue>>): Promise<Map<string, string>> {
+    const keys = (await t.redis.keys(`{${t.namespace}}*`)).sort();
+    const out = new Map<string, string>();
+    for (const key of keys) out.set(key, (await t.redis.dumpBuffer(key)).toString('hex'));
+    return out;
+  }
+
+  it('a raw batch with a non-finite max_attempts, step or requirement number is refused whole, nothing written', async () => {
+    await using t = await testQueue();
+    const job = (id: string, fields: { step?: string; max?: string; req?: string } = {}) => [
+      id,
+      'svc',
+      'abcdef',
+      '5',
+      priorityKey(5),
+      fields.req ?? '{}',
+      '',
+      '',
+      fields.step ?? '',
+      fields.max ?? '3',
+      '{}',
+    ];
+    const submit = (jobs: string[][]) =>
+      t.redis.fcall(
+        'jobgate_submit',
+        t.queue.keys.list.length + 1,
+        ...t.queue.keys.list,
+        `${t.queue.keys.wake}:svc`,
+        String(t.clock.now),
+        '1000',
+        String(jobs.length),
+        ...jobs.flat(),
+      );
+    // Something stored already, so "unchanged" covers the counters and indexes too.
+    await submit([job('j0')]);
+    const before = await snapshot(t);
+    const cases: Array<[{ step?: string; max?: string; req?: string }, RegExp]> = [
+      [{ max: 'inf' }, /JG_INVALID job 2: max_attempts must be a finite number >= 1/],
+      [{ max: 'nan' }, /JG_INVALID job 2: max_attempts must be a finite number >= 1/],
+      [{ max: 'Infinity' }, /JG_INVALID job 2: max_attempts must be a finite number >= 1/],
+      [{ max: '1e999' }, /JG_INVALID job 2: max_attempts must be a finite number >= 1/],
+      [{ max: '-inf' }, /JG_INVALID job 2: max_attempts must be a finite number >= 1/],
+      [{ step: 'inf' }, /JG_INVALID job 2: step must be a finite number/],
+      [{ step: 'nan' }, /JG_INVALID job 2: step must be a finite number/],
+      [{ step: '1e999' }, /JG_INVALID job 2: step must be a finite number/],
+      [{ step: 'first' }, /JG_INVALID job 2: step must be a finite number/],
+      [
+        { req: '{"hardware":{"gpu_memory_gb":1e999}}' },
+        /JG_INVALID job 2: requirements.hardware.gpu_memory_gb must be a finite number/,
+      ],
+      [
+        { req: '{"region":[1,-1e999]}' },
+        /JG_INVALID job 2: requirements.region.2 must be a finite number/,
+      ],
+      [
+        { req: '{"not":{"tier":NaN}}' },
+        /JG_INVALID job 2: requirements.not.tier must be a finite number/,
+      ],
+    ];
+    for (const [bad, message] of cases) {
+      await expect(submit([job('j1'), job('j2', bad), job('j3')])).rejects.toThrow(message);
+      expect(await snapshot(t)).toEqual(before);
+    }
+    // Nothing was half-stored: the same ids submitted well are created, and readable.
+    expect(await submit([job('j1'), job('j2'), job('j3')])).toEqual(['j1', 1, 'j2', 1, 'j3', 1]);
+    expect((await t.queue.get('j2'))?.status).toBe('pending');
+  });
+
+  it('createQueue refuses a non-finite or out-of-range numeric option, naming it', async () => {
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ defaultMaxAttempts: Infinity }, /Invalid defaultMaxAttempts: .*got Infinity/],
+      [{ defaultMaxAttempts: Number.NaN }, /Invalid defaultMaxAttempts: .*got NaN/],
+      [{ defaultMaxAttempts: 0 }, /Invalid defaultMaxAttempts: .*got 0/],
+      [{ defaultMaxAttempts: 2.5 }, /Invalid defaultMaxAttempts: .*got 2.5/],
+      [{ eventsMaxLen: Infinity }, /Invalid eventsMaxLen: .*got Infinity/],
+      [{ eventsMaxLen: -1 }, /Invalid eventsMaxLen: .*got -1/],
+      [{ reapPerClaim: Number.NaN }, /Invalid reapPerClaim: .*got NaN/],
+      [{ reapPerClaim: 1.5 }, /Invalid reapPerClaim: .*got 1.5/],
+      [{ backoff: { baseMs: Infinity } }, /Invalid backoff.baseMs: .*got Infinity/],
+      [{ backoff: { maxMs: -5 } }, /Invalid backoff.maxMs: .*got -5/],
+      [{ defaultLeaseMs: Infinity }, /Invalid defaultLeaseMs: .*got Infinity/],
+    ];
+    const redis = new Redis(redisUrl());
+    try {
+      for (const [options, message] of bad) {
+        const namespace = uniqueNamespace('jq');
+        const made = createQueue({ redis, namespace, ...options });
+        await expect(made).rejects.toBeInstanceOf(ValidationError);
+        await expect(made).rejects.toThrow(message);
+        expect(await redis.keys(`{${namespace}}*`)).toEqual([]);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('a queue with defaultMaxAttempts: Infinity never reaches Redis, so no job is lost', async () => {
+    // The reviewer's case: before, the batch stored j1, then failed on j2 after saving its
+    // payload; a resubmit then answered created:false for j2 and get() returned null.
+    await using t = await testQueue();
+    await expect(
+      createQueue({ redis: t.redis, namespace: t.namespace, defaultMaxAttempts: Infinity }),
+    ).rejects.toThrow(/defaultMaxAttempts/);
+    const jobs = [
+      { id: 'j1', service_required: 's', payload: 1 },
+      { id: 'j2', service_required: 's', payload: 2 },
+    ];
+    expect(await t.queue.submitMany(jobs)).toEqual([
+      { id: 'j1', created: true },
+      { id: 'j2', created: true },
+    ]);
+    expect((await t.queue.get('j2'))?.max_attempts).toBe(3);
   });
 
   it('the library refuses a raw call with wrong fields and changes nothing', async () => {

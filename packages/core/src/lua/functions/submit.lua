@@ -1,6 +1,8 @@
 --[[
 jobgate_submit: stores a batch of jobs; a job whose requirements are malformed is stored as
-unrunnable (visible with its reason), never indexed. Validates every job before writing any.
+unrunnable (visible with its reason), never indexed. Validates every job, and decodes, checks and
+encodes every distinct requirement set, before writing any: a bad batch is refused whole (a
+non-finite max_attempts, step or requirement number included), nothing written.
 KEYS: the NKEYS namespace keys, then {ns}:wake:<service> for each service of the batch (the
       wake-up lists of that service's idle workers; one token per new runnable job, capped).
 ARGV: now, events MAXLEN, n, then n times the SUBMIT_FIELDS (F_* in the generated header, from
@@ -43,7 +45,11 @@ redis.register_function('jobgate_submit', function(keys, args)
   -- Validate every job before writing any, so a bad batch changes nothing. The jobs of a batch
   -- repeat a few services, signatures, priorities, customers and workflows: each distinct value is
   -- checked once per call (`named`: valid_name held; `hex`, `pkeys`: the sig and P patterns).
+  -- Each distinct requirement set (by sig, customer and JSON, `skeys[i]` for job i) is decoded
+  -- and checked here too: `problems` holds its unrunnable reason (false: none) and `specs` the
+  -- JSON of its {ns}:specs entry, so the write loop below runs nothing that can fail.
   local named, hex, pkeys = {}, {}, {}
+  local problems, specs, skeys = {}, {}, {}
   for i = 0, n - 1 do
     local b = 3 + i * NFIELDS
     if not valid_name(args[b + F_ID]) then return invalid('job ' .. (i + 1) .. ': id must be 1-256 printable characters') end
@@ -70,11 +76,33 @@ redis.register_function('jobgate_submit', function(keys, args)
       named[workflow] = true
     end
     local max = tonum(args[b + F_MAX_ATTEMPTS])
-    if not max or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be >= 1') end
+    if not finite(max) or max < 1 then return invalid('job ' .. (i + 1) .. ': max_attempts must be a finite number >= 1') end
+    local step = args[b + F_STEP]
+    if step ~= '' and not finite(tonum(step)) then return invalid('job ' .. (i + 1) .. ': step must be a finite number') end
+    local requirements = args[b + F_REQUIREMENTS]
+    local skey = sig .. SEP .. customer .. SEP .. requirements
+    skeys[i] = skey
+    if problems[skey] == nil then
+      local ok, r = pcall(json_decode, requirements)
+      local problem
+      if not ok then
+        problem = 'requirements are not valid JSON'
+      else
+        local at = nonfinite_path(r)
+        if at then return invalid('job ' .. (i + 1) .. ': requirements' .. at .. ' must be a finite number') end
+        local c = customer ~= '' and customer or nil
+        problem = spec_problem(r, c)
+        if not problem then
+          local encoded, spec = pcall(json_encode, { r = r, c = c })
+          if not encoded then return invalid('job ' .. (i + 1) .. ': requirements cannot be stored: ' .. tostring(spec)) end
+          specs[skey] = spec
+        end
+      end
+      problems[skey] = problem or false
+    end
   end
   local out = {}
   local woken = {}
-  local seen = {}
   -- One INCRBY reserves a sequence number per job of the batch; ids already present leave gaps,
   -- which keep the order exact (only the order of SEQ matters, never its density).
   local next_seq = rcall('INCRBY', keys[K_SEQ], n) - n
@@ -106,17 +134,14 @@ redis.register_function('jobgate_submit', function(keys, args)
       -- Its cold fields are all it has yet: their JSON is written once, here (lib/store.lua).
       seal_cold(st)
       st.attempts = 0
-      -- Jobs of one batch usually share requirements: check and store each distinct set once.
-      local seen_key = st.sig .. SEP .. (customer or '') .. SEP .. st.requirements
-      local problem = seen[seen_key]
-      if problem == nil then
-        local ok, r = pcall(json_decode, st.requirements)
-        if not ok then problem = 'requirements are not valid JSON' else problem = spec_problem(r, customer) end
-        if not problem then
-          rcall('HSETNX', keys[K_SPECS], st.sig, json_encode({ r = r, c = customer }))
-          problem = false
-        end
-        seen[seen_key] = problem
+      -- Jobs of one batch usually share requirements: each distinct set was checked once above,
+      -- and is stored once, with the first job of it created.
+      local skey = skeys[i]
+      local problem = problems[skey]
+      local spec = specs[skey]
+      if spec then
+        rcall('HSETNX', keys[K_SPECS], st.sig, spec)
+        specs[skey] = nil
       end
       set_status(keys, st, 'pending')
       if problem then

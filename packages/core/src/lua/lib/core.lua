@@ -40,6 +40,13 @@ local function check_keys(keys, extra)
   return nil
 end
 
+-- A number cjson can write and a score Redis takes: not NaN (the only value unequal to itself),
+-- not infinite. tonumber accepts 'inf', 'nan' and 'Infinity', and makes '1e999' infinite.
+local INF = 1 / 0
+local function finite(x)
+  return type(x) == 'number' and x == x and x ~= INF and x ~= -INF
+end
+
 local function valid_name(s)
   return type(s) == 'string' and #s > 0 and #s <= 256 and not sfind(s, '[%z\1-\31]')
 end

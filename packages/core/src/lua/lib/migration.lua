@@ -52,11 +52,15 @@ local function common(keys, args, extra_keys)
   if not rcall then bind_globals() end
   local err = check_keys(keys, extra_keys)
   if err then return nil, nil, err end
-  migrate(keys)
-  reset_memo()
   local now = tonum(args[1])
   local maxlen = tonum(args[2])
-  if not now or not maxlen then return nil, nil, invalid('ARGV[1] now and ARGV[2] maxlen must be numbers') end
+  -- Checked before anything is written: a non-finite time or a MAXLEN XADD refuses would fail
+  -- the call half way, after some of its writes.
+  if not finite(now) or not finite(maxlen) or maxlen < 0 or maxlen % 1 ~= 0 then
+    return nil, nil, invalid('ARGV[1] now must be a finite number and ARGV[2] maxlen an integer >= 0')
+  end
+  migrate(keys)
+  reset_memo()
   now_text = plain_integer(args[1])
   now_num = now
   if args[2] ~= maxlen_arg then maxlen_arg, maxlen_arg_text = args[2], plain_integer(args[2]) end

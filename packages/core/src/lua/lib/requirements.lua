@@ -68,6 +68,22 @@ local function spec_problem(r, customer_id)
   return nil
 end
 
+-- Where `v` holds a number cjson cannot write (NaN, infinity: a JSON text may say 1e999, NaN or
+-- Infinity): its path below the requirements ('' for `v` itself, '.hardware.gpu_memory_gb'),
+-- else nil. The path is built only on the way back from such a number.
+local function nonfinite_path(v)
+  local t = type(v)
+  if t == 'number' then
+    if not finite(v) then return '' end
+  elseif t == 'table' then
+    for k, x in pairs(v) do
+      local at = nonfinite_path(x)
+      if at then return '.' .. tostring(k) .. at end
+    end
+  end
+  return nil
+end
+
 -- Custom capability rule: array -> worker has every item; number -> worker's is >=; else equal.
 local function cap_match(want, have)
   local tw = type(want)
