@@ -68,10 +68,14 @@ Version 23: a submit decodes, checks and encodes each distinct requirement set b
 anything, and refuses a batch with a non-finite max_attempts, step or requirement number (NaN,
 inf, 1e999: cjson cannot write them, which failed the call half way and lost a job); every
 function refuses a non-finite now and a MAXLEN that is not an integer >= 0 before any write.
+Version 24: a claim (jobgate_claim, jobgate_complete_and_claim, in jobgate_batch too) refuses a
+lease_ms that is not a finite number > 0 before any write (it took the job out of the pending
+index, then failed: pending but never claimable), a heartbeat refuses NaN and infinity, and a
+retryable fail refuses a non-finite delay or backoff number before it takes the job off active.
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 23
+local LIBRARY_VERSION = 24

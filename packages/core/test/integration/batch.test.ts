@@ -429,9 +429,10 @@ describe('coalesced calls (jobgate_batch)', () => {
     ).map((r) => r.id);
     const w = worker({ worker_id: 'w' });
     expect((await t.queue.claim(w))?.id).toBe(ids[0]);
-    // complete_and_claim without its worker, lease and reap arguments: the completion is done and
-    // the claim fails on the missing worker, as if the arguments were nil; the claim after it
-    // (whose arguments a careless reader would take as the missing ones) runs on its own.
+    // complete_and_claim without its worker, lease and reap arguments: it is refused on the
+    // missing lease, as if the arguments were nil, before the completion (library version 24:
+    // nothing done); the claim after it (whose arguments a careless reader would take as the
+    // missing ones) runs on its own.
     const reply = (await t.redis.fcall(
       'jobgate_batch',
       t.queue.keys.list.length,
@@ -450,10 +451,10 @@ describe('coalesced calls (jobgate_batch)', () => {
       '30000',
       '0',
     )) as unknown[];
-    expect(reply[0]).toBe(0);
+    expect(reply.slice(0, 2)).toEqual([0, 'JG_INVALID lease_ms must be a finite number > 0']);
     expect(reply[2]).toBe(1);
     expect(JSON.parse((reply[3] as string[])[0]!)).toMatchObject({ id: ids[1], worker_id: 'w' });
-    expect((await t.queue.get(ids[0]!))?.status).toBe('completed');
+    expect((await t.queue.get(ids[0]!))?.status).toBe('active');
   });
 
   it('refuses a malformed batch before running any of it', async () => {

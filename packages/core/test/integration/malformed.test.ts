@@ -271,6 +271,159 @@ describe('malformed input', () => {
     expect((await t.queue.get('j2'))?.max_attempts).toBe(3);
   });
 
+  /** A raw FCALL of a library function with the queue's keys, clock and MAXLEN. */
+  function raw(t: Awaited<ReturnType<typeof testQueue>>, fn: string, ...args: string[]) {
+    return t.redis.fcall(
+      fn,
+      t.queue.keys.list.length,
+      ...t.queue.keys.list,
+      String(t.clock.now),
+      '1000',
+      ...args,
+    );
+  }
+
+  const BAD_LEASES = ['abc', '', 'nan', 'inf', 'Infinity', '1e999', '-inf', '0', '-5'];
+
+  it('a raw claim or complete_and_claim with a bad lease is refused before any write, the job stays claimable', async () => {
+    await using t = await testQueue();
+    const w = worker();
+    const first = await t.queue.submit({ service_required: 'svc' });
+    const job = await t.queue.submit({ service_required: 'svc' });
+    expect((await t.queue.claim(w))?.id).toBe(first.id);
+    // An expired lease too, so a claim would reap before it looks for a job.
+    const other = worker();
+    await t.queue.submit({ service_required: 'svc', id: 'expiring' });
+    expect((await t.queue.claim(other, { leaseMs: 10 }))?.id).toBe(job.id);
+    t.clock.advance(20);
+    const before = await snapshot(t);
+    for (const lease of BAD_LEASES) {
+      await expect(raw(t, 'jobgate_claim', JSON.stringify(w), lease, '25')).rejects.toThrow(
+        /JG_INVALID lease_ms must be a finite number > 0/,
+      );
+      // The completion is refused too: the call would complete, then fail to claim.
+      await expect(
+        raw(
+          t,
+          'jobgate_complete_and_claim',
+          first.id,
+          w.worker_id,
+          '{}',
+          JSON.stringify(w),
+          lease,
+          '25',
+        ),
+      ).rejects.toThrow(/JG_INVALID lease_ms must be a finite number > 0/);
+      expect(await snapshot(t)).toEqual(before);
+    }
+    expect((await t.queue.get(first.id))?.status).toBe('active');
+    // Every job is still claimable: the expired one (reaped) and the pending one.
+    const claimed = [(await t.queue.claim(w))?.id, (await t.queue.claim(w))?.id].sort();
+    expect(claimed).toEqual([job.id, 'expiring'].sort());
+  });
+
+  it('a claim with a bad lease inside jobgate_batch fails that operation only, before any write', async () => {
+    await using t = await testQueue();
+    const w = worker();
+    const held = await t.queue.submit({ service_required: 'svc' });
+    expect((await t.queue.claim(w))?.id).toBe(held.id);
+    const a = await t.queue.submit({ service_required: 'svc', priority: 2 });
+    const b = await t.queue.submit({ service_required: 'svc', priority: 1 });
+    const before = await snapshot(t);
+    const wj = JSON.stringify(w);
+    for (const lease of BAD_LEASES) {
+      const reply = (await raw(
+        t,
+        'jobgate_batch',
+        '3',
+        'claim',
+        '3',
+        wj,
+        lease,
+        '25',
+        'complete_and_claim',
+        '6',
+        held.id,
+        w.worker_id,
+        '{}',
+        wj,
+        lease,
+        '25',
+        'heartbeat',
+        '3',
+        held.id,
+        w.worker_id,
+        lease,
+      )) as unknown[];
+      expect(reply).toEqual([
+        0,
+        'JG_INVALID lease_ms must be a finite number > 0',
+        0,
+        'JG_INVALID lease_ms must be a finite number > 0',
+        0,
+        'JG_INVALID lease_ms must be a finite number > 0',
+      ]);
+      expect(await snapshot(t)).toEqual(before);
+    }
+    // A good claim after a bad one in the same batch gets the best job.
+    const reply = (await raw(
+      t,
+      'jobgate_batch',
+      '2',
+      'claim',
+      '3',
+      wj,
+      'nan',
+      '25',
+      'claim',
+      '3',
+      wj,
+      '1000',
+      '25',
+    )) as unknown[];
+    expect(reply[0]).toBe(0);
+    expect(reply[2]).toBe(1);
+    expect(JSON.parse((reply[3] as string[])[0]!).id).toBe(a.id);
+    expect((await t.queue.claim(w))?.id).toBe(b.id);
+    expect((await t.queue.get(held.id))?.status).toBe('active');
+  });
+
+  it('a raw heartbeat or fail with a non-finite number is refused before any write', async () => {
+    await using t = await testQueue();
+    const w = worker();
+    const job = await t.queue.submit({ service_required: 'svc', max_attempts: 3 });
+    expect((await t.queue.claim(w))?.id).toBe(job.id);
+    const before = await snapshot(t);
+    for (const lease of BAD_LEASES)
+      await expect(raw(t, 'jobgate_heartbeat', job.id, w.worker_id, lease)).rejects.toThrow(
+        /JG_INVALID lease_ms must be a finite number > 0/,
+      );
+    const failure = JSON.stringify({ failure_type: 'x', message: 'm', retryable: true });
+    const fails: Array<[string[], RegExp]> = [
+      [['nan', '1000', '60000', '0.5'], /retry_after_ms must be a finite number >= 0/],
+      [['inf', '1000', '60000', '0.5'], /retry_after_ms must be a finite number >= 0/],
+      [['-1', '1000', '60000', '0.5'], /retry_after_ms must be a finite number >= 0/],
+      [['', 'inf', '60000', '0.5'], /backoff base, max and jitter must be finite numbers >= 0/],
+      [['', '1000', 'nan', '0.5'], /backoff base, max and jitter must be finite numbers >= 0/],
+      [['', '1000', '60000', 'x'], /backoff base, max and jitter must be finite numbers >= 0/],
+      [['', '', '', ''], /backoff base, max and jitter must be finite numbers >= 0/],
+    ];
+    for (const [numbers, message] of fails)
+      await expect(
+        raw(t, 'jobgate_fail', job.id, w.worker_id, failure, '1', ...numbers),
+      ).rejects.toThrow(message);
+    expect(await snapshot(t)).toEqual(before);
+    // Still held, and a good failure schedules the retry.
+    expect(await t.queue.heartbeat(job.id, w.worker_id, 5_000)).toBe(t.clock.now + 5_000);
+    const failed = await t.queue.fail(job.id, w.worker_id, {
+      failure_type: 'x',
+      failure_reason: 'r',
+      message: 'm',
+      retryable: true,
+    });
+    expect(failed.status).toBe('pending');
+  });
+
   it('the library refuses a raw call with wrong fields and changes nothing', async () => {
     await using t = await testQueue();
     await expect(

@@ -35,9 +35,12 @@ local BATCH_OPS = {
     return raw
   end,
   complete_and_claim = function(keys, now, maxlen, a, b)
+    local lease_ms = tonum(a[b + 5])
+    local bad = lease_problem(lease_ms)
+    if bad then return nil, bad end
     local st, failure = complete(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3])
     if not st then return nil, failure end
-    return claim(keys, now, maxlen, a[b + 4], tonum(a[b + 5]), tonum(a[b + 6]) or 0)
+    return claim(keys, now, maxlen, a[b + 4], lease_ms, tonum(a[b + 6]) or 0)
   end,
   fail = function(keys, now, maxlen, a, b)
     return fail_job(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3], a[b + 4] == '1', tonum(a[b + 5]),

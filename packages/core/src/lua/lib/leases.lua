@@ -35,7 +35,18 @@ local function completed_data(worker_id, duration)
   return completed_json
 end
 
+-- The error reply for a lease that is not a finite number > 0 (nil, text, NaN, infinity: the
+-- claim would fail on `now + lease_ms`, or cjson on the expiry, after its first writes), else nil.
+local function lease_problem(lease_ms)
+  if not finite(lease_ms) or lease_ms <= 0 then return invalid('lease_ms must be a finite number > 0') end
+  return nil
+end
+
+-- Returns the reply ({state JSON, payload JSON} or nil), or nil and the error reply of a bad lease
+-- (checked before anything is written).
 local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
+  local bad = lease_problem(lease_ms)
+  if bad then return nil, bad end
   if reap_limit > 0 and reap_needed(keys, now) then reap(keys, now, maxlen, reap_limit) end
   local ctx = worker_context(worker_json)
   local id, head, bucket, svc
@@ -90,6 +101,15 @@ local function fail_job(keys, now, maxlen, id, worker_id, failure_json, retryabl
   if not st then return nil, failure end
   local ok, info = pcall(json_decode, failure_json)
   if not ok or type(info) ~= 'table' then return nil, invalid('failure must be a JSON object') end
+  -- The delay's numbers, before the first write: NaN or infinity would fail the call after the
+  -- ZREM below (the job left active but in no index).
+  if retryable then
+    if retry_after ~= nil then
+      if not finite(retry_after) or retry_after < 0 then return nil, invalid('retry_after_ms must be a finite number >= 0') end
+    elseif not finite(base) or base < 0 or not finite(cap) or cap < 0 or not finite(r) or r < 0 then
+      return nil, invalid('backoff base, max and jitter must be finite numbers >= 0')
+    end
+  end
   rcall('ZREM', keys[K_ACTIVE], id)
   st.last_failure = info
   st.progress = nil
@@ -121,7 +141,8 @@ end
 local function heartbeat_job(keys, now, id, worker_id, lease_ms)
   local st, failure = held(keys, id, worker_id, now)
   if not st then return nil, failure end
-  if not lease_ms or lease_ms <= 0 then return nil, invalid('lease_ms must be a positive number') end
+  local bad = lease_problem(lease_ms)
+  if bad then return nil, bad end
   st.lease_expires_at = now + lease_ms
   add_due(keys, K_ACTIVE, st.lease_expires_at, st.id)
   keep_state(st, save_job(keys, st))
