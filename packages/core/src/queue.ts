@@ -296,27 +296,111 @@ class Batcher {
 }
 
 /**
+ * One FCALL of a library function with a namespace's keys, clock and MAXLEN; a library lost to a
+ * restart, failover or FUNCTION FLUSH is reinstalled once (concurrent callers that hit the same
+ * loss share one reinstall). It holds the client, keys, clock and MAXLEN only, never a queue
+ * object: a batcher shared by several queues calls through one of these, so a closed queue is not
+ * kept alive by the batcher its namespace's other queues still use.
+ */
+function libraryCaller(
+  redis: Redis | Cluster,
+  keys: QueueKeys,
+  clock: () => number,
+  maxLen: string,
+): (
+  fn: string,
+  args: Array<string | number>,
+  workerId?: string,
+  extraKeys?: readonly string[],
+) => Promise<unknown> {
+  let installing: Promise<unknown> | null = null;
+  return async (fn, args, workerId, extraKeys = []) => {
+    const run = (): Promise<unknown> =>
+      redis.fcall(
+        fn,
+        keys.list.length + extraKeys.length,
+        ...keys.list,
+        ...extraKeys,
+        String(clock()),
+        maxLen,
+        ...args,
+      );
+    try {
+      return await run();
+    } catch (error) {
+      if (!isMissingFunctionError(error)) throw mapError(error, workerId);
+      installing ??= installLibrary(redis).finally(() => {
+        installing = null;
+      });
+      await installing;
+      try {
+        return await run();
+      } catch (retryError) {
+        throw mapError(retryError, workerId);
+      }
+    }
+  };
+}
+
+interface SharedBatcher {
+  batcher: Batcher;
+  /** The open queue objects using it; at 0 it leaves the map. */
+  users: number;
+}
+
+/**
  * The batchers shared by the queue objects of one client (by client, then clock function, then
  * namespace and MAXLEN: the call's KEYS, ARGV[1] and ARGV[2], the only arguments a batch shares).
- * Weak by client and clock, so a dropped client or clock takes its batchers with it.
+ * Weak by client and clock, so a dropped client or clock takes its batchers with it; an entry is
+ * dropped when the last queue object using it closes.
  */
-const sharedBatchers = new WeakMap<object, WeakMap<object, Map<string, Batcher>>>();
+const sharedBatchers = new WeakMap<object, WeakMap<object, Map<string, SharedBatcher>>>();
+let liveSharedBatchers = 0;
 
-function sharedBatcher(
-  client: object,
+/** How many shared batchers are in use (for tests: closing every queue of a key releases its entry). */
+export function sharedBatcherCount(): number {
+  return liveSharedBatchers;
+}
+
+/** The shared batcher of (client, clock, namespace, MAXLEN) and the function that releases it. */
+function acquireSharedBatcher(
+  client: Redis | Cluster,
   clock: () => number,
-  key: string,
-  call: LibraryCall,
-): Batcher {
+  namespace: string,
+  maxLen: string,
+): { batcher: Batcher; release: () => void } {
   let byClock = sharedBatchers.get(client);
-  if (!byClock) sharedBatchers.set(client, (byClock = new WeakMap<object, Map<string, Batcher>>()));
+  if (!byClock)
+    sharedBatchers.set(client, (byClock = new WeakMap<object, Map<string, SharedBatcher>>()));
   let byKey = byClock.get(clock);
-  if (!byKey) byClock.set(clock, (byKey = new Map<string, Batcher>()));
-  let batcher = byKey.get(key);
-  // The first queue's call serves them all: every queue of the key sends the same KEYS, clock
-  // and MAXLEN, and reinstalls the library the same way.
-  if (!batcher) byKey.set(key, (batcher = new Batcher(call)));
-  return batcher;
+  if (!byKey) byClock.set(clock, (byKey = new Map<string, SharedBatcher>()));
+  const key = `${namespace}\n${maxLen}`;
+  let entry = byKey.get(key);
+  if (!entry) {
+    // Every queue of the key sends the same KEYS, clock and MAXLEN, and reinstalls the library
+    // the same way, so one caller of its own serves them all.
+    const call = libraryCaller(client, queueKeys(namespace), clock, maxLen);
+    entry = { batcher: new Batcher((fn, args, workerId) => call(fn, args, workerId)), users: 0 };
+    byKey.set(key, entry);
+    liveSharedBatchers++;
+  }
+  entry.users++;
+  const held = entry;
+  const map = byKey;
+  let released = false;
+  return {
+    batcher: entry.batcher,
+    release: () => {
+      if (released) return;
+      released = true;
+      held.users--;
+      // Calls already queued still go out: the batcher's pending tick holds it.
+      if (held.users === 0 && map.get(key) === held) {
+        map.delete(key);
+        liveSharedBatchers--;
+      }
+    },
+  };
 }
 const SEP = '\0';
 const SIGNATURE_CACHE_MAX = 1_000;
@@ -335,10 +419,13 @@ class RedisQueue implements Queue {
   private readonly signatures = new Map<string, string>();
   private readonly idleBlocking: Array<Redis | Cluster> = [];
   private readonly allBlocking = new Set<Redis | Cluster>();
-  private installing: Promise<unknown> | null = null;
   private closed = false;
   /** Where this queue's hot-path calls are coalesced (null: each is its own FCALL). */
   private readonly batcher: Batcher | null;
+  /** Gives the shared batcher back (a no-op for a batcher of its own). */
+  readonly releaseBatcher: () => void = () => {};
+  /** See libraryCaller. */
+  private readonly libraryCall: ReturnType<typeof libraryCaller>;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -367,14 +454,18 @@ class RedisQueue implements Queue {
     this.reapPerClaim = String(
       validateNumberOption(options.reapPerClaim ?? 25, 'reapPerClaim', { min: 0 }),
     );
+    this.libraryCall = libraryCaller(redis, this.keys, this.clock, this.maxLen);
     const coalesce = options.coalesce ?? true;
-    const call: LibraryCall = (fn, args, workerId) => this.call(fn, args, workerId);
-    this.batcher =
-      coalesce === false
-        ? null
-        : coalesce === 'queue' || ownsClient
-          ? new Batcher(call)
-          : sharedBatcher(redis, this.clock, `${namespace}\n${this.maxLen}`, call);
+    if (coalesce === false) {
+      this.batcher = null;
+    } else if (coalesce === 'queue' || ownsClient) {
+      const call: LibraryCall = (fn, args, workerId) => this.libraryCall(fn, args, workerId);
+      this.batcher = new Batcher(call);
+    } else {
+      const shared = acquireSharedBatcher(redis, this.clock, namespace, this.maxLen);
+      this.batcher = shared.batcher;
+      this.releaseBatcher = shared.release;
+    }
   }
 
   async install(): Promise<void> {
@@ -385,37 +476,13 @@ class RedisQueue implements Queue {
   }
 
   /** One FCALL; a library lost to a restart, failover or FUNCTION FLUSH is reinstalled once. */
-  private async call(
+  private call(
     fn: string,
     args: Array<string | number>,
     workerId?: string,
     extraKeys: readonly string[] = [],
   ): Promise<unknown> {
-    const run = (): Promise<unknown> =>
-      this.redis.fcall(
-        fn,
-        this.keys.list.length + extraKeys.length,
-        ...this.keys.list,
-        ...extraKeys,
-        String(this.clock()),
-        this.maxLen,
-        ...args,
-      );
-    try {
-      return await run();
-    } catch (error) {
-      if (!isMissingFunctionError(error)) throw mapError(error, workerId);
-      // Concurrent callers that hit the same loss share one reinstall.
-      this.installing ??= installLibrary(this.redis).finally(() => {
-        this.installing = null;
-      });
-      await this.installing;
-      try {
-        return await run();
-      } catch (retryError) {
-        throw mapError(retryError, workerId);
-      }
-    }
+    return this.libraryCall(fn, args, workerId, extraKeys);
   }
 
   /** A hot-path call: coalesced with the others of this tick (Batcher), or its own FCALL. */
@@ -890,6 +957,7 @@ class RedisQueue implements Queue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.releaseBatcher();
     for (const connection of this.allBlocking) connection.disconnect();
     if (this.ownsClient) await this.redis.quit().catch(() => undefined);
   }
@@ -905,11 +973,13 @@ export async function createQueue(
   const namespace = options.namespace ?? 'jq';
   const owns = typeof options.redis === 'string';
   const client = typeof options.redis === 'string' ? new Redis(options.redis) : options.redis;
+  let queue: RedisQueue | undefined;
   try {
-    const queue = new RedisQueue(client, owns, namespace, options);
+    queue = new RedisQueue(client, owns, namespace, options);
     await queue.install();
     return queue;
   } catch (error) {
+    queue?.releaseBatcher();
     if (owns) client.disconnect();
     throw error;
   }

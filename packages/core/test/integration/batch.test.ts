@@ -4,10 +4,14 @@ import { describe, expect, it } from 'vitest';
 import {
   createQueue,
   JobNotHeldError,
+  LIBRARY_VERSION,
+  LibraryVersionError,
   ValidationError,
   type Job,
   type WorkerSpec,
 } from '../../src/index.js';
+import { LIBRARY_SOURCE } from '../../src/installer.js';
+import { sharedBatcherCount } from '../../src/queue.js';
 import { ManualClock, testQueue, worker, type TestQueue } from './helpers.js';
 
 /** {ns}:heads and {ns}:bucket-heads hold exactly each bucket's first pending member. */
@@ -587,6 +591,79 @@ describe('coalesced calls of queue objects sharing one client', () => {
       expect((await q1!.get(ids[1]!))?.result).toEqual({ by: 'b' });
     } finally {
       await Promise.all([q1, q2, q3].map((q) => q!.close()));
+      redis.disconnect();
+    }
+  });
+
+  it('closing every queue object of a namespace releases its shared batcher; the others keep coalescing after the first closes', async () => {
+    // What the batcher holds is not observable without GC timing; that its entry goes when the
+    // last queue using it closes is (a count of the shared batchers in use).
+    await using server = await startRedis({ own: true });
+    const redis = new Redis(server.url);
+    const clock = new ManualClock();
+    const namespace = uniqueNamespace('jq');
+    const base = sharedBatcherCount();
+    const shared = { redis, namespace, clock: clock.read };
+    const [q1, q2, q3] = await Promise.all([
+      createQueue(shared),
+      createQueue(shared),
+      createQueue(shared),
+    ]);
+    const other = await createQueue({ ...shared, namespace: uniqueNamespace('jq') });
+    const own = await createQueue({ ...shared, coalesce: 'queue' });
+    try {
+      expect(sharedBatcherCount()).toBe(base + 2);
+      await q1.submitMany([{ service_required: 'svc' }, { service_required: 'svc' }]);
+      // The first queue (whose call the batcher used to go through) closes; the others still
+      // share one batcher, and their calls still go out together.
+      await q1.close();
+      await q1.close();
+      expect(sharedBatcherCount()).toBe(base + 2);
+      const w = worker();
+      let claimed: Array<{ id: string } | null> = [];
+      const calls = await fcallsOf(redis, namespace, async () => {
+        claimed = await Promise.all([q2.claim(w), q3.claim(w)]);
+      });
+      expect(calls.filter((line) => line.startsWith('fcall jobgate_batch 19'))).toHaveLength(1);
+      expect(calls).toHaveLength(1);
+      expect(claimed.every((job) => job !== null)).toBe(true);
+      await q2.close();
+      expect(sharedBatcherCount()).toBe(base + 2);
+      await q3.close();
+      expect(sharedBatcherCount()).toBe(base + 1);
+      await other.close();
+      expect(sharedBatcherCount()).toBe(base);
+      // A queue made after that gets a new entry, released at its close.
+      const again = await createQueue(shared);
+      expect(sharedBatcherCount()).toBe(base + 1);
+      expect(await again.claim(w)).toBeNull();
+      await again.close();
+      expect(sharedBatcherCount()).toBe(base);
+    } finally {
+      await Promise.all([q1, q2, q3, other, own].map((q) => q.close()));
+      redis.disconnect();
+    }
+  });
+
+  it('a queue whose createQueue fails gives its shared batcher back', async () => {
+    await using server = await startRedis({ own: true });
+    const redis = new Redis(server.url);
+    const base = sharedBatcherCount();
+    // A library newer than this client's: the install refuses it after the queue was made.
+    await redis.function(
+      'LOAD',
+      'REPLACE',
+      LIBRARY_SOURCE.replace(
+        /^local LIBRARY_VERSION = \d+$/m,
+        `local LIBRARY_VERSION = ${LIBRARY_VERSION + 1}`,
+      ),
+    );
+    try {
+      await expect(createQueue({ redis, namespace: uniqueNamespace('jq') })).rejects.toThrow(
+        LibraryVersionError,
+      );
+      expect(sharedBatcherCount()).toBe(base);
+    } finally {
       redis.disconnect();
     }
   });
