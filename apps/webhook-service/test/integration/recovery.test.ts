@@ -274,15 +274,18 @@ describe('operations', () => {
 describe('an idle sender (real time)', () => {
   it('sleeps while nothing is due, and still sends a manual retry put in the due set by another process', async () => {
     await using h = await startHarness();
-    await h.store.create('acme', { url: h.receiver.url(), events: ['job.completed'] });
+    const { endpoint } = await h.store.create('acme', {
+      url: h.receiver.url(),
+      events: ['job.completed'],
+    });
     // The service's own connection, its commands counted.
     const redis = h.redis.duplicate();
     const send = redis.sendCommand.bind(redis);
     const looks: number[] = [];
-    redis.sendCommand = ((command: { name: string }) => {
+    redis.sendCommand = (command: { name: string }) => {
       if (command.name === 'zrangebyscore') looks.push(performance.now());
       return send(command as Parameters<typeof send>[0]);
-    });
+    };
     const service = h.service({ redis, now: Date.now });
     await service.start();
     await h.runJob('acme');
@@ -291,12 +294,20 @@ describe('an idle sender (real time)', () => {
       what: 'the first delivery',
     });
     const id = h.receiver.requests[0]!.id!;
-    // Nothing due: each idle look at the due set is idleMs (500 ms) after the last one, where it
-    // was every 20 ms. Four looks take 1.5 s at least.
-    const from = looks.length;
+    // Nothing due once the sender has recorded the delivery (a finished request wakes it for
+    // that, a look a few ms after the last): from the look after, each idle look at the due set
+    // is idleMs (500 ms) after the last one, where it was every 20 ms.
+    await waitFor(
+      async () =>
+        (await h.store.deliveries('acme', endpoint.id, { limit: 10 })).some(
+          (d) => d.status === 'succeeded',
+        ),
+      { timeoutMs: 5_000, what: 'the first delivery recorded as succeeded' },
+    );
+    const from = looks.length + 1;
     await waitFor(() => looks.length >= from + 4, {
       timeoutMs: 10_000,
-      what: 'four idle looks at the due set',
+      what: 'four idle looks at the due set after the delivery was recorded',
     });
     const gaps = looks.slice(from + 1, from + 4).map((t, i) => t - looks[from + i]!);
     expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(400);
