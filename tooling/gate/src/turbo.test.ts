@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { failedTaskOf, parseTaskLine, remoteCacheTrouble } from './turbo.js';
+import { failedTaskOf, parseTaskLine, remoteCacheTrouble, turboEnv } from './turbo.js';
 
 describe('parseTaskLine', () => {
   it.each([
@@ -64,4 +68,55 @@ describe('failedTaskOf', () => {
   ])('finds no failed task in %j', (line) => {
     expect(failedTaskOf(line)).toBeUndefined();
   });
+});
+
+describe('turboEnv', () => {
+  it('gives turbo a shell level of at least 1 and keeps a higher one', () => {
+    expect(turboEnv({}).SHLVL).toBe('1');
+    expect(turboEnv({ SHLVL: '0' }).SHLVL).toBe('1');
+    expect(turboEnv({ SHLVL: 'x' }).SHLVL).toBe('1');
+    expect(turboEnv({ SHLVL: '3' }).SHLVL).toBe('3');
+    expect(turboEnv({ TURBO_TELEMETRY_DISABLED: '0' }).TURBO_TELEMETRY_DISABLED).toBe('0');
+  });
+
+  // Linux only: the ~/.bashrc rule is Debian's bash (the CI machines and this one).
+  it.runIf(process.platform === 'linux')(
+    "a task's bash with a piped stdin skips ~/.bashrc even when the gate was started without a shell level",
+    async ({ onTestFinished }) => {
+      const home = mkdtempSync(join(tmpdir(), 'gate-shlvl-'));
+      onTestFinished(() => rmSync(home, { recursive: true, force: true }));
+      const mark = join(home, 'ran');
+      writeFileSync(join(home, '.bashrc'), `touch '${mark}'\n`);
+      /** `bash -c true` as zx starts it (stdin a pipe); true when it ran ~/.bashrc. */
+      const bashReadsRc = async (env: NodeJS.ProcessEnv): Promise<boolean> => {
+        rmSync(mark, { force: true });
+        const code = await new Promise<number | null>((resolve, reject) => {
+          const child = spawn('bash', ['-c', 'true'], {
+            env: { ...env, HOME: home },
+            stdio: ['pipe', 'ignore', 'inherit'],
+          });
+          child.on('error', reject);
+          child.on('close', resolve);
+          child.stdin.end();
+        });
+        expect(code).toBe(0);
+        return existsSync(mark);
+      };
+      // What turbo hands a task: only the variables the root turbo.json lets through.
+      const passThrough = (
+        JSON.parse(readFileSync(join(import.meta.dirname, '../../../turbo.json'), 'utf8')) as {
+          globalPassThroughEnv: string[];
+        }
+      ).globalPassThroughEnv;
+      const taskEnv = (gateEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
+        const given = turboEnv(gateEnv);
+        return Object.fromEntries(passThrough.map((name) => [name, given[name]]));
+      };
+      const { SHLVL: _level, ...withoutLevel } = process.env;
+      expect(await bashReadsRc(taskEnv(withoutLevel))).toBe(false);
+      expect(await bashReadsRc(taskEnv({ ...withoutLevel, SHLVL: '0' }))).toBe(false);
+      // What this guards against: the same bash without a shell level reads ~/.bashrc.
+      expect(await bashReadsRc({ PATH: process.env.PATH })).toBe(true);
+    },
+  );
 });

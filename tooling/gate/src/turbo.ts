@@ -80,6 +80,23 @@ export const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
  * The platform binary rather than the `turbo` npm shim: one process less to start, and signals go
  * straight to the process that stops tasks gracefully and still writes the run summary.
  */
+/**
+ * The environment turbo is started with: telemetry off, and a shell level of at least 1. Debian's
+ * bash reads ~/.bashrc when its stdin is a socket (Node's pipes are socket pairs) and the shell
+ * level is below 2, taking itself for a shell started by sshd; a task's `bash -c` (zx's steps in
+ * the release tool) would then run the user's ~/.bashrc every time (`pyenv init` here: the release
+ * tool's integration file 76 instead of 15 CPU-s). turbo.json passes `SHLVL` through; the gate
+ * makes it at least 1 for a gate started without one (cron, a CI runner, `setsid`, `( cmd & )`).
+ */
+export function turboEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const level = Number(env.SHLVL);
+  return {
+    TURBO_TELEMETRY_DISABLED: '1',
+    ...env,
+    SHLVL: String(Number.isInteger(level) && level >= 1 ? level : 1),
+  };
+}
+
 export function findTurbo(root: string): string[] {
   const shim = join(root, 'node_modules', 'turbo', 'package.json');
   if (existsSync(shim)) {
@@ -171,7 +188,7 @@ export async function runTurbo(options: TurboRunOptions): Promise<TurboRunResult
   const startedAt = Date.now();
   const child = spawn(bin!, args, {
     cwd: options.root,
-    env: { TURBO_TELEMETRY_DISABLED: '1', ...options.env },
+    env: turboEnv(options.env),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -399,7 +416,7 @@ async function turboOutput(
   const [bin, ...binArgs] = findTurbo(root);
   const child = spawn(bin!, [...binArgs, ...args], {
     cwd: root,
-    env: { TURBO_TELEMETRY_DISABLED: '1', ...env },
+    env: turboEnv(env),
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let text = '';

@@ -41,7 +41,9 @@ async function bashReadsRc(env: NodeJS.ProcessEnv): Promise<boolean> {
 function taskEnv(names: string[]): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const name of names) if (process.env[name] !== undefined) env[name] = process.env[name];
-  if (names.includes('SHLVL')) env.SHLVL ??= '1'; // as when the gate is started from a login shell
+  // The gate starts turbo with a shell level of at least 1 (tooling/gate's turboEnv), whatever
+  // level the gate itself was started with.
+  if (names.includes('SHLVL')) env.SHLVL = String(Math.max(1, Number(process.env.SHLVL) || 0));
   return env;
 }
 
