@@ -620,18 +620,21 @@ describe.concurrent('affected', () => {
   });
 });
 
+/** Compiler options any TypeScript reads, for the fixture packages that are type-checked. */
+const FIXTURE_COMPILER_OPTIONS = {
+  strict: true,
+  target: 'ES2022',
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  types: [],
+  skipLibCheck: true,
+  noEmit: true,
+};
+
 /** A package whose only source has a type error, with a tsconfig any TypeScript reads. */
 const TYPE_ERROR_FILES = {
   'tsconfig.json': JSON.stringify({
-    compilerOptions: {
-      strict: true,
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      types: [],
-      skipLibCheck: true,
-      noEmit: true,
-    },
+    compilerOptions: FIXTURE_COMPILER_OPTIONS,
     include: ['src/*.ts'],
   }),
   'src/count.ts': "export const count: number = 'three';\n",
@@ -779,15 +782,7 @@ describe.concurrent('gate precommit, reused checkout', () => {
         scripts: { typecheck: 'tsc7 --noEmit -p tsconfig.json' },
         files: {
           'tsconfig.json': JSON.stringify({
-            compilerOptions: {
-              strict: true,
-              target: 'ES2022',
-              module: 'NodeNext',
-              moduleResolution: 'NodeNext',
-              types: [],
-              skipLibCheck: true,
-              noEmit: true,
-            },
+            compilerOptions: FIXTURE_COMPILER_OPTIONS,
             include: ['src/*.ts'],
             exclude: ['src/*.test.ts'],
           }),
