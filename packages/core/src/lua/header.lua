@@ -72,10 +72,14 @@ Version 24: a claim (jobgate_claim, jobgate_complete_and_claim, in jobgate_batch
 lease_ms that is not a finite number > 0 before any write (it took the job out of the pending
 index, then failed: pending but never claimable), a heartbeat refuses NaN and infinity, and a
 retryable fail refuses a non-finite delay or backoff number before it takes the job off active.
+Version 25: a claim refuses a worker JSON that is not an object with a printable worker_id and at
+least one service with JG_INVALID before any write, its reap step included (it reaped, then failed
+with a raw script error), and jobgate_progress refuses a percent that is not a number from 0 to
+100 (NaN and infinity failed the call inside cjson; text was stored as no percent).
 
 Errors are replies starting with a code the client maps to typed errors:
   JG_NOT_FOUND <id>, JG_NOT_HELD <reason> <id> (reason: status:<s> | other_worker |
   lease_expired), JG_INVALID <message>.
 ]]
 
-local LIBRARY_VERSION = 24
+local LIBRARY_VERSION = 25

@@ -424,6 +424,86 @@ describe('malformed input', () => {
     expect(failed.status).toBe('pending');
   });
 
+  const BAD_WORKERS: Array<[string, RegExp]> = [
+    ['not json', /JG_INVALID worker must be a JSON object \(not valid JSON\)/],
+    ['"w"', /JG_INVALID worker must be a JSON object/],
+    ['{"services":["svc"]}', /JG_INVALID worker.worker_id must be 1-256 printable characters/],
+    ['{"worker_id":"","services":["svc"]}', /JG_INVALID worker.worker_id must be 1-256/],
+    ['{"worker_id":"w"}', /JG_INVALID worker.services must list at least one service/],
+    [
+      '{"worker_id":"w","services":[]}',
+      /JG_INVALID worker.services must list at least one service/,
+    ],
+    ['{"worker_id":"w","services":"svc"}', /JG_INVALID worker.services must list at least one/],
+    ['{"worker_id":"w","services":["svc",7]}', /JG_INVALID worker.services\[2\] must be 1-256/],
+    ['{"worker_id":"w","services":["svc"],"workflow_id":""}', /JG_INVALID worker.workflow_id/],
+  ];
+
+  it('a raw claim or complete_and_claim with a malformed worker is refused before any write, the reap included', async () => {
+    await using t = await testQueue();
+    const w = worker();
+    const held = await t.queue.submit({ service_required: 'svc' });
+    expect((await t.queue.claim(w))?.id).toBe(held.id);
+    // An expired lease, so a claim would reap before it looks for a job.
+    const other = worker();
+    const expiring = await t.queue.submit({ service_required: 'svc' });
+    expect((await t.queue.claim(other, { leaseMs: 10 }))?.id).toBe(expiring.id);
+    const pending = await t.queue.submit({ service_required: 'svc' });
+    t.clock.advance(20);
+    const before = await snapshot(t);
+    for (const [bad, message] of BAD_WORKERS) {
+      await expect(raw(t, 'jobgate_claim', bad, '1000', '25')).rejects.toThrow(message);
+      await expect(
+        raw(t, 'jobgate_complete_and_claim', held.id, w.worker_id, '{}', bad, '1000', '25'),
+      ).rejects.toThrow(message);
+      const reply = (await raw(
+        t,
+        'jobgate_batch',
+        '2',
+        'claim',
+        '3',
+        bad,
+        '1000',
+        '25',
+        'complete_and_claim',
+        '6',
+        held.id,
+        w.worker_id,
+        '{}',
+        bad,
+        '1000',
+        '25',
+      )) as unknown[];
+      expect(reply[0]).toBe(0);
+      expect(String(reply[1])).toMatch(message);
+      expect(reply[2]).toBe(0);
+      expect(String(reply[3])).toMatch(message);
+      expect(await snapshot(t)).toEqual(before);
+    }
+    // Nothing was lost on the way: the held job is still held, the expired one is reaped by the
+    // next good claim, and both it and the pending one are claimed.
+    expect((await t.queue.get(held.id))?.status).toBe('active');
+    const claimed = [(await t.queue.claim(w))?.id, (await t.queue.claim(w))?.id].sort();
+    expect(claimed).toEqual([expiring.id, pending.id].sort());
+  });
+
+  it('a raw progress with a percent that is not a number from 0 to 100 is refused, nothing written', async () => {
+    await using t = await testQueue();
+    const w = worker();
+    const job = await t.queue.submit({ service_required: 'svc' });
+    expect((await t.queue.claim(w))?.id).toBe(job.id);
+    const before = await snapshot(t);
+    for (const percent of ['nan', 'inf', '-inf', '1e999', 'abc', '-1', '101'])
+      await expect(raw(t, 'jobgate_progress', job.id, w.worker_id, percent, 'm')).rejects.toThrow(
+        /JG_INVALID percent must be a number from 0 to 100/,
+      );
+    expect(await snapshot(t)).toEqual(before);
+    // The edges and no percent at all are taken.
+    for (const percent of ['0', '100', ''])
+      await raw(t, 'jobgate_progress', job.id, w.worker_id, percent, 'm');
+    expect((await t.queue.get(job.id))?.progress).toEqual({ percent: null, message: 'm' });
+  });
+
   it('the library refuses a raw call with wrong fields and changes nothing', async () => {
     await using t = await testQueue();
     await expect(

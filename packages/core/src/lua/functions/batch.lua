@@ -36,8 +36,8 @@ local BATCH_OPS = {
   end,
   complete_and_claim = function(keys, now, maxlen, a, b)
     local lease_ms = tonum(a[b + 5])
-    local bad = lease_problem(lease_ms)
-    if bad then return nil, bad end
+    local ctx, bad = claim_context(a[b + 4], lease_ms)
+    if not ctx then return nil, bad end
     local st, failure = complete(keys, now, maxlen, a[b + 1], a[b + 2], a[b + 3])
     if not st then return nil, failure end
     return claim(keys, now, maxlen, a[b + 4], lease_ms, tonum(a[b + 6]) or 0)

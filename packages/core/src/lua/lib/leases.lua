@@ -42,13 +42,20 @@ local function lease_problem(lease_ms)
   return nil
 end
 
--- Returns the reply ({state JSON, payload JSON} or nil), or nil and the error reply of a bad lease
--- (checked before anything is written).
-local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
+-- The prepared worker of a claim, or nil and the error reply of a bad lease or a malformed worker:
+-- what jobgate_complete_and_claim checks before its completion, and a claim before any write.
+local function claim_context(worker_json, lease_ms)
   local bad = lease_problem(lease_ms)
   if bad then return nil, bad end
+  return worker_context(worker_json)
+end
+
+-- Returns the reply ({state JSON, payload JSON} or nil), or nil and the error reply of a bad lease
+-- or worker (checked before anything is written, the reap step included).
+local function claim(keys, now, maxlen, worker_json, lease_ms, reap_limit)
+  local ctx, bad = claim_context(worker_json, lease_ms)
+  if not ctx then return nil, bad end
   if reap_limit > 0 and reap_needed(keys, now) then reap(keys, now, maxlen, reap_limit) end
-  local ctx = worker_context(worker_json)
   local id, head, bucket, svc
   if ctx.workflow_id then
     id = find_in_workflow(ctx, keys)

@@ -209,10 +209,33 @@ local worker_cache = {}
 local worker_cache_size = 0
 local WORKER_CACHE_MAX = 1000
 
+-- What is wrong with a decoded worker the claim cannot run with (nil when nothing): the fields it
+-- writes into the job (worker_id) and searches by (services, workflow_id). The client validates
+-- the rest; anything else a raw caller sends that this code does not read is ignored, as before.
+local function worker_problem(w)
+  if type(w) ~= 'table' then return 'worker must be a JSON object' end
+  if not valid_name(w.worker_id) then return 'worker.worker_id must be 1-256 printable characters' end
+  local services = w.services
+  if type(services) ~= 'table' or services[1] == nil then return 'worker.services must list at least one service' end
+  for i = 1, #services do
+    if not valid_name(services[i]) then return 'worker.services[' .. i .. '] must be 1-256 printable characters' end
+  end
+  if w.workflow_id ~= nil and not valid_name(w.workflow_id) then
+    return 'worker.workflow_id must be 1-256 printable characters'
+  end
+  return nil
+end
+
+-- The prepared worker of `worker_json`, or nil and the JG_INVALID reply of a malformed one (only
+-- valid workers are cached, so a claim checks a worker once per distinct JSON).
 local function worker_context(worker_json)
   local ctx = worker_cache[worker_json]
   if ctx then return ctx end
-  ctx = prepare_worker(json_decode(worker_json))
+  local ok, w = pcall(json_decode, worker_json)
+  if not ok then return nil, invalid('worker must be a JSON object (not valid JSON)') end
+  local problem = worker_problem(w)
+  if problem then return nil, invalid(problem) end
+  ctx = prepare_worker(w)
   if worker_cache_size >= WORKER_CACHE_MAX then
     worker_cache = {}
     worker_cache_size = 0
