@@ -20,7 +20,7 @@ export interface FixturePackage {
   files?: Record<string, string>;
   /**
    * `false`: no default unit test and no `test:unit` script, so turbo has no unit task for the
-   * package and no vitest starts for it (about 1 CPU-s per run: npm, vitest). For cases about
+   * package and no vitest starts for it (about 1 CPU-s per run: pnpm, vitest). For cases about
    * another level.
    */
   unit?: false;
@@ -36,11 +36,10 @@ export interface Fixture {
   [Symbol.dispose](): void;
 }
 
-let npm: string | undefined;
-function npmVersion(): string {
-  npm ??= execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim();
-  return npm;
-}
+/** The pnpm this workspace pins (`pnpm@12.4.2`), pinned by the fixtures as well. */
+const PACKAGE_MANAGER = (
+  JSON.parse(readFileSync(join(WORKSPACE, 'package.json'), 'utf8')) as { packageManager: string }
+).packageManager;
 
 const PASSING_UNIT = `import { expect, it } from 'vitest';\nit('adds', () => {\n  expect(1 + 1).toBe(2);\n});\n`;
 
@@ -71,17 +70,23 @@ export function createFixture(packages: FixturePackage[], options: FixtureOption
       env: withoutGitHookEnv(process.env),
     }).trim();
   symlinkSync(join(WORKSPACE, 'node_modules'), join(root, 'node_modules'));
-  // npm, not pnpm, runs the fixtures' scripts: pnpm 12 installs before running a script, which here
-  // would write a lockfile into the fixture (changing every hash) and touch the shared node_modules.
+  // pnpm runs the fixtures' scripts, as this repository's (about 0.1 CPU-s a script; npm took 0.4),
+  // with two settings that keep it from writing anything: by default pnpm 12 installs before
+  // running a script when it finds node_modules out of date (here it would install into the
+  // shared node_modules) and records its own version in a pnpm-lock.yaml it creates (a file in
+  // the fixture that would change every hash).
   write(
     'package.json',
     JSON.stringify({
       name: 'fixture',
       private: true,
       type: 'module',
-      packageManager: `npm@${npmVersion()}`,
-      workspaces: ['packages/*'],
+      packageManager: PACKAGE_MANAGER,
     }),
+  );
+  write(
+    'pnpm-workspace.yaml',
+    'packages:\n  - packages/*\nverifyDepsBeforeRun: false\npmOnFail: ignore\n',
   );
   const turbo = JSON.parse(readFileSync(join(WORKSPACE, 'turbo.json'), 'utf8')) as {
     tasks: Record<string, unknown>;

@@ -138,6 +138,8 @@ describe.concurrent('gate run', () => {
       ['@fx/a#test:integration', true],
     ]);
     expect(record.counts).toMatchObject({ passed: 1, failed: 0, flaky: 1 });
+    // pnpm ran the scripts without installing or writing a lockfile (what keeps the hashes).
+    expect(fx.git('status', '--porcelain')).toBe('');
   });
 
   it('kills a task that hangs past its level timeout and shows its last output', async ({
