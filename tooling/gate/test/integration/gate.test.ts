@@ -178,11 +178,17 @@ describe.concurrent('gate test', () => {
       'test/integration/ran.test.ts': `import { writeFileSync } from 'node:fs';\nimport { it } from 'vitest';\nit('runs', () => {\n  writeFileSync(process.env.GATE_FIXTURE_STATE + '/integration-ran', '1');\n});\n`,
     },
   };
-  /** Package `b`: a unit test that runs until the test lets it go (bounded), so the level is still running. */
+  /**
+   * Package `b`: a unit task that runs until the test lets it go (bounded), so the level is still
+   * running. A plain script: the case is about stopping it, not about its tests (the bail cases
+   * below stop a vitest and its worker), and it saves a vitest start.
+   */
   const heldUnit = {
     name: 'b',
+    unit: false as const,
+    scripts: { 'test:unit': 'node held.mjs' },
     files: {
-      'src/held.test.ts': `import { existsSync } from 'node:fs';\nimport { expect, it } from 'vitest';\nit('held until released', async () => {\n  const deadline = Date.now() + 45_000;\n  while (!existsSync(process.env.GATE_FIXTURE_STATE + '/release') && Date.now() < deadline)\n    await new Promise((resolve) => setTimeout(resolve, 50));\n  expect(existsSync(process.env.GATE_FIXTURE_STATE + '/release')).toBe(true);\n}, 60_000);\n`,
+      'held.mjs': `import { existsSync } from 'node:fs';\nconst deadline = Date.now() + 45_000;\nwhile (!existsSync(process.env.GATE_FIXTURE_STATE + '/release') && Date.now() < deadline)\n  await new Promise((resolve) => setTimeout(resolve, 50));\nprocess.exit(existsSync(process.env.GATE_FIXTURE_STATE + '/release') ? 0 : 1);\n`,
     },
   };
 
@@ -590,16 +596,15 @@ describe.concurrent('affected', () => {
   it('runs only the changed package and its dependents, and falls back loudly to everything when the base cannot be resolved', async ({
     onTestFinished,
   }) => {
+    // Which tasks run is the point, not what they test: plain scripts, no vitest start per task.
+    const task = { unit: false as const, scripts: { 'test:unit': 'node -e ""' } };
     const fx = fixture(onTestFinished, [
-      { name: 'a' },
-      { name: 'b', dependsOn: ['a'] },
-      { name: 'c' },
+      { name: 'a', ...task },
+      { name: 'b', dependsOn: ['a'], ...task },
+      { name: 'c', ...task },
     ]);
     fx.git('checkout', '-q', '-b', 'feature');
-    fx.write(
-      'packages/a/src/extra.test.ts',
-      `import { expect, it } from 'vitest';\nit('extra', () => {\n  expect(2).toBe(2);\n});\n`,
-    );
+    fx.write('packages/a/src/extra.ts', 'export const extra = 2;\n');
     fx.commit('change a');
 
     const affected = await runGate(fx.root, ['run', 'test:unit', '--affected', '--base', 'main']);
