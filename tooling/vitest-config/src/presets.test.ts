@@ -35,9 +35,9 @@ describe('per-level limits', () => {
     expect(unitConfig.test?.retry).toBe(0);
   });
 
-  it('runs unit and integration files in a reused worker (no module reset per file); e2e isolates', () => {
+  it('runs unit, integration and e2e files in a reused worker (no module reset per file)', () => {
     expect(unitConfig.test?.isolate).toBe(false);
     expect(integrationConfig.test?.isolate).toBe(false);
-    expect(e2eConfig.test?.isolate).toBeUndefined();
+    expect(e2eConfig.test?.isolate).toBe(false);
   });
 });
