@@ -60,7 +60,7 @@ export async function startWorkerApp(
     defaultLeaseMs: config.leaseMs,
   });
   const metrics = config.metrics
-    ? createWorkerMetrics({ worker_id: config.workerId, machine_id: config.machineId })
+    ? await createWorkerMetrics({ worker_id: config.workerId, machine_id: config.machineId })
     : undefined;
   const worker = createWorker({
     queue,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { comfyPayloadSchema, type Job } from '@jobgate/core';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { requestBytes, requestJson } from './http.js';
 import { ConnectorError, isRecord, type Connector, type ConnectorContext } from './types.js';
 
@@ -43,6 +43,8 @@ class ProgressSocket {
   ) {}
 
   async open(timeoutMs: number): Promise<boolean> {
+    // Loaded on the first prompt, not at start: a worker without the comfyui connector never needs it.
+    const { default: WebSocket } = await import('ws');
     return new Promise((resolve) => {
       const ws = new WebSocket(this.url, { handshakeTimeout: timeoutMs });
       this.ws = ws;
