@@ -1,6 +1,10 @@
 // @ts-check
 // Bundles src/main.ts for `pnpm start`: workspace packages (@jobgate/*) export TypeScript source,
-// which Node cannot load, so they are inlined; npm dependencies stay external (node_modules).
+// which Node cannot load, so they are inlined, and so are the npm dependencies the service loads
+// at start: one file to read and compile instead of hundreds found through node_modules (a start
+// to ready 0.90 -> 0.67 CPU-s for the API, 2026-12-04). OpenTelemetry stays external
+// (node_modules): its SDK is imported only when export is on, and the API package must be one
+// copy for the SDK and the app.
 import { build } from 'esbuild';
 
 await build({
@@ -13,14 +17,9 @@ await build({
   outfile: process.env.API_BUNDLE_OUTFILE ?? 'dist/main.js',
   sourcemap: true,
   logLevel: 'info',
-  plugins: [
-    {
-      name: 'external-npm-packages',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith('@jobgate/') ? undefined : { path: args.path, external: true },
-        );
-      },
-    },
-  ],
+  external: ['@opentelemetry/*'],
+  // CommonJS dependencies (ioredis, pino, fastify) call require() for Node's own modules.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
 });
