@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildTestBundle, type TestBundle } from '@jobgate/testkit';
+import { buildTestBundles } from '@jobgate/testkit';
 
 /** Each app the stack starts, with the variable its `scripts/build.mjs` takes the outfile from. */
 const APPS: Record<string, string> = {
@@ -12,29 +12,25 @@ const APPS: Record<string, string> = {
 };
 
 /**
- * Vitest global setup: every app's start bundle, built once per run (esbuild, about 0.4 CPU-s
- * each) and started by the stack with plain node (`E2E_APP_BUNDLES`, read by `appBundles()`):
- * about 0.7 CPU-s a start where tsx compiling the sources needed 1.9, for some twenty starts. A
+ * Vitest global setup: every app's start bundle, built once per run (esbuild; the five builds at
+ * once) and started by the stack with plain node (`E2E_APP_BUNDLES`, read by `appBundles()`):
+ * 0.4-0.6 CPU-s a start where tsx compiling the sources needed 1.4-1.9, for some twenty starts. A
  * copy of its own, as the apps' process tests do (`buildTestBundle`): the current source, no build
  * needed first, and no turbo restoring `dist/` under a running process. `pnpm dev` (its own test
  * here) still runs the sources under tsx.
  */
-export function setup(): () => void {
+export async function setup(): Promise<() => void> {
   const appsDir = fileURLToPath(new URL('../..', import.meta.url));
-  const built: TestBundle[] = [];
-  const remove = (): void => {
-    for (const bundle of built) bundle.remove();
-  };
-  try {
-    for (const [app, variable] of Object.entries(APPS)) {
-      built.push(buildTestBundle(join(appsDir, app), variable));
-    }
-  } catch (error) {
-    remove();
-    throw error;
-  }
+  const built = await buildTestBundles(
+    Object.entries(APPS).map(([app, outfileVariable]) => ({
+      appDir: join(appsDir, app),
+      outfileVariable,
+    })),
+  );
   process.env.E2E_APP_BUNDLES = JSON.stringify(
     Object.fromEntries(Object.keys(APPS).map((app, i) => [app, built[i]!.outfile])),
   );
-  return remove;
+  return () => {
+    for (const bundle of built) bundle.remove();
+  };
 }

@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 export interface TestBundle {
   /** The bundle to start with `node <outfile>`. */
@@ -18,14 +19,46 @@ export interface TestBundle {
  * run restoring dist/ from its cache meanwhile cannot hand a process a half-written file.
  */
 export function buildTestBundle(appDir: string, outfileVariable: string): TestBundle {
-  const dir = join(appDir, 'node_modules', '.cache', 'jobgate-test-bundle', String(process.pid));
-  const outfile = join(dir, 'main.js');
+  const bundle = testBundleAt(appDir);
   execFileSync(process.execPath, ['scripts/build.mjs'], {
     cwd: appDir,
-    env: { ...process.env, [outfileVariable]: outfile },
+    env: { ...process.env, [outfileVariable]: bundle.outfile },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  return { outfile, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return bundle;
+}
+
+function testBundleAt(appDir: string): TestBundle {
+  const dir = join(appDir, 'node_modules', '.cache', 'jobgate-test-bundle', String(process.pid));
+  return {
+    outfile: join(dir, 'main.js'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * `buildTestBundle` for several apps, their builds all at once (a suite that starts several apps:
+ * the node and esbuild start-ups overlap instead of following each other). Fails with the first
+ * build's error after every build has ended, and then leaves none of the bundles behind.
+ */
+export async function buildTestBundles(
+  apps: ReadonlyArray<{ appDir: string; outfileVariable: string }>,
+): Promise<TestBundle[]> {
+  const bundles = apps.map(({ appDir }) => testBundleAt(appDir));
+  const results = await Promise.allSettled(
+    apps.map(({ appDir, outfileVariable }, i) =>
+      promisify(execFile)(process.execPath, ['scripts/build.mjs'], {
+        cwd: appDir,
+        env: { ...process.env, [outfileVariable]: bundles[i]!.outfile },
+      }),
+    ),
+  );
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) {
+    for (const bundle of bundles) bundle.remove();
+    throw failed.reason;
+  }
+  return bundles;
 }
 
 /**

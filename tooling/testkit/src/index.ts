@@ -19,5 +19,5 @@ export {
   type RedisClusterHandle,
   type StartRedisClusterOptions,
 } from './cluster.js';
-export { buildTestBundle, testBundle, type TestBundle } from './bundle.js';
+export { buildTestBundle, buildTestBundles, testBundle, type TestBundle } from './bundle.js';
 export { CHROMIUM_TEST_ARGS, PLAYWRIGHT_DISABLED_FEATURES } from './chromium.js';
