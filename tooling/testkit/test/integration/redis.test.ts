@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,38 @@ describe('startRedis (own server)', () => {
     await redis.stop();
     expect(await pingable(redis.url)).toBe(false);
     await redis.stop(); // idempotent
+  });
+
+  it('waits out a server that answers PING with an error (still loading), then refuses a Redis older than 7', async () => {
+    // A stand-in redis-server: the first connection gets `-LOADING`, later ones PONG and an
+    // `INFO server` of a Redis 6 (the version split over two writes, as a socket may deliver it).
+    const dir = mkdtempSync(join(tmpdir(), 'fake-redis-'));
+    try {
+      const binary = join(dir, 'redis-server');
+      writeFileSync(
+        binary,
+        `#!${process.execPath}
+const net = require('node:net');
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
+let connections = 0;
+net.createServer((socket) => {
+  const first = connections++ === 0;
+  socket.once('data', () => {
+    if (first) return void socket.end('-LOADING Redis is loading the dataset in memory\\r\\n');
+    const info = '# Server\\r\\nredis_version:6.2.14\\r\\nredis_mode:standalone\\r\\n';
+    socket.write('+PONG\\r\\n$' + Buffer.byteLength(info) + '\\r\\n' + info.slice(0, 20));
+    setTimeout(() => socket.end(info.slice(20) + '\\r\\n'), 20);
+  });
+}).listen(port, '127.0.0.1');
+`,
+      );
+      chmodSync(binary, 0o755);
+      await expect(startRedis({ own: true, binary, startTimeoutMs: 5_000 })).rejects.toThrow(
+        /is version 6\.2\.14; jobgate needs Redis 7 or newer/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs two servers at once on different ports, with separate data', async () => {
