@@ -652,7 +652,7 @@ describe.concurrent('check in place of typecheck + lint', () => {
   // repository's turbo.json does not define it.
   const never = `node -e "process.exit(7)"`;
 
-  it('gate release runs check (oxlint --type-aware --type-check), not typecheck and lint, when turbo.json defines it; a type error fails it with what broke and the rerun', async ({
+  it('gate release runs check (oxlint --type-aware --type-check), not typecheck and lint, when turbo.json defines it; a type error fails it with what broke and the rerun, and the Redis started ahead of the integration level is stopped', async ({
     onTestFinished,
   }) => {
     const fx = fixture(onTestFinished, [
@@ -663,7 +663,10 @@ describe.concurrent('check in place of typecheck + lint', () => {
         files: TYPE_ERROR_FILES,
       },
     ]);
-    const result = await runGate(fx.root, ['release']);
+    // The throwaway server's --dir is made under TMPDIR: a private one shows whether it is left.
+    const tmp = join(fx.scratch, 'tmp');
+    mkdirSync(tmp);
+    const result = await runGate(fx.root, ['release'], cleanEnv({ TMPDIR: tmp }));
 
     expect(result.code, result.output).toBe(1);
     const run = lastRun(fx.root);
@@ -683,6 +686,9 @@ describe.concurrent('check in place of typecheck + lint', () => {
     expect(result.output).toContain('src/count.ts:1:14');
     expect(result.output).toContain('rerun: pnpm --filter @fx/a check');
     expect(result.lastLine).toBe('gate: 0 passed, 1 failed, 0 warned');
+    // The Redis the gate started ahead of the integration level went with the failed release.
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(tmp);
+    expect(readdirSync(tmp).filter((name) => name.startsWith('jobgate-redis-'))).toEqual([]);
 
     // Fixed, the same release passes its check.
     fx.write('packages/a/src/count.ts', 'export const count: number = 3;\n');
@@ -876,29 +882,6 @@ describe.concurrent('services', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
-  });
-
-  it('stops the Redis it started ahead of the integration level when an earlier level fails', async ({
-    onTestFinished,
-  }) => {
-    const fx = fixture(onTestFinished, [
-      { name: 'a', scripts: { check: `node -e "process.exit(3)"` } },
-    ]);
-    // The throwaway server's --dir is made under TMPDIR: a private one shows whether it is left.
-    const tmp = join(fx.scratch, 'tmp');
-    mkdirSync(tmp);
-    const result = await runGate(fx.root, ['release'], cleanEnv({ TMPDIR: tmp }));
-
-    expect(result.code).toBe(1);
-    expect(lastRun(fx.root).levels.map((level) => level.status)).toEqual([
-      'failed',
-      'skipped',
-      'skipped',
-      'skipped',
-      'skipped',
-    ]);
-    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(tmp);
-    expect(readdirSync(tmp).filter((name) => name.startsWith('jobgate-redis-'))).toEqual([]);
   });
 
   it('on Ctrl-C stops the tasks and leaves no redis-server running', async ({ onTestFinished }) => {
