@@ -2,6 +2,15 @@ import { waitFor } from '@jobgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { startStack, worker, type Stack } from './harness.js';
 
+/**
+ * The exporter on the main thread (`TELEMETRY_EXPORT_THREAD=0`), for the cases about what the
+ * collector reads, filters, drops, takes over and closes rather than about exports overlapping
+ * the next batch: each collector's export thread loads the OTLP SDK anew (about 0.3 CPU-s), and
+ * the thread delivers exactly what the main thread's exporter does (export-thread.test.ts). The
+ * outage, in-flight, overlapped-commit, read-ahead, settle and headers cases keep the default.
+ */
+const mainThreadExport = { TELEMETRY_EXPORT_THREAD: '0' };
+
 /** `n` jobs, each claimed and completed: 2n spans. */
 async function completeJobs(t: Stack, n: number, workflow?: string): Promise<string[]> {
   const ids: string[] = [];
@@ -227,7 +236,7 @@ describe('delivery', () => {
   it('a backend answering 503 is retried with backoff until it accepts', async () => {
     await using t = await startStack();
     t.receiver.failWith(503);
-    const app = await t.collector();
+    const app = await t.collector(mainThreadExport);
     const ids = await completeJobs(t, 3);
     await waitFor(() => (app.collector?.stats.exportFailures ?? 0) >= 1, {
       timeoutMs: 15_000,
@@ -270,6 +279,7 @@ describe('delivery', () => {
     );
     expect(await pendingIn(t)).toBe(15);
     await t.collector({
+      ...mainThreadExport,
       TELEMETRY_CONSUMER: 'alive',
       TELEMETRY_CLAIM_IDLE_MS: '1000',
       TELEMETRY_CLAIM_INTERVAL_MS: '200',
@@ -371,7 +381,7 @@ describe('delivery', () => {
       message: 'line one\nline two \u2713',
     });
     await add('job.completed', at + 300, { worker_id: 'w1', duration_ms: 200 });
-    await t.collector({ TELEMETRY_BATCH_SIZE: '1' });
+    await t.collector({ ...mainThreadExport, TELEMETRY_BATCH_SIZE: '1' });
     await waitFor(() => t.receiver.spansById().size === 2, { timeoutMs: 20_000, what: '2 spans' });
     const spans = t.receiver.spans.filter((s) => s.attributes['job.id'] === job);
     expect(spans).toHaveLength(2);
@@ -388,7 +398,7 @@ describe('delivery', () => {
   it('drops and counts malformed entries (missing fields, wrong types, unknown type) and keeps going', async () => {
     await using t = await startStack();
     const stream = `{${t.namespace}}:events`;
-    const app = await t.collector();
+    const app = await t.collector(mainThreadExport);
     const base = [
       'job_id',
       'jx',
@@ -444,6 +454,7 @@ describe('delivery', () => {
   it('filters by event type and customer from configuration', async () => {
     await using t = await startStack();
     await t.collector({
+      ...mainThreadExport,
       TELEMETRY_EXCLUDE_CUSTOMERS: 'internal',
       TELEMETRY_EVENT_TYPES: 'job.received,job.claimed,job.completed',
     });
@@ -466,7 +477,7 @@ describe('delivery', () => {
 
   it('bounds open spans: past the limit the oldest are closed and marked incomplete', async () => {
     await using t = await startStack();
-    const app = await t.collector({ TELEMETRY_MAX_OPEN_SPANS: '2' });
+    const app = await t.collector({ ...mainThreadExport, TELEMETRY_MAX_OPEN_SPANS: '2' });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push((await t.queue.submit({ service_required: 'svc' })).id);
@@ -496,7 +507,7 @@ describe('delivery', () => {
     await t.queue.submit({ service_required: 'gpu' });
     await t.queue.submit({ service_required: 'other' });
     await t.queue.submit({ service_required: 'other' });
-    await t.collector();
+    await t.collector({ ...mainThreadExport, TELEMETRY_METRIC_INTERVAL_MS: '200' });
     await completeJobs(t, 1);
     await waitFor(
       () =>
