@@ -7,7 +7,7 @@ import { mergeConfig } from 'vitest/config';
  * The order the files run in (one at a time). The scenarios that mostly wait go first, while the
  * e2e level beside this one keeps both cores busy (`pnpm dev`, Chromium): their time is the
  * faults' (a receiver's outage, Redis down, leases expiring), not CPU. The CPU-bound ones (4, 5,
- * 1) go last, when e2e has ended: hostile input took 20.5 s first and 5.8 s last in a gate run.
+ * 1) go last, when e2e has ended: hostile input took 20.5-30.5 s first and 5.5-6.5 s last in gate runs.
  * Vitest's own order (the last run's durations, or file size in a fresh checkout) put hostile
  * input first. Files not listed run after these, by name.
  */
