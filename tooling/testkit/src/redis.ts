@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -111,7 +111,7 @@ function killRunning(): void {
 }
 
 async function ping(url: string, timeoutMs: number): Promise<{ client: Redis; version: string }> {
-  // Loaded here, not at the top: a process that only starts servers (the gate) never loads it.
+  // Loaded here, not at the top: a process that never starts Redis does not load it.
   const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     lazyConnect: true,
@@ -119,6 +119,9 @@ async function ping(url: string, timeoutMs: number): Promise<{ client: Redis; ve
     retryStrategy: () => null,
     connectTimeout: Math.min(timeoutMs, 2_000),
     enableOfflineQueue: false,
+    // Our own PING is the readiness check: an error reply (`-LOADING`) rejects it and the caller
+    // tries again on a new connection.
+    enableReadyCheck: false,
   });
   client.on('error', () => {});
   try {
@@ -131,55 +134,6 @@ async function ping(url: string, timeoutMs: number): Promise<{ client: Redis; ve
     client.disconnect();
     throw error;
   }
-}
-
-/**
- * PING and `INFO server` to a server this process started, over a plain socket: the server's
- * version, or an error (refused, closed, a Redis error reply such as LOADING, no answer within
- * `timeoutMs`). Without ioredis, whose load is about 0.25 CPU-s of a gate run that starts Redis.
- */
-function probe(port: number, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(port, '127.0.0.1');
-    let reply = '';
-    let done = false;
-    const finish = (error: Error | undefined, version = 'unknown'): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(version);
-    };
-    const timer = setTimeout(
-      () => finish(new Error(`no answer within ${duration(Math.min(timeoutMs, 2_000))}`)),
-      Math.min(timeoutMs, 2_000),
-    );
-    socket.once('error', (error) => finish(error));
-    socket.once('close', () => finish(new Error('connection closed before the answer')));
-    socket.once('connect', () =>
-      socket.write('*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'),
-    );
-    // latin1: one character per byte, so the bulk reply's byte length is a string length.
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('latin1');
-      const first = reply.indexOf('\r\n');
-      if (first < 0) return;
-      // An error reply (`-LOADING ...`, `-NOAUTH ...`) answers the PING: not up yet, or not ours.
-      if (reply.startsWith('-')) return finish(new Error(reply.slice(1, first)));
-      if (reply.slice(0, first) !== '+PONG')
-        return finish(new Error(`unexpected answer to PING: ${reply.slice(0, first)}`));
-      const rest = reply.slice(first + 2);
-      const second = rest.indexOf('\r\n');
-      if (second < 0) return;
-      if (!rest.startsWith('$'))
-        return finish(new Error(`unexpected answer to INFO: ${rest.slice(0, second)}`));
-      const size = Number(rest.slice(1, second));
-      const body = rest.slice(second + 2);
-      if (body.length < size) return;
-      finish(undefined, /redis_version:([^\r\n]+)/.exec(body.slice(0, size))?.[1]?.trim());
-    });
-  });
 }
 
 function duration(ms: number): string {
@@ -301,13 +255,14 @@ async function spawnServer(binary: string, options: StartRedisOptions): Promise<
     });
     const url = `redis://127.0.0.1:${port}`;
     try {
-      const version = await waitFor(
+      const { client, version } = await waitFor(
         async () => {
           if (exited) throw new RedisStartError(`redis-server exited: ${output.trim()}`);
-          return probe(port, timeoutMs);
+          return ping(url, timeoutMs);
         },
         { timeoutMs, intervalMs: 5, what: `redis-server on port ${port} answering PING` },
       );
+      client.disconnect();
       requireRedis7(version, url);
       let stopped = false;
       const stop = async (): Promise<void> => {

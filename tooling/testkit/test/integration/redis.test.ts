@@ -44,8 +44,10 @@ describe('startRedis (own server)', () => {
   });
 
   it('waits out a server that answers PING with an error (still loading), then refuses a Redis older than 7', async () => {
-    // A stand-in redis-server: the first connection gets `-LOADING`, later ones PONG and an
-    // `INFO server` of a Redis 6 (the version split over two writes, as a socket may deliver it).
+    // A stand-in redis-server: on the first connection PING gets `-LOADING` (as a real one
+    // answers while it loads its data), later PING gets PONG and `INFO server` the info of a
+    // Redis 6 (its bulk reply split over two writes, as a socket may deliver it). It answers the
+    // commands ioredis sends on connect too.
     const dir = mkdtempSync(join(tmpdir(), 'fake-redis-'));
     try {
       const binary = join(dir, 'redis-server');
@@ -56,13 +58,25 @@ const net = require('node:net');
 const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
 let connections = 0;
 net.createServer((socket) => {
-  const first = connections++ === 0;
-  socket.once('data', () => {
-    if (first) return void socket.end('-LOADING Redis is loading the dataset in memory\\r\\n');
-    const info = '# Server\\r\\nredis_version:6.2.14\\r\\nredis_mode:standalone\\r\\n';
-    socket.write('+PONG\\r\\n$' + Buffer.byteLength(info) + '\\r\\n' + info.slice(0, 20));
-    setTimeout(() => socket.end(info.slice(20) + '\\r\\n'), 20);
+  const loading = connections++ === 0;
+  socket.on('data', (chunk) => {
+    // Each command is one RESP array whose first element is its name.
+    for (const [, name] of chunk.toString().matchAll(/\\*\\d+\\r\\n\\$\\d+\\r\\n(\\w+)\\r\\n/g)) {
+      const command = name.toUpperCase();
+      if (socket.writableEnded) return;
+      // HELLO 3 as a Redis 6 built without RESP3 answers it; CLIENT SETINFO and the rest: OK.
+      if (command === 'HELLO') { socket.write("-ERR unknown command 'HELLO'\\r\\n"); continue; }
+      if (command !== 'PING' && command !== 'INFO') { socket.write('+OK\\r\\n'); continue; }
+      if (command === 'PING') {
+        socket.write(loading ? '-LOADING Redis is loading the dataset in memory\\r\\n' : '+PONG\\r\\n');
+        continue;
+      }
+      const info = '# Server\\r\\nredis_version:6.2.14\\r\\nredis_mode:standalone\\r\\n';
+      socket.write('$' + Buffer.byteLength(info) + '\\r\\n' + info.slice(0, 20));
+      setTimeout(() => socket.writableEnded || socket.write(info.slice(20) + '\\r\\n'), 20);
+    }
   });
+  socket.on('error', () => {});
 }).listen(port, '127.0.0.1');
 `,
       );
