@@ -283,6 +283,15 @@ describe('malformed input', () => {
     );
   }
 
+  /** jobgate_batch's operations `claim`, then `complete_and_claim` of `heldId`, with one worker JSON and lease. */
+  function claimOps(heldId: string, workerId: string, workerJson: string, lease: string): string[] {
+    // prettier-ignore
+    return [
+      'claim', '3', workerJson, lease, '25',
+      'complete_and_claim', '6', heldId, workerId, '{}', workerJson, lease, '25',
+    ];
+  }
+
   const BAD_LEASES = ['abc', '', 'nan', 'inf', 'Infinity', '1e999', '-inf', '0', '-5'];
 
   it('a raw claim or complete_and_claim with a bad lease is refused before any write, the job stays claimable', async () => {
@@ -336,19 +345,7 @@ describe('malformed input', () => {
         t,
         'jobgate_batch',
         '3',
-        'claim',
-        '3',
-        wj,
-        lease,
-        '25',
-        'complete_and_claim',
-        '6',
-        held.id,
-        w.worker_id,
-        '{}',
-        wj,
-        lease,
-        '25',
+        ...claimOps(held.id, w.worker_id, wj, lease),
         'heartbeat',
         '3',
         held.id,
@@ -460,19 +457,7 @@ describe('malformed input', () => {
         t,
         'jobgate_batch',
         '2',
-        'claim',
-        '3',
-        bad,
-        '1000',
-        '25',
-        'complete_and_claim',
-        '6',
-        held.id,
-        w.worker_id,
-        '{}',
-        bad,
-        '1000',
-        '25',
+        ...claimOps(held.id, w.worker_id, bad, '1000'),
       )) as unknown[];
       expect(reply[0]).toBe(0);
       expect(String(reply[1])).toMatch(message);
