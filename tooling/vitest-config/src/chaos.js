@@ -8,10 +8,10 @@ import { reporting } from './shared.js';
  * scenario that passes only on a retry is a loss or duplicate that happened, not noise.
  * One file at a time, in a worker that stays (`isolate: false`). Files that hold scenarios which
  * mostly wait (the receivers' outages; the frozen worker beside the two Redis restarts) run them
- * side by side (`describe.concurrent` / `it.concurrent`). Not two files at a time: that put the CPU-bound scenarios (overload,
- * hostile input, worker kills) beside each other, and with the machine starved (load 27, beside a
- * soak) workers missed their 2 s leases often enough for jobs to stall twice and then fail;
- * all eight at once kept APIs from answering /health within 30 s.
+ * side by side (`describe.concurrent` / `it.concurrent`). Not two files at a time: that put the
+ * CPU-bound scenarios (overload, hostile input, worker kills) beside each other, and with the
+ * machine starved (load 27, beside a soak) workers missed their 2 s leases often enough for jobs
+ * to stall twice and then fail; all eight at once kept APIs from answering /health within 30 s.
  */
 export const chaosConfig = defineConfig({
   test: {
