@@ -38,18 +38,37 @@ async function frozenWorkerScenario(): Promise<void> {
     payload: { duration_ms: between(random, 200, 600), steps: 4 },
   }));
   const started = Date.now();
-  const { ids } = await submitAll(stack.apiUrl, key, bodies, 16);
-  const victim = stack.workers[0]!;
+  const submitting = submitAll(stack.apiUrl, key, bodies, 16);
+  submitting.catch(() => undefined); // awaited below, where its error is reported
 
-  // Freeze it while it holds jobs, so there is something for its late writes to touch.
-  const held = await waitFor(
+  // Freeze a worker while it holds jobs, so there is something for its late writes to touch:
+  // the one holding the most when first seen, watched from the first submit on (the backlog can
+  // drain in a few seconds, and which worker wakes first is up to the scheduler).
+  const { victim, held } = await waitFor(
     async () => {
       const active = (await stack.queue.list({ status: 'active', limit: 1_000 })).jobs;
-      const mine = active.filter((job) => job.worker_id === victim.name).map((job) => job.id);
-      return mine.length > 0 ? mine : null;
+      const holding = stack.workers
+        .map((worker) => ({
+          victim: worker,
+          held: active.filter((job) => job.worker_id === worker.name).map((job) => job.id),
+        }))
+        .sort((a, b) => b.held.length - a.held.length)[0];
+      return holding && holding.held.length > 0 ? holding : null;
     },
-    { timeoutMs: 30_000, intervalMs: 20, what: `${victim.name} holding a job` },
-  );
+    { timeoutMs: 30_000, intervalMs: 20, what: 'a worker holding a job' },
+  ).catch(async (error: unknown) => {
+    // What the workers did meanwhile: claims per worker and completions, then their logs.
+    const events = await readEvents(stack.redis, stack.namespace);
+    const claims = new Map<string, number>();
+    for (const e of events)
+      if (e.type === 'job.claimed')
+        claims.set(String(e.data.worker_id), (claims.get(String(e.data.worker_id)) ?? 0) + 1);
+    const completed = events.filter((e) => e.type === 'job.completed').length;
+    throw new Error(
+      `${(error as Error).message}; claims per worker ${JSON.stringify(Object.fromEntries(claims))}, ${completed} completed of ${FROZEN_JOBS}\n${stack.logs()}`,
+      { cause: error },
+    );
+  });
   victim.signal('SIGSTOP');
   const frozenAt = Date.now();
   // Re-read what it holds now that it cannot change anything.
@@ -57,6 +76,7 @@ async function frozenWorkerScenario(): Promise<void> {
     .filter((job) => job.worker_id === victim.name)
     .map((job) => job.id);
   const victims = frozenHeld.length > 0 ? frozenHeld : held;
+  const { ids } = await submitting;
 
   // Frozen for longer than its lease and until every job it held was taken over by another
   // worker (its lease expired first). The takeover alone can come a little before a full lease

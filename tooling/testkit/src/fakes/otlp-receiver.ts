@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
+import { waitFor } from '../wait-for.js';
 
 /**
  * The official OTLP definitions (opentelemetry-proto, vendored under `proto/`, see its README):
@@ -83,10 +84,15 @@ export interface OtlpReceiver extends AsyncDisposable {
   /** How many times each span id arrived. */
   copies(): Map<string, number>;
   trace(traceId: string): ReceivedSpan[];
+  /** Requests being handled now (their body still arriving or their answer not yet sent). */
+  inFlight(): number;
   /** Answer every export with this status (e.g. 503) until `healthy()`. */
   failWith(status: number): void;
   healthy(): void;
-  /** Stop listening (connections refused) until `up()`, which listens on the same port again. */
+  /**
+   * Stop listening (connections refused) until `up()`, which listens on the same port again. An
+   * export already being handled is answered first (at most 1 s).
+   */
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -153,6 +159,8 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   const requests: OtlpRequestRecord[] = [];
   let failStatus: number | undefined;
   const sockets = new Set<Socket>();
+  /** Requests being handled: `down()` lets them have their answer before it drops connections. */
+  const inFlight = new Set<ServerResponse>();
 
   const decodeTraces = (body: Buffer): ReceivedSpan[] => {
     const message = TraceRequest.toObject(TraceRequest.decode(body), toObject);
@@ -252,6 +260,8 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   let port = options.port ?? 0;
   const listen = async (): Promise<void> => {
     const s = createServer((req, res) => {
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
       handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500);
         res.end(String(error));
@@ -272,8 +282,19 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     const s = server;
     server = undefined;
     if (!s) return;
+    // New connections are refused from here on and idle ones closed; a request already being
+    // handled gets its answer first (at most 1 s), as a receiver that stops listening answers
+    // what it has taken. Destroying its socket at once dropped an answer whose spans were
+    // recorded, so the sender exported them again: a duplicate the receiver itself made.
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    s.closeIdleConnections();
+    await waitFor(() => inFlight.size === 0, {
+      timeoutMs: 1_000,
+      intervalMs: 5,
+      what: 'requests in flight answered',
+    }).catch(() => undefined);
     for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closed;
   };
   await listen();
 
@@ -290,6 +311,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       return counts;
     },
     trace: (traceId) => spans.filter((s) => s.traceId === traceId),
+    inFlight: () => inFlight.size,
     failWith: (status) => {
       failStatus = status;
     },

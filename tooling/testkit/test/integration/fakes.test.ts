@@ -1,9 +1,11 @@
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   openaiReplies,
   startFakeComfyUI,
   startFakeOpenAI,
+  startOtlpReceiver,
   startWebhookReceiver,
   TINY_PNG,
   waitFor,
@@ -186,5 +188,41 @@ describe('webhook receiver outage', () => {
     await receiver.up();
     expect((await post('3')).status).toBe(200);
     expect(receiver.accepted('/a').map((r) => r.id)).toEqual(['msg_1', 'msg_3']);
+  });
+});
+
+describe('OTLP receiver outage', () => {
+  it('answers an export it is handling when it goes down, then refuses connections until up', async () => {
+    await using receiver = await startOtlpReceiver();
+    // An export whose body is still arriving when the receiver goes down: an
+    // ExportTraceServiceRequest with one empty ResourceSpans (field 1, length 0), sent in two parts.
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = request(`${receiver.url}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': '2' },
+      });
+      req.once('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      req.write(Buffer.from([0x0a]));
+      waitFor(() => receiver.inFlight() === 1, { timeoutMs: 5_000, what: 'the export in flight' })
+        .then(() => {
+          const down = receiver.down();
+          req.end(Buffer.from([0x00]));
+          return down;
+        })
+        .catch(reject);
+    });
+    expect(await answer).toBe(200);
+    expect(receiver.requests.map((r) => [r.path, r.status])).toEqual([['/v1/traces', 200]]);
+    const refused = await fetch(`${receiver.url}/v1/traces`, { method: 'POST' }).then(
+      () => 'answered',
+      (error: Error) => String((error.cause as { code?: string } | undefined)?.code),
+    );
+    expect(refused).toBe('ECONNREFUSED');
+    await receiver.up();
+    expect((await fetch(`${receiver.url}/v1/metrics`, { method: 'POST' })).status).toBe(415);
   });
 });
