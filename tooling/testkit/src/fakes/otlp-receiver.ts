@@ -1,10 +1,10 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { waitFor } from '../wait-for.js';
 
 /**
  * The official OTLP definitions (opentelemetry-proto, vendored under `proto/`, see its README):
@@ -288,11 +288,10 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     // recorded, so the sender exported them again: a duplicate the receiver itself made.
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
     s.closeIdleConnections();
-    await waitFor(() => inFlight.size === 0, {
-      timeoutMs: 1_000,
-      intervalMs: 5,
-      what: 'requests in flight answered',
-    }).catch(() => undefined);
+    const signal = AbortSignal.timeout(1_000);
+    await Promise.all([...inFlight].map((res) => once(res, 'close', { signal }))).catch(
+      () => undefined,
+    );
     for (const socket of sockets) socket.destroy();
     await closed;
   };
